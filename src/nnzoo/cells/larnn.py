@@ -1,0 +1,203 @@
+r"""LARNN: an LSTM that attends over a window of its own past cell states (Chevalier 2018).
+
+.. math::
+    q_t &= \psi(W_q [x_t, h_{t-1}] + b_q) \\
+    K_t = V_t &= \big[\nu(W_k c_j + b_k) + P_k\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k}
+        \quad (\text{values: } W_v, b_v, P_v) \\
+    a_t &= \mathrm{MultiHead}(q_t, K_t, V_t) \\
+    \Gamma_u, \Gamma_f, \Gamma_o &= \sigma(M_{u,f,o} [x_t, h_{t-1}] + b_{u,f,o}) \\
+    g_t &= \tanh(W_{xc} x_t + W_{hc} h_{t-1} + W_{ac} a_t + b_c)
+        \quad (\texttt{mode="residual"}) \\
+    g_t &= W_a [x_t, h_{t-1}, a_t] + b_c \quad (\texttt{mode="layer"}) \\
+    c_t &= \Gamma_f \odot c_{t-1} + \Gamma_u \odot g_t \\
+    h_t &= \Gamma_o \odot \tanh(c_t)
+
+The window holds the last k cell states c_{t-1}, ..., c_{t-k} (most recent first, position
+p = 1). psi is ELU or the identity (``query_activation``); nu is the identity, or BN-ELU /
+LayerNorm-ELU on the key and value projections (``kv_norm="batch"`` / ``"layer"``); pe is the
+paper's positional encoding (``positional_encoding=True``). Heads N divide the width D.
+
+The LSTM core is stored as ``lstm`` stores it (``weight_ih`` (4H, I), ``weight_hh`` (4H, H),
+``bias_ih`` (4H), gates i, f, g, o); the attention enters the g row block through
+``weight_ag`` (H, D). In ``layer`` mode W_a = [W_xc, W_hc, W_ac] (no tanh, as the paper writes
+it). With ``weight_ag`` zeroed the cell in residual mode is exactly its LSTM core.
+
+Cost. Each cell state is projected into its key and value ONCE, when it enters the window;
+the state carries that projected window, so a step costs O(k D) for the attention instead of
+O(k H D) for re-projecting the window. The positional term P pe(p) does not depend on the
+batch and is added to the cached projections at each step (a (K, D) table). With
+``kv_norm="batch"`` the batch statistics of an entry are the ones of the step at which it
+entered the window (not re-normalised over the whole window at each step as the published
+code did): that keeps the cache exact in evaluation mode and the cost linear, and it is the
+choice made here on purpose. LayerNorm needs no batch statistics, so it is exact either way.
+
+Shape:
+    x_t (B, I), state ``LARNNState(h, c, window, keys, values, count)`` with h, c (B, H),
+    window (B, K, H), keys/values (B, K, D), count (B,) long -> h_t (B, H).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nnzoo.cells.base import CellBase, check_choice, check_positive_int
+from nnzoo.cells.registry import CELLS
+from nnzoo.errors import ConfigError
+from nnzoo.layers.attention import window_attention
+from nnzoo.layers.norm import TimeBatchNorm
+from nnzoo.layers.positional import num_positional_features, window_positional_encoding
+
+
+class LARNNState(NamedTuple):
+    h: Tensor  # (B, H)
+    c: Tensor  # (B, H)
+    window: Tensor  # (B, K, H): c_{t-1}, ..., c_{t-K}, most recent first
+    keys: Tensor  # (B, K, D): their key projections (cached)
+    values: Tensor  # (B, K, D): their value projections (cached)
+    count: Tensor  # (B,) long: number of valid window entries
+
+
+@CELLS.register("larnn")
+class LARNNCell(CellBase):
+    """LARNN cell.
+
+    Args:
+        input_size: I.
+        hidden_size: H.
+        window: k, the number of past cell states attended to.
+        num_heads: N, must divide ``attention_size``.
+        attention_size: D, width of queries, keys and values (default H).
+        mode: "residual" or "layer".
+        positional_encoding: add the paper's positional encoding to keys and values.
+        kv_norm: None, "batch" (BN-ELU) or "layer" (LayerNorm-ELU) on key/value projections.
+        query_activation: None or "elu".
+        bias: learn biases.
+    """
+
+    State = LARNNState
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        window: int = 16,
+        num_heads: int = 4,
+        attention_size: int | None = None,
+        mode: str = "residual",
+        positional_encoding: bool = False,
+        kv_norm: str | None = None,
+        query_activation: str | None = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_chunks=4, bias=bias)
+        self.window = check_positive_int("window", window)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        D = hidden_size if attention_size is None else attention_size
+        self.attention_size = check_positive_int("attention_size", D)
+        if D % num_heads:
+            raise ConfigError(
+                f"num_heads={num_heads}: expected a divisor of the attention width "
+                f"attention_size={D}"
+            )
+        self.mode = check_choice("mode", mode, ("residual", "layer"))
+        self.positional_encoding = bool(positional_encoding)
+        self.kv_norm = check_choice("kv_norm", kv_norm, (None, "batch", "layer"))
+        self.query_activation = check_choice("query_activation", query_activation, (None, "elu"))
+        self.uses_batch_statistics = kv_norm == "batch"
+
+        H = hidden_size
+        self.weight_qi = nn.Parameter(torch.empty(D, input_size))  # W_q, x part
+        self.weight_qh = nn.Parameter(torch.empty(D, H))  # W_q, h part
+        self.bias_q = nn.Parameter(torch.empty(D)) if bias else None
+        self.weight_kv = nn.Parameter(torch.empty(2 * D, H))  # [W_k; W_v]
+        self.bias_kv = nn.Parameter(torch.empty(2 * D)) if bias else None
+        self.weight_ag = nn.Parameter(torch.empty(H, D))  # W_ac
+        if self.positional_encoding:
+            P = num_positional_features(self.window)
+            self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
+            self.register_buffer(
+                "pe", window_positional_encoding(self.window), persistent=False
+            )  # (K, P)
+        if kv_norm == "batch":
+            self.norm_k = TimeBatchNorm(D, 1, gamma=1.0)
+            self.norm_v = TimeBatchNorm(D, 1, gamma=1.0)
+        elif kv_norm == "layer":
+            self.norm_k, self.norm_v = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.kv_norm is not None:
+            self.norm_k.reset_parameters()
+            self.norm_v.reset_parameters()
+
+    def init_state(self, batch, device=None, dtype=None) -> LARNNState:
+        H, K, D = self.hidden_size, self.window, self.attention_size
+        zeros = self.zeros(batch, H, device, dtype)
+        return LARNNState(
+            h=zeros,
+            c=zeros,
+            window=zeros.new_zeros(batch, K, H),
+            keys=zeros.new_zeros(batch, K, D),
+            values=zeros.new_zeros(batch, K, D),
+            count=torch.zeros(batch, dtype=torch.long, device=zeros.device),
+        )
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        # [M x + b (4H), W_qx x + b_q (D)] in one matmul: (..., 4H + D)
+        weight = torch.cat([self.weight_ih, self.weight_qi])
+        bias = None if self.bias_ih is None else torch.cat([self.bias_ih, self.bias_q])
+        return F.linear(x, weight, bias)
+
+    def recur(self, xp_t: Tensor, state: LARNNState, mask: Tensor | None = None):
+        H, D = self.hidden_size, self.attention_size
+        h_prev, c_prev, window, keys, values, count = state
+        x_gates, x_query = xp_t.split([4 * H, D], 1)
+        q = x_query + F.linear(h_prev, self.weight_qh)  # (B, D)
+        if self.query_activation == "elu":
+            q = F.elu(q)
+        if self.positional_encoding:
+            pos_k, pos_v = F.linear(self.pe.to(keys.dtype), self.weight_kvp).chunk(2, 1)  # (K, D)
+            keys, values = keys + pos_k, values + pos_v
+        a = window_attention(q, keys, values, count, self.num_heads)  # (B, D)
+
+        gates = x_gates + F.linear(h_prev, self.weight_hh)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, 1)
+        g = g + F.linear(a, self.weight_ag)
+        if self.mode == "residual":
+            g = torch.tanh(g)
+        c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * g  # (B, H)
+        h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
+        return h, self._enter_window(h, c, state, mask)
+
+    def _enter_window(self, h: Tensor, c: Tensor, state: LARNNState, mask) -> LARNNState:
+        """Push c_t at position 1, projecting it into its key and value once."""
+        k_new, v_new = F.linear(c, self.weight_kv, self.bias_kv).chunk(2, 1)  # (B, D) each
+        if self.kv_norm == "batch":
+            k_new, v_new = F.elu(self.norm_k(k_new, mask=mask)), F.elu(self.norm_v(v_new, mask=mask))
+        elif self.kv_norm == "layer":
+            k_new, v_new = F.elu(self.norm_k(k_new)), F.elu(self.norm_v(v_new))
+
+        def push(old: Tensor, new: Tensor) -> Tensor:
+            return torch.cat([new[:, None], old[:, :-1]], 1)  # (B, K, *)
+
+        return LARNNState(
+            h=h,
+            c=c,
+            window=push(state.window, c),
+            keys=push(state.keys, k_new),
+            values=push(state.values, v_new),
+            count=(state.count + 1).clamp(max=self.window),
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, window={self.window}, num_heads={self.num_heads}, "
+            f"attention_size={self.attention_size}, mode={self.mode!r}, "
+            f"positional_encoding={self.positional_encoding}, kv_norm={self.kv_norm!r}, "
+            f"query_activation={self.query_activation!r}"
+        )

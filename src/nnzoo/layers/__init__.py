@@ -1,0 +1,1 @@
+"""Layers: the scan (the only loop over time), bidirectional pairs, stacks, attention."""

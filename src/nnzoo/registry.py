@@ -29,7 +29,6 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = factory
-            factory.registry_name = name  # type: ignore[attr-defined]
             return factory
 
         return decorator

@@ -90,6 +90,5 @@ class BNLSTMCell(CellBase):
 
     def extra_repr(self) -> str:
         return (
-            f"{super().extra_repr()}, max_length={self.max_length}, "
-            f"activation={self.activation!r}"
+            f"{super().extra_repr()}, max_length={self.max_length}, activation={self.activation!r}"
         )

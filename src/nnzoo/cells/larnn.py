@@ -2,8 +2,8 @@ r"""LARNN: an LSTM that attends over a window of its own past cell states (Cheva
 
 .. math::
     q_t &= \psi(W_q [x_t, h_{t-1}] + b_q) \\
-    K_t = V_t &= \big[\nu(W_k c_j + b_k) + P_k\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k}
-        \quad (\text{values: } W_v, b_v, P_v) \\
+    K_t &= \big[\nu(W_k c_j) + P_k\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k}, \quad
+    V_t = \big[\nu(W_v c_j + b_v) + P_v\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k} \\
     a_t &= \mathrm{MultiHead}(q_t, K_t, V_t) \\
     \Gamma_u, \Gamma_f, \Gamma_o &= \sigma(M_{u,f,o} [x_t, h_{t-1}] + b_{u,f,o}) \\
     g_t &= \tanh(W_{xc} x_t + W_{hc} h_{t-1} + W_{ac} a_t + b_c)
@@ -114,14 +114,13 @@ class LARNNCell(CellBase):
         self.weight_qh = nn.Parameter(torch.empty(D, H))  # W_q, h part
         self.bias_q = nn.Parameter(torch.empty(D)) if bias else None
         self.weight_kv = nn.Parameter(torch.empty(2 * D, H))  # [W_k; W_v]
-        self.bias_kv = nn.Parameter(torch.empty(2 * D)) if bias else None
+        # b_k would shift every score of a query by the same q . b_k: softmax ignores it.
+        self.bias_v = nn.Parameter(torch.empty(D)) if bias else None
         self.weight_ag = nn.Parameter(torch.empty(H, D))  # W_ac
         if self.positional_encoding:
             P = num_positional_features(self.window)
             self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
-            self.register_buffer(
-                "pe", window_positional_encoding(self.window), persistent=False
-            )  # (K, P)
+        self._pe: dict[tuple, Tensor] = {}  # (K, P) tables, made exactly per device and dtype
         if kv_norm == "batch":
             self.norm_k = TimeBatchNorm(D, 1, gamma=1.0)
             self.norm_v = TimeBatchNorm(D, 1, gamma=1.0)
@@ -155,13 +154,13 @@ class LARNNCell(CellBase):
 
     def recur(self, xp_t: Tensor, state: LARNNState, mask: Tensor | None = None):
         H, D = self.hidden_size, self.attention_size
-        h_prev, c_prev, window, keys, values, count = state
+        h_prev, c_prev, _window, keys, values, count = state
         x_gates, x_query = xp_t.split([4 * H, D], 1)
         q = x_query + F.linear(h_prev, self.weight_qh)  # (B, D)
         if self.query_activation == "elu":
             q = F.elu(q)
         if self.positional_encoding:
-            pos_k, pos_v = F.linear(self.pe.to(keys.dtype), self.weight_kvp).chunk(2, 1)  # (K, D)
+            pos_k, pos_v = F.linear(self._table(keys), self.weight_kvp).chunk(2, 1)  # (K, D)
             keys, values = keys + pos_k, values + pos_v
         a = window_attention(q, keys, values, count, self.num_heads)  # (B, D)
 
@@ -174,11 +173,22 @@ class LARNNCell(CellBase):
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
         return h, self._enter_window(h, c, state, mask)
 
+    def _table(self, like: Tensor) -> Tensor:
+        key = (like.device, like.dtype)
+        if key not in self._pe:
+            self._pe[key] = window_positional_encoding(self.window, like.device, like.dtype)
+        return self._pe[key]
+
     def _enter_window(self, h: Tensor, c: Tensor, state: LARNNState, mask) -> LARNNState:
         """Push c_t at position 1, projecting it into its key and value once."""
-        k_new, v_new = F.linear(c, self.weight_kv, self.bias_kv).chunk(2, 1)  # (B, D) each
+        k_new, v_new = F.linear(c, self.weight_kv).chunk(2, 1)  # (B, D) each
+        if self.bias_v is not None:
+            v_new = v_new + self.bias_v
         if self.kv_norm == "batch":
-            k_new, v_new = F.elu(self.norm_k(k_new, mask=mask)), F.elu(self.norm_v(v_new, mask=mask))
+            k_new, v_new = (
+                F.elu(self.norm_k(k_new, mask=mask)),
+                F.elu(self.norm_v(v_new, mask=mask)),
+            )
         elif self.kv_norm == "layer":
             k_new, v_new = F.elu(self.norm_k(k_new)), F.elu(self.norm_v(v_new))
 

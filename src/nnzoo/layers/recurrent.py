@@ -225,4 +225,3 @@ class Recurrent(nn.Module):
             f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
             f"residual={self.residual}, dropout={self.dropout}"
         )
-

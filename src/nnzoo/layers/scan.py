@@ -54,9 +54,7 @@ def check_lengths(lengths: Any, x: Tensor) -> Tensor | None:
         raise ConfigError(f"lengths: expected integers, got {lengths.dtype}")
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > T:
-        raise ConfigError(
-            f"lengths: expected values in [1, T={T}], got values from {lo} to {hi}"
-        )
+        raise ConfigError(f"lengths: expected values in [1, T={T}], got values from {lo} to {hi}")
     if lo == T:
         return None
     return lengths.to(device=x.device, dtype=torch.long)

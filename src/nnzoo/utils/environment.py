@@ -1,0 +1,40 @@
+"""Where a result came from: machine, versions, date. Every results/ file records these."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import sys
+
+import torch
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
+
+
+def machine_description(device: str = "cpu") -> str:
+    text = f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        text += f"; GPU {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def provenance(device: str = "cpu") -> dict:
+    """command, machine, torch, python, date: the header of every result file."""
+    return {
+        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
+        "machine": machine_description(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }

@@ -111,6 +111,14 @@ class CellBase(nn.Module):
     def recur(self, xp_t: Tensor, state: NamedTuple, mask: Tensor | None = None):
         raise NotImplementedError
 
+    def sequence_recur(self, xp: Tensor, state: NamedTuple):
+        """Optional fast path: ``recur`` over a whole (B, T, P) sequence of full length.
+
+        Returns (outputs (B, T, H), final state), or None where the cell has none (the scan then
+        loops over ``recur``). A cell that has one proves it equal to the loop in its tests.
+        """
+        return None
+
     def step(self, x_t: Tensor, state: NamedTuple | None = None):
         """One time step: (B, I) and the state at t-1 -> h_t (B, H) and the state at t."""
         check_features("x_t", x_t, 2, "(B, I)", self.input_size, "input_size")

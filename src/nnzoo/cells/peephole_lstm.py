@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from nnzoo.cells.base import CellBase, check_choice
 from nnzoo.cells.lstm import LSTMState
 from nnzoo.cells.registry import CELLS
+from nnzoo.layers.bptt import DiagonalPeepholeLSTMScan
 
 
 @CELLS.register("peephole-lstm")
@@ -66,6 +67,15 @@ class PeepholeLSTMCell(CellBase):
         o = o + (p_o * c if self.peephole == "diagonal" else F.linear(c, p_o))
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
         return h, LSTMState(h, c)
+
+    def sequence_recur(self, xp: Tensor, state: LSTMState):
+        """Fast path for diagonal peepholes: the whole sequence with hand-written BPTT."""
+        if self.peephole != "diagonal" or not torch.is_grad_enabled():
+            return None  # without a graph to build, the plain loop is as fast
+        out, h, c = DiagonalPeepholeLSTMScan.apply(
+            xp, state.h, state.c, self.weight_hh, self.weight_ch
+        )
+        return out, LSTMState(h, c)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, peephole={self.peephole!r}"

@@ -22,12 +22,12 @@ def window_attention(
     """query (B, D), keys/values (B, K, D), count (B,) long -> attended values (B, D)."""
     B, K, D = keys.shape
     d = D // num_heads
-    q = query.view(B, num_heads, 1, d)  # (B, N, 1, d)
-    k = keys.view(B, K, num_heads, d).transpose(1, 2)  # (B, N, K, d)
-    v = values.view(B, K, num_heads, d).transpose(1, 2)  # (B, N, K, d)
-    scores = (q @ k.transpose(2, 3)) / math.sqrt(d)  # (B, N, 1, K)
-    valid = torch.arange(K, device=keys.device)[None] < count[:, None]  # (B, K)
-    valid = valid[:, None, None, :]  # (B, 1, 1, K)
+    # Broadcast products instead of batched matmuls: with heads of a few features and windows of
+    # tens of entries, (B * N) tiny matmuls cost more than one elementwise pass over (B, K, D).
+    q = query.view(B, 1, num_heads, d)  # (B, 1, N, d)
+    scores = (q * keys.view(B, K, num_heads, d)).sum(-1) / math.sqrt(d)  # (B, K, N)
+    valid = (torch.arange(K, device=keys.device)[None] < count[:, None])[:, :, None]  # (B, K, 1)
     scores = scores.masked_fill(~valid, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores, dim=-1) * valid  # empty window -> all zeros
-    return (weights @ v).reshape(B, D)  # (B, D)
+    weights = torch.softmax(scores, dim=1) * valid  # (B, K, N); an empty window -> all zeros
+    a = (weights[..., None] * values.view(B, K, num_heads, d)).sum(1)  # (B, N, d)
+    return a.reshape(B, D)

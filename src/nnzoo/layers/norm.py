@@ -9,6 +9,7 @@ the sequences still running (``mask``), so padding never leaks into them.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nnzoo.cells.base import check_positive_int
@@ -57,6 +58,14 @@ class TimeBatchNorm(nn.Module):
         if t is None:
             t = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         idx = t.clamp(max=self.max_length - 1)  # (B,)
+        if self.training and mask is None and x.shape[0] > 1:
+            # In a training batch every sequence is at the same step: one fused call normalises
+            # and updates that step's population statistics in place (a view of row idx[0]).
+            row = int(idx[0])
+            return F.batch_norm(
+                x, self.running_mean[row], self.running_var[row], self.weight, self.bias,
+                True, self.momentum, self.eps,
+            )  # fmt: skip
         if self.training:
             if mask is None:
                 n = x.new_tensor(float(x.shape[0]))
@@ -67,7 +76,6 @@ class TimeBatchNorm(nn.Module):
                 n = w.sum().clamp(min=1.0)
                 mean = (w * x).sum(0) / n
                 var = (w * (x - mean).pow(2)).sum(0) / n
-            # In a training batch every running sequence is at the same step: row idx[0].
             with torch.no_grad():
                 row = idx[:1]
                 unbiased = var * n / (n - 1).clamp(min=1.0)

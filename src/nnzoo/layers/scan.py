@@ -109,6 +109,10 @@ def unroll(
         x = reverse_padded(x, lengths)
 
     xp = cell.input_projection(x)  # (B, T, P)
+    fast = cell.sequence_recur(xp, state) if lengths is None else None
+    if fast is not None:
+        out, state = fast
+        return repack(reverse_padded(out, None) if reverse else out, padded), state
     outputs = []
     if lengths is None:
         for xp_t in xp.unbind(1):

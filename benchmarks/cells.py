@@ -123,6 +123,8 @@ def run(args) -> dict:
                   f"{ref_infer:.1f} ms inference", flush=True)  # fmt: skip
             for label, name, options, module in models(args, hidden):
                 module.to(args.device)
+                # the reference again, right before: ratios of neighbours resist machine drift
+                ref_train, ref_infer = measure(reference, x, args)
                 train_ms, infer_ms = measure(module, x, args)
                 native_ms = None
                 if name in NATIVE and name != "lstm":
@@ -164,7 +166,8 @@ def markdown(report: dict) -> str:
         f"median of {report['repeats']} runs after {report['warmup']} warm-up runs",
         f"- glibc malloc settings: {report['malloc']}",
         "",
-        "Ratios are time / torch.nn.LSTM time at the same shape, in the same process.",
+        "Ratios are time / torch.nn.LSTM time at the same shape, in the same process, the "
+        "reference measured again right before each cell.",
         "",
         "The fused kernel column gives, for gru and elman, the fwd+bwd time of torch.nn.GRU / RNN "
         "themselves: the floor of a path that hands the work to torch's kernel.",

@@ -46,6 +46,10 @@ def test_equals_torch_module_with_copied_weights(torch_type, options, dtype, fus
     else:
         reference, ref_state = theirs(x)
     out, states = ours(x, lengths=lengths)
+    if with_lengths:  # a PackedSequence in gives the same PackedSequence out
+        ours_packed, _ = ours(packed)
+        torch.testing.assert_close(ours_packed.data, ref_packed.data, **tolerance(dtype))
+        assert torch.equal(ours_packed.batch_sizes, ref_packed.batch_sizes)
 
     tol = tolerance(dtype)
     torch.testing.assert_close(out, reference, **tol)
@@ -156,3 +160,21 @@ def test_bad_arguments():
         Recurrent("larnn", 4, 8).to_torch()
     with pytest.raises(ValueError, match="module.proj_size=2: expected 0"):
         Recurrent.from_torch(torch.nn.LSTM(4, 8, proj_size=2))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_fused_stack_with_a_partial_initial_state(bidirectional):
+    """Layer states may be None (zeros) next to given ones, on both paths."""
+    a = Recurrent("gru", 3, 4, num_layers=2, bidirectional=bidirectional).double()
+    b = Recurrent("gru", 3, 4, num_layers=2, bidirectional=bidirectional, fused=False).double()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        _, given = a(torch.randn(2, 3, 3, dtype=torch.float64))
+    state = [None, given[1]]
+    out_a, st_a = a(x, state)
+    out_b, st_b = b(x, state)
+    torch.testing.assert_close(out_a, out_b, atol=1e-10, rtol=0)
+    torch.testing.assert_close(st_a[1].fw.h if bidirectional else st_a[1].h,
+                               st_b[1].fw.h if bidirectional else st_b[1].h,
+                               atol=1e-10, rtol=0)  # fmt: skip

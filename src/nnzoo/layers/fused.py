@@ -37,40 +37,56 @@ def can_fuse(cells: list[Any]) -> bool:
     )
 
 
-def fused_layer(
-    cells: list[FusedCell],
+def fused_layers(
+    layers: list[list[FusedCell]],
     x: Tensor,
-    states: list[Any] | None,
+    states: list[list[Any]] | None,
     lengths: Tensor | None,
+    dropout: float,
     training: bool,
-) -> tuple[Tensor, list[Any]]:
-    """One layer, one or two directions: x (B, T, I) -> outputs (B, T, D*H), D final states."""
-    first = cells[0]
+) -> tuple[Tensor, list[list[Any]]]:
+    """L stacked layers of D directions in one kernel call.
+
+    Args:
+        layers: per layer, its cells (one, or forward and backward).
+        x: (B, T, I) inputs.
+        states: per layer, the initial state of each direction (None: zeros).
+        lengths: (B,) lengths or None.
+        dropout: dropout on the outputs of every layer but the last (torch.nn's semantics).
+        training: whether dropout is active.
+
+    Returns:
+        outputs (B, T, D*H) of the last layer, and per layer the final state of each direction.
+    """
+    first = layers[0][0]
     kernel = _KERNELS[first.torch_mode]
-    weights = [w for cell in cells for w in cell.fused_weights()]
+    weights = [w for cells in layers for cell in cells for w in cell.fused_weights()]
     B, T = x.shape[:2]
     if states is None:
-        states = [cell.init_state(B, x.device, x.dtype) for cell in cells]
-    hx = [torch.stack(field) for field in zip(*states)]  # per state field: (D, B, H)
-    bidirectional = len(cells) == 2
+        states = [[cell.init_state(B, x.device, x.dtype) for cell in cells] for cells in layers]
+    flat = [s for layer_states in states for s in layer_states]  # L * D states
+    hx = [torch.stack(field) for field in zip(*flat)]  # per state field: (L*D, B, H)
+    num_layers, bidirectional = len(layers), len(layers[0]) == 2
+    args = (weights, first.bias, num_layers, float(dropout), training, bidirectional)
 
     if lengths is None:
-        result = kernel(x, _hx(hx), weights, first.bias, 1, 0.0, training, bidirectional, True)
+        result = kernel(x, _hx(hx), *args, True)
         out = result[0]  # (B, T, D*H)
         final = list(result[1:])
     else:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         hx = [h.index_select(1, packed.sorted_indices) for h in hx]
-        result = kernel(
-            packed.data, packed.batch_sizes, _hx(hx), weights, first.bias, 1, 0.0, training,
-            bidirectional,
-        )  # fmt: skip
+        result = kernel(packed.data, packed.batch_sizes, _hx(hx), *args)
         out_packed = PackedSequence(
             result[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
         )
         out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)
         final = [h.index_select(1, packed.unsorted_indices) for h in result[1:]]
-    new_states = [cell.State(*(f[d] for f in final)) for d, cell in enumerate(cells)]
+    D = len(layers[0])
+    new_states = [
+        [cell.State(*(f[index * D + d] for f in final)) for d, cell in enumerate(cells)]
+        for index, cells in enumerate(layers)
+    ]
     return out, new_states
 
 

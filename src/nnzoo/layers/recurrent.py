@@ -27,7 +27,7 @@ from nnzoo.cells import create_cell
 from nnzoo.cells.base import check_features, check_positive_int
 from nnzoo.errors import ConfigError
 from nnzoo.layers.bidirectional import Bidirectional, BiState, merge_directions
-from nnzoo.layers.fused import can_fuse, fused_layer
+from nnzoo.layers.fused import can_fuse, fused_layers
 from nnzoo.layers.scan import as_padded, repack, unroll
 
 _TORCH_CELLS = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "elman"}
@@ -113,15 +113,17 @@ class Recurrent(nn.Module):
                 f"state: expected a list of num_layers={self.num_layers} layer states, "
                 f"got {len(state)}"
             )
-        fused = self.uses_fused_kernel
+        if self.uses_fused_kernel and not any(self.residual_layers) and self.merge == "concat":
+            x, states = self._fused_stack(x, state, lengths)  # the whole stack in one call
+            return repack(x, padded), states
         states = []
         for index, layer in enumerate(self.layers):
             layer_input = x
             if index > 0 and self.dropout > 0:
                 x = F.dropout(x, self.dropout, self.training)
             layer_state = None if state is None else state[index]
-            if fused:
-                x, layer_state = self._fused_forward(layer, x, layer_state, lengths)
+            if self.uses_fused_kernel:
+                x, (layer_state,) = self._fused_stack(x, [layer_state], lengths, [layer])
             elif isinstance(layer, Bidirectional):
                 x, layer_state = layer(x, layer_state, lengths)
             else:
@@ -131,18 +133,30 @@ class Recurrent(nn.Module):
             states.append(layer_state)
         return repack(x, padded), states
 
-    def _fused_forward(self, layer, x, state, lengths):
-        cells = self._cells(layer)
-        if isinstance(layer, Bidirectional):
-            out, (fw, bw) = fused_layer(cells, x, None if state is None else list(state), lengths,
-                                        self.training)  # fmt: skip
-            H = layer.fw.hidden_size
-            out = merge_directions(out[..., :H], out[..., H:], layer.merge)
-            return out, BiState(fw, bw)
-        out, (new_state,) = fused_layer(
-            cells, x, None if state is None else [state], lengths, self.training
-        )
-        return out, new_state
+    def _fused_stack(self, x, state, lengths, layers=None):
+        """Layers (default: all) on torch's kernel; our state format in and out."""
+        layers = list(self.layers) if layers is None else layers
+        cells = [self._cells(layer) for layer in layers]
+        flat_state = None
+        if state is not None and any(s is not None for s in state):
+            B, flat_state = x.shape[0], []
+            for layer, layer_cells, s in zip(layers, cells, state):
+                if s is None:
+                    flat_state.append([c.init_state(B, x.device, x.dtype) for c in layer_cells])
+                elif isinstance(layer, Bidirectional):
+                    flat_state.append(list(s))
+                else:
+                    flat_state.append([s])
+        dropout = self.dropout if len(layers) > 1 else 0.0
+        out, new_states = fused_layers(cells, x, flat_state, lengths, dropout, self.training)
+        merged = []
+        for layer, layer_states in zip(layers, new_states):
+            merged.append(BiState(*layer_states) if isinstance(layer, Bidirectional)
+                          else layer_states[0])  # fmt: skip
+        if isinstance(layers[-1], Bidirectional) and layers[-1].merge != "concat":
+            H = layers[-1].fw.hidden_size
+            out = merge_directions(out[..., :H], out[..., H:], layers[-1].merge)
+        return out, merged
 
     # -- interop with torch.nn ------------------------------------------------------------------
     @classmethod

@@ -32,3 +32,13 @@ def test_lengths_must_be_integers():
     cell = nnzoo.create_cell("lstm", 2, 3)
     with pytest.raises(ValueError, match="lengths: expected integers, got torch.float32"):
         nnzoo.unroll(cell, torch.randn(2, 4, 2), lengths=torch.tensor([1.0, 2.0]))
+
+
+def test_state_batch_must_match():
+    cell = nnzoo.create_cell("gru", 2, 3)
+    with pytest.raises(
+        ValueError, match="state: expected a state for batch size B=2, got one for 5"
+    ):
+        nnzoo.unroll(cell, torch.randn(2, 4, 2), state=cell.init_state(5))
+    with pytest.raises(ValueError, match="merge='max': expected one of 'concat'"):
+        nnzoo.Recurrent("gru", 2, 3, merge="max")

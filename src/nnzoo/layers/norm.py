@@ -61,6 +61,7 @@ class TimeBatchNorm(nn.Module):
         if self.training and mask is None and x.shape[0] > 1:
             # In a training batch every sequence is at the same step: one fused call normalises
             # and updates that step's population statistics in place (a view of row idx[0]).
+            # Reading idx[0] on the host costs one device sync per call on a GPU.
             row = int(idx[0])
             return F.batch_norm(
                 x, self.running_mean[row], self.running_var[row], self.weight, self.bias,

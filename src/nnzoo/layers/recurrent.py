@@ -24,9 +24,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from nnzoo.cells import create_cell
-from nnzoo.cells.base import check_features, check_positive_int
+from nnzoo.cells.base import check_choice, check_features, check_positive_int
 from nnzoo.errors import ConfigError
-from nnzoo.layers.bidirectional import Bidirectional, BiState, merge_directions
+from nnzoo.layers.bidirectional import MERGES, Bidirectional, BiState, merge_directions
 from nnzoo.layers.fused import can_fuse, fused_layers
 from nnzoo.layers.scan import as_padded, repack, unroll
 
@@ -73,7 +73,8 @@ class Recurrent(nn.Module):
         if not 0.0 <= float(dropout) < 1.0:
             raise ConfigError(f"dropout={dropout!r}: expected a probability in [0, 1)")
         self.bidirectional, self.residual = bool(bidirectional), bool(residual)
-        self.dropout, self.merge, self.fused = float(dropout), merge, bool(fused)
+        self.dropout, self.fused = float(dropout), bool(fused)
+        self.merge = check_choice("merge", merge, MERGES)
         self.cell_options = dict(cell_options)
 
         self.layers = nn.ModuleList()

@@ -105,6 +105,10 @@ def unroll(
     B, T, _ = x.shape
     if state is None:
         state = cell.init_state(B, x.device, x.dtype)
+    elif state[0].shape[0] != B:
+        raise ConfigError(
+            f"state: expected a state for batch size B={B}, got one for {state[0].shape[0]}"
+        )
     if reverse:
         x = reverse_padded(x, lengths)
 

@@ -114,7 +114,8 @@ class Recurrent(nn.Module):
                 f"state: expected a list of num_layers={self.num_layers} layer states, "
                 f"got {len(state)}"
             )
-        if self.uses_fused_kernel and not any(self.residual_layers) and self.merge == "concat":
+        fused = self.uses_fused_kernel  # checks every layer's cells: once per call
+        if fused and not any(self.residual_layers) and self.merge == "concat":
             x, states = self._fused_stack(x, state, lengths)  # the whole stack in one call
             return repack(x, padded), states
         states = []
@@ -123,7 +124,7 @@ class Recurrent(nn.Module):
             if index > 0 and self.dropout > 0:
                 x = F.dropout(x, self.dropout, self.training)
             layer_state = None if state is None else state[index]
-            if self.uses_fused_kernel:
+            if fused:
                 x, (layer_state,) = self._fused_stack(x, [layer_state], lengths, [layer])
             elif isinstance(layer, Bidirectional):
                 x, layer_state = layer(x, layer_state, lengths)

@@ -1,0 +1,114 @@
+"""Read text files the way they are distributed: plain, ``.xz``/``.gz``-compressed, or in a zip.
+
+A `FileTree` is a folder or a zip archive; ``tree.read_text("train/y_train.txt")`` finds the file
+as it is, or with ``.xz`` / ``.gz`` appended, and names the file in every error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nnzoo.data.base import DataError
+
+COMPRESSED = {".xz": lzma.open, ".gz": gzip.open}
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed when it ends in .xz or .gz."""
+    opener = COMPRESSED.get(path.suffix)
+    try:
+        if opener is None:
+            return path.read_bytes()
+        with opener(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise DataError(f"{path}: cannot read it ({e}); the file is corrupt or truncated") from None
+
+
+class FileTree:
+    """A folder, or a zip archive with an optional folder prefix inside it."""
+
+    def __init__(self, path: Path, prefix: str = "") -> None:
+        self.path, self.prefix = path, prefix
+        self._zip: zipfile.ZipFile | None = None
+        if path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (OSError, zipfile.BadZipFile) as e:
+                raise DataError(f"{path}: not a readable zip archive ({e})") from None
+
+    def __repr__(self) -> str:
+        return f"{self.path}" + (f"!{self.prefix}" if self._zip else "")
+
+    def names(self) -> list[str]:
+        if self._zip is not None:
+            return self._zip.namelist()
+        return [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
+
+    def describe(self, name: str) -> str:
+        return f"{self.path}!{self.prefix}{name}" if self._zip else str(self.path / name)
+
+    def exists(self, name: str) -> bool:
+        return self._find(name) is not None
+
+    def _find(self, name: str) -> str | None:
+        for candidate in (name, name + ".xz", name + ".gz"):
+            if self._zip is not None:
+                member = self.prefix + candidate
+                if member in self._zip.NameToInfo:
+                    return member
+            elif (self.path / candidate).is_file():
+                return candidate
+        return None
+
+    def read_bytes(self, name: str) -> bytes:
+        found = self._find(name)
+        if found is None:
+            raise DataError(f"{self.describe(name)}: missing (also looked for .xz and .gz)")
+        if self._zip is None:
+            return read_bytes(self.path / found)
+        try:
+            raw = self._zip.read(found)
+            opener = COMPRESSED.get(Path(found).suffix)
+            if opener is not None:
+                import io
+
+                with opener(io.BytesIO(raw), "rb") as f:
+                    raw = f.read()
+            return raw
+        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as e:
+            raise DataError(f"{self.path}!{found}: cannot read it ({e}); corrupt archive") from None
+
+    def read_text(self, name: str) -> str:
+        try:
+            return self.read_bytes(name).decode("latin-1")
+        except UnicodeDecodeError as e:  # pragma: no cover - latin-1 decodes any byte
+            raise DataError(f"{self.describe(name)}: not text ({e})") from None
+
+
+def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
+    """Whitespace-separated numbers, one row per line -> (rows, columns) float64.
+
+    Fails with one line naming ``source`` when a row is short, long or not numeric.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise DataError(f"{source}: empty file")
+    width = columns if columns is not None else len(lines[0].split())
+    values = np.array(text.split(), dtype=object)
+    if values.size != len(lines) * width:
+        for i, line in enumerate(lines, 1):
+            if len(line.split()) != width:
+                raise DataError(
+                    f"{source}: line {i} has {len(line.split())} values; expected {width}"
+                )
+    try:
+        table = values.astype(np.float64)
+    except ValueError as e:
+        raise DataError(f"{source}: not a table of numbers ({e})") from None
+    return table.reshape(len(lines), width)

@@ -53,6 +53,7 @@ def save_checkpoint(path: Path, loop: Loop) -> None:
             "optimizer": loop.optimizer.state_dict(),
             "history": loop.history,
             "stop_reason": loop.stop_reason,
+            "extra": loop.extra,
             "callbacks": {
                 type(cb).__name__: cb.state_dict() for cb in loop.callbacks if cb.state_dict()
             },

@@ -102,6 +102,7 @@ class Loop:
     step: int = 0  # optimizer steps taken
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints as it is
 
     @property
     def config(self) -> TrainConfig:
@@ -141,6 +142,7 @@ def fit(
     callbacks: list[Callback] = (),
     run_dir: Path | None = None,
     resume_from: Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Loop:
     """Train ``model`` on ``train``, validating on ``val`` after every epoch."""
     config = run_config.train
@@ -149,6 +151,7 @@ def fit(
     optimizer = make_optimizer(model, config)
     per_epoch = -(-len(train) // config.batch_size)
     loop = Loop(model, optimizer, run_config, run_dir, list(callbacks), per_epoch)
+    loop.extra = dict(extra or {})
     if resume_from is not None and Path(resume_from).exists():
         resume(loop, Path(resume_from))
     loop.call("on_train_begin")

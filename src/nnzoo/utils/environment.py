@@ -29,10 +29,20 @@ def machine_description(device: str = "cpu") -> str:
     return text
 
 
+def command_line() -> str:
+    """The command as a user would type it: ``nnzoo ...`` or ``python script.py ...``."""
+    argv = list(sys.argv)
+    if argv and os.path.basename(argv[0]) in ("nnzoo", "__main__.py"):
+        argv[0] = "nnzoo"
+    else:
+        argv.insert(0, "python")
+    return " ".join(shlex.quote(a) for a in argv)
+
+
 def provenance(device: str = "cpu") -> dict:
     """command, machine, torch, python, date: the header of every result file."""
     return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
+        "command": command_line(),
         "machine": machine_description(device),
         "torch": torch.__version__,
         "python": platform.python_version(),

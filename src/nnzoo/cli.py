@@ -1,0 +1,360 @@
+"""The ``nnzoo`` command line.
+
+    nnzoo train [CONFIG.toml] [--cell larnn --hidden 64 ...]   train (or resume) a run
+    nnzoo evaluate RUN_DIR|CHECKPOINT [--split test]           metrics, confusion matrix
+    nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
+    nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
+    nnzoo list [cells|models|datasets]
+    nnzoo data list | download NAME | path
+    nnzoo reproduce larnn-har [--quick]
+
+Errors a user can cause print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nnzoo.errors import ConfigError, NnzooError
+
+# flag -> config key, for the train / summary overrides
+MODEL_FLAGS = {
+    "cell": ("model.cell", str),
+    "hidden": ("model.hidden", int),
+    "layers": ("model.layers", int),
+    "dropout": ("model.dropout", float),
+    "projection": ("model.projection", int),
+    "readout": ("model.readout", str),
+}
+TRAIN_FLAGS = {
+    "data": ("data.name", str),
+    "data_path": ("data.path", str),
+    "epochs": ("train.epochs", int),
+    "batch_size": ("train.batch_size", int),
+    "optimizer": ("train.optimizer", str),
+    "lr": ("train.lr", float),
+    "momentum": ("train.momentum", float),
+    "weight_decay": ("train.weight_decay", float),
+    "seed": ("train.seed", int),
+    "lr_step_every": ("train.lr_step_every", int),
+    "lr_step_factor": ("train.lr_step_factor", float),
+    "plateau_patience": ("train.plateau_patience", int),
+    "early_stopping": ("train.early_stopping", int),
+    "monitor": ("train.monitor", str),
+    "clip_norm": ("train.clip_norm", float),
+    "clip_value": ("train.clip_value", float),
+    "device": ("train.device", str),
+    "threads": ("train.threads", int),
+}
+SWITCHES = {
+    "bidirectional": "model.bidirectional",
+    "residual": "model.residual",
+    "tensorboard": "train.tensorboard",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message} (see --help)")
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    for flag, (_, kind) in MODEL_FLAGS.items():
+        p.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
+    for flag in ("bidirectional", "residual"):
+        p.add_argument(f"--{flag}", action="store_true", default=None)
+    p.add_argument(
+        "--cell-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a cell option, e.g. window=38 (repeatable)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any config value, e.g. train.lr=0.006 (repeatable)",
+    )
+
+
+def overrides_from(args: argparse.Namespace) -> list[str]:
+    """Flags given on the command line, as config overrides (unset flags change nothing)."""
+    out = []
+    for flag, (key, kind) in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append(f"{key}={json.dumps(value) if kind is str else value}")
+    for flag, key in SWITCHES.items():
+        if getattr(args, flag, None):
+            out.append(f"{key}=true")
+    out += [f"model.cell_options.{item}" for item in getattr(args, "cell_option", [])]
+    out += list(getattr(args, "set", []))
+    return out
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="nnzoo", description="Train, compare and explain deep networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train a model (resumes an unfinished run)")
+    p.add_argument("config", nargs="?", help="a TOML config ([data], [model], [train])")
+    add_model_flags(p)
+    for flag, (_, kind) in TRAIN_FLAGS.items():
+        p.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
+    p.add_argument("--tensorboard", action="store_true", default=None)
+    p.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")
+    p.add_argument("--out", help="run folder (default: runs/<data>-<cell>-s<seed>-<digest>)")
+    p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    p.add_argument("run", help="a run folder or a checkpoint file")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--data-root")
+    p.add_argument("--data-path", help="read the split from this file or folder instead")
+
+    p = sub.add_parser("predict", help="class and probability for each sequence of a file")
+    p.add_argument("run", help="a run folder or a checkpoint file")
+    p.add_argument("input", help=".npz (X, optional lengths) or .csv (sequence, time, features)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--output", help="write the predictions as CSV here (default: stdout)")
+
+    p = sub.add_parser("summary", help="per-layer parameter table of a model")
+    p.add_argument("source", nargs="?", help="a TOML config, a run folder or a checkpoint")
+    add_model_flags(p)
+    p.add_argument("--input-size", type=int, default=9, help="features per step (default 9)")
+    p.add_argument("--num-classes", type=int, default=6, help="classes (default 6)")
+
+    p = sub.add_parser("list", help="registered cells, models and datasets")
+    p.add_argument("what", nargs="?", choices=("cells", "models", "datasets"))
+
+    p = sub.add_parser("data", help="datasets: list, download, path")
+    p.add_argument("action", choices=("list", "download", "path"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--data-root")
+    p.add_argument("--force", action="store_true", help="download again even if present")
+
+    p = sub.add_parser("reproduce", help="regenerate a published table")
+    p.add_argument("recipe", help="larnn-har")
+    p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
+    p.add_argument("--data-root")
+    p.add_argument("--seeds", type=int, help="seeds per model (overrides the recipe's budget)")
+    p.add_argument("--epochs", type=int, help="epochs per run (overrides the recipe's budget)")
+    p.add_argument("--models", help="comma-separated subset of the recipe's models")
+    p.add_argument("--out", help="where the Markdown + JSON go (default: results/)")
+    p.add_argument("--runs", help="where the run folders go")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from nnzoo.config import load_config
+    from nnzoo.training.run import default_run_dir, train_run
+
+    config = load_config(args.config, overrides_from(args))
+    run_dir = Path(args.out) if args.out else default_run_dir(config)
+    results = train_run(
+        config,
+        run_dir,
+        data_root=args.data_root,
+        fresh=args.fresh,
+        progress=False if args.quiet else None,
+    )
+    print(
+        f"{run_dir}: test accuracy {results['test']['accuracy']:.4f} at epoch "
+        f"{results['selected_epoch']} (picked by {results['monitor']}); "
+        f"final epoch {results['final_epoch_test']['accuracy']:.4f}; "
+        f"report: {run_dir / 'report.md'}"
+    )
+    return 0
+
+
+def find_checkpoint(path: str, which: str = "best") -> Path:
+    p = Path(path)
+    if p.is_dir():
+        candidate = p / "checkpoints" / f"{which}.pt"
+        if not candidate.exists() and which == "best":
+            candidate = p / "checkpoints" / "last.pt"
+        if not candidate.exists():
+            raise NnzooError(
+                f"{p}: no checkpoints/{which}.pt; is it a run folder of `nnzoo train`?"
+            )
+        return candidate
+    if not p.exists():
+        raise NnzooError(f"{p}: no such run folder or checkpoint")
+    return p
+
+
+def load_trained(path: str, which: str = "best"):
+    """(model, checkpoint dict) from a run folder or checkpoint file."""
+    from nnzoo.models import create_model
+    from nnzoo.training.checkpoint import CheckpointError, load_checkpoint
+
+    ckpt_path = find_checkpoint(path, which)
+    ckpt = load_checkpoint(ckpt_path)
+    extra = ckpt.get("extra", {})
+    config = ckpt["run_config"]
+    model = create_model(config.model, extra["num_features"], len(extra["class_names"]))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the model ({e})") from None
+    model.eval()
+    return model, ckpt, ckpt_path
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nnzoo.config import RunConfig
+    from nnzoo.report.markdown import classification_table, confusion_table, write_atomic
+    from nnzoo.report.plots import plot_confusion
+    from nnzoo.training.run import load_splits, test_evaluation
+
+    model, ckpt, ckpt_path = load_trained(args.run, args.checkpoint)
+    config: RunConfig = ckpt["run_config"]
+    if args.data_path:
+        config = config.replace(data=config.data.__class__(
+            **{**config.data.__dict__, "path": args.data_path}))  # fmt: skip
+    splits = load_splits(config, args.data_root)
+    chosen = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
+    splits.test = chosen
+    result = test_evaluation(model, splits, "cpu")
+    run_dir = ckpt_path.parent.parent
+    out = run_dir / "evaluation"
+    png = plot_confusion(
+        result["confusion"], splits.class_names, out / f"confusion-{args.split}.png",
+        title=f"{args.split}, epoch {ckpt['epoch']}",
+    )  # fmt: skip
+    write_atomic(out / f"{args.split}.json", json.dumps(result, indent=2) + "\n")
+    print(f"{args.split} accuracy {result['accuracy']:.4f} ({ckpt_path}, epoch {ckpt['epoch']})")
+    print()
+    print(classification_table(result["report"]))
+    print()
+    print(confusion_table(result["confusion"], splits.class_names))
+    print(f"\nconfusion matrix: {png}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from nnzoo.data.base import SequenceSet
+    from nnzoo.data.predict_input import read_inputs
+    from nnzoo.training.fit import predict
+
+    model, ckpt, _ = load_trained(args.run, args.checkpoint)
+    extra = ckpt["extra"]
+    x, lengths, ids = read_inputs(Path(args.input), extra["num_features"])
+    stats = extra.get("standardize") or {}
+    if stats:
+        mask = torch.ones(x.shape[:2], dtype=torch.bool)
+        if lengths is not None:
+            mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+        x = (x - torch.tensor(stats["mean"])) / torch.tensor(stats["std"]) * mask.unsqueeze(-1)
+    data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
+    probs = predict(model, data)
+    names = extra["class_names"]
+    lines = ["sequence,class,probability"]
+    for seq_id, row in zip(ids, probs):
+        k = int(row.argmax())
+        lines.append(f"{seq_id},{names[k]},{float(row[k]):.6f}")
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        from nnzoo.report.markdown import write_atomic
+
+        write_atomic(args.output, text)
+        print(f"{len(ids)} predictions written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from nnzoo.config import load_config
+    from nnzoo.models import create_model
+    from nnzoo.models.summary import summary
+
+    source = Path(args.source) if args.source else None
+    if source is not None and (source.is_dir() or source.suffix == ".pt"):
+        model, ckpt, _ = load_trained(str(source))
+        title = ckpt["run_config"].model
+    else:
+        config = load_config(source, overrides_from(args))
+        model = create_model(config.model, args.input_size, args.num_classes)
+        title = config.model
+    print(f"{title.name}: cell {title.cell}, hidden {title.hidden}, layers {title.layers}")
+    print(summary(model))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from nnzoo.cells import list_cells
+    from nnzoo.data import list_datasets
+    from nnzoo.models import list_models
+
+    groups = {"cells": list_cells(), "models": list_models(), "datasets": list_datasets()}
+    for what, names in groups.items():
+        if args.what in (None, what):
+            print(f"{what}: {', '.join(names)}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from nnzoo.data import DOWNLOADS, data_root, list_datasets
+
+    root = data_root(args.data_root)
+    if args.action == "list":
+        for name in list_datasets():
+            where = root / name
+            state = "present" if where.exists() else "absent"
+            how = "downloadable" if name in DOWNLOADS else "bring your own file"
+            print(f"{name:16s} {state:8s} {how:20s} {where}")
+        return 0
+    if args.action == "path":
+        print(root if not args.name else root / args.name)
+        return 0
+    if not args.name:
+        raise ConfigError("nnzoo data download: expected a dataset name, e.g. uci-har")
+    from nnzoo.data.download import download
+
+    for path in download(args.name, root, force=args.force):
+        print(path)
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nnzoo.recipes import run_recipe
+
+    return run_recipe(args)
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "summary": cmd_summary,
+    "list": cmd_list,
+    "data": cmd_data,
+    "reproduce": cmd_reproduce,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except NnzooError as e:
+        print(f"nnzoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nnzoo: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,17 @@
+"""Recipes: one command regenerates one published table (``nnzoo reproduce NAME``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from nnzoo.errors import ConfigError
+
+RECIPES = ("larnn-har",)
+
+
+def run_recipe(args: argparse.Namespace) -> int:
+    if args.recipe == "larnn-har":
+        from nnzoo.recipes.larnn_har import reproduce
+
+        return reproduce(args)
+    raise ConfigError(f"unknown recipe {args.recipe!r}; expected one of: {', '.join(RECIPES)}")

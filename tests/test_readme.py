@@ -23,3 +23,13 @@ def test_readme_opens_with_two_commands_that_ci_runs():
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_python_examples_run(index):
     exec(compile(blocks("python")[index], f"README.md python block {index}", "exec"), {})
+
+
+def test_toml_examples_are_valid_configs():
+    from nnzoo.config import config_from_toml
+
+    examples = blocks("toml")
+    assert examples
+    for text in examples:
+        config = config_from_toml(text, source="README.md")
+        assert config.to_dict()["model"]["cell"] in __import__("nnzoo").list_cells()

@@ -77,7 +77,15 @@ def build_callbacks(config: RunConfig, run_dir: Path, progress: bool | None) -> 
 
 
 def check_config(config: RunConfig) -> None:
+    """Fail on a bad name or option before any data is read."""
+    from nnzoo.training.fit import OPTIMIZERS
+
+    create_model(config.model, 1, 2)  # unknown cells, models and options raise here
     t = config.train
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"train.optimizer={t.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+        )
     for name in ("epochs", "batch_size"):
         if getattr(t, name) < 1:
             raise ConfigError(f"train.{name}={getattr(t, name)!r}: expected an integer >= 1")

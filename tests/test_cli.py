@@ -1,0 +1,172 @@
+"""The `nnzoo` command: one line and exit status 2 for every error a user can cause."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from nnzoo.cli import load_trained, main
+from nnzoo.data import load_dataset
+from nnzoo.data.sequences import save_sequences_npz
+from nnzoo.models.summary import count_parameters
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnzoo: error:"), err
+    return lines[0]
+
+
+def toy_npz(path, n=48, seed=0, T=10):
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(n, T, 3)).astype(np.float32) * 2 + 1
+    y = (x[:, :, 0].mean(1) > 1).astype(np.int64)
+    lengths = g.integers(3, T + 1, size=n)
+    save_sequences_npz(path, x, y, lengths=lengths, class_names=["low", "high"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny run trained through the CLI: (run folder, train file, test file)."""
+    base = tmp_path_factory.mktemp("cli")
+    train, test = toy_npz(base / "train.npz"), toy_npz(base / "test.npz", n=20, seed=1)
+    argv = ["train", "--data", "sequences", "--data-path", str(train), "--hidden", "6",
+            "--cell", "gru", "--epochs", "2", "--batch-size", "16", "--quiet",
+            "--set", f"data.options.test_path='{test}'", "--out", str(base / "run")]  # fmt: skip
+    assert main(argv) == 0
+    return base / "run", train, test
+
+
+def test_list_names_cells_models_and_datasets(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert "larnn" in out and "sequence-classifier" in out and "uci-har" in out
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--epochs", "many"], "invalid int value"),
+        (["train", "--no-such-flag"], "--no-such-flag"),
+        (["frobnicate"], "invalid choice"),
+        (["train", "--set", "model.hiden=3"], "'hiden'"),
+        (["train", "--cell", "nope"], "unknown cell 'nope'"),
+        (["train", "--optimizer", "adagrad"], "train.optimizer='adagrad'"),
+        (["reproduce", "larnn-har", "--models", "transformer"], "'transformer'"),
+        (["reproduce", "no-such-table"], "unknown recipe"),
+        (["evaluate", "/no/such/run"], "/no/such/run"),
+        (["data", "download"], "expected a dataset name"),
+    ],
+)
+def test_user_errors_are_one_line_with_status_2(capsys, tmp_path, monkeypatch, argv, needle):
+    monkeypatch.setenv("NNZOO_DATA", str(tmp_path))  # an empty data root
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert needle in one_line_error(code, err)
+
+
+def test_missing_data_names_the_folder_and_what_to_do(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "train", "--data-root", str(tmp_path / "empty"))
+    line = one_line_error(code, err)
+    assert str(tmp_path / "empty" / "uci-har") in line and "nnzoo data download uci-har" in line
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.pt"))
+
+
+def test_a_broken_config_file_is_named(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\ncell = 'lstm'\n")
+    code, _, err = run(capsys, "train", str(bad))
+    assert str(bad) in one_line_error(code, err)
+
+
+def test_no_traceback_from_the_installed_command(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nnzoo", "train", "--data-root", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    run_dir, _, _ = trained
+    for name in ("config.toml", "metrics.jsonl", "metrics.csv", "results.json", "report.md",
+                 "checkpoints/best.pt", "checkpoints/last.pt", "plots/curves.png",
+                 "plots/confusion.png"):  # fmt: skip
+        assert (run_dir / name).is_file(), name
+    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert "![loss and accuracy](plots/curves.png)" in (run_dir / "report.md").read_text()
+
+
+def test_evaluate_agrees_with_the_model_on_the_test_split(trained, capsys):
+    run_dir, train, test = trained
+    code, out, _ = run(capsys, "evaluate", str(run_dir))
+    assert code == 0
+    model, _, _ = load_trained(str(run_dir))
+    splits = load_dataset("sequences", path=train, test_path=str(test))
+    with torch.no_grad():
+        pred = model(splits.test.x, splits.test.lengths).argmax(-1)
+    expected = (pred == splits.test.y).double().mean().item()
+    assert f"test accuracy {expected:.4f}" in out
+    saved = json.loads((run_dir / "evaluation" / "test.json").read_text())
+    assert saved["accuracy"] == pytest.approx(expected)
+    assert sum(map(sum, saved["confusion"])) == len(splits.test)
+    assert (run_dir / "evaluation" / "confusion-test.png").is_file()
+
+
+def test_predict_standardises_raw_input_like_the_training_data(trained, capsys, tmp_path):
+    run_dir, train, test = trained
+    out_csv = tmp_path / "pred.csv"
+    code, _, _ = run(capsys, "predict", str(run_dir), str(test), "--output", str(out_csv))
+    assert code == 0
+    rows = out_csv.read_text().strip().splitlines()
+    assert rows[0] == "sequence,class,probability" and len(rows) == 1 + 20
+    model, _, _ = load_trained(str(run_dir))
+    splits = load_dataset("sequences", path=train, test_path=str(test))  # standardised
+    with torch.no_grad():
+        probs = model(splits.test.x, splits.test.lengths).softmax(-1)
+    for row, p in zip(rows[1:], probs):
+        _, name, prob = row.split(",")
+        assert name == ["low", "high"][int(p.argmax())]
+        assert float(prob) == pytest.approx(float(p.max()), abs=1e-5)
+
+
+def test_summary_totals_match_the_model(trained, capsys):
+    run_dir, _, _ = trained
+    code, out, _ = run(capsys, "summary", str(run_dir))
+    assert code == 0
+    model, _, _ = load_trained(str(run_dir))
+    assert f"{count_parameters(model):,}" in out or str(count_parameters(model)) in out
+
+
+def test_a_corrupt_checkpoint_is_one_line_and_left_alone(trained, capsys, tmp_path):
+    run_dir, _, _ = trained
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((run_dir / "checkpoints" / "best.pt").read_bytes()[:500])
+    before = bad.read_bytes()
+    code, _, err = run(capsys, "evaluate", str(bad))
+    assert str(bad) in one_line_error(code, err)
+    assert bad.read_bytes() == before
+
+
+def test_a_run_folder_with_another_config_is_not_overwritten(trained, capsys):
+    run_dir, train, _ = trained
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
+    argv = ["train", "--data", "sequences", "--data-path", str(train), "--hidden", "7",
+            "--epochs", "1", "--quiet", "--out", str(run_dir)]  # fmt: skip
+    code, _, err = run(capsys, *argv)
+    assert "different config" in one_line_error(code, err)
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before

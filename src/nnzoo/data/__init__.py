@@ -16,6 +16,9 @@ from nnzoo.data.registry import DATASETS, DOWNLOADS, RemoteFile
 
 # Importing the readers registers them.
 from nnzoo.data import uci_har  # noqa: F401  isort: skip
+from nnzoo.data.download import download  # isort: skip
+from nnzoo.data.fashion_mnist import as_images, load_fashion_mnist  # isort: skip
+from nnzoo.data.sequences import load_sequences, save_sequences_npz  # isort: skip
 
 ENV_VAR = "NNZOO_DATA"
 
@@ -66,8 +69,13 @@ __all__ = [
     "DataSplits",
     "RemoteFile",
     "SequenceSet",
+    "as_images",
     "data_root",
+    "download",
     "list_datasets",
     "load_dataset",
+    "load_fashion_mnist",
+    "load_sequences",
+    "save_sequences_npz",
     "standardize",
 ]

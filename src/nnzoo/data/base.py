@@ -157,7 +157,8 @@ def split_random(
         rows = rows[torch.randperm(len(rows), generator=gen)]
         val_index.append(rows[: round(val_fraction * len(rows))])
     is_val = torch.zeros(len(data), dtype=torch.bool)
-    is_val[torch.cat(val_index)] = True
+    if val_index:  # no classes at all when ``data`` is empty
+        is_val[torch.cat(val_index)] = True
     return (
         data.subset(torch.nonzero(~is_val).squeeze(1)),
         data.subset(torch.nonzero(is_val).squeeze(1)),

@@ -7,8 +7,10 @@ as it is, or with ``.xz`` / ``.gz`` appended, and names the file in every error.
 from __future__ import annotations
 
 import gzip
+import io
 import lzma
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +78,10 @@ class FileTree:
             raw = self._zip.read(found)
             opener = COMPRESSED.get(Path(found).suffix)
             if opener is not None:
-                import io
-
                 with opener(io.BytesIO(raw), "rb") as f:
                     raw = f.read()
             return raw
-        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as e:
+        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as e:
             raise DataError(f"{self.path}!{found}: cannot read it ({e}); corrupt archive") from None
 
     def read_text(self, name: str) -> str:
@@ -94,21 +94,29 @@ class FileTree:
 def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
     """Whitespace-separated numbers, one row per line -> (rows, columns) float64.
 
-    Fails with one line naming ``source`` when a row is short, long or not numeric.
+    Blank lines are skipped. Fails with one line naming ``source`` and the line number (counting
+    every line of the file) when a row is short, long or not numeric.
     """
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    lines = text.splitlines()
+    if not text.strip():
         raise DataError(f"{source}: empty file")
-    width = columns if columns is not None else len(lines[0].split())
-    values = np.array(text.split(), dtype=object)
-    if values.size != len(lines) * width:
-        for i, line in enumerate(lines, 1):
-            if len(line.split()) != width:
-                raise DataError(
-                    f"{source}: line {i} has {len(line.split())} values; expected {width}"
-                )
     try:
-        table = values.astype(np.float64)
-    except ValueError as e:
-        raise DataError(f"{source}: not a table of numbers ({e})") from None
-    return table.reshape(len(lines), width)
+        table = np.loadtxt(lines, dtype=np.float64, ndmin=2, comments=None)
+    except ValueError:
+        table = None
+    if table is not None and (columns is None or table.shape[1] == columns):
+        return table
+    width = columns
+    for i, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        width = len(fields) if width is None else width
+        if len(fields) != width:
+            raise DataError(f"{source}: line {i} has {len(fields)} values; expected {width}")
+        for value in fields:
+            try:
+                float(value)
+            except ValueError:
+                raise DataError(f"{source}: line {i}: {value!r} is not a number") from None
+    raise DataError(f"{source}: not a table of numbers")  # pragma: no cover - loadtxt disagrees

@@ -102,13 +102,17 @@ def load_uci_har(
         standardize_features: zero mean, unit variance per channel, fitted on the train part.
     """
     tree = open_tree(Path(source))
-    class_names = []
-    for line in tree.read_text("activity_labels.txt").splitlines():
-        if line.strip():
-            index, name = line.split(maxsplit=1)
-            if int(index) != len(class_names) + 1:
-                raise DataError(f"{tree.describe('activity_labels.txt')}: labels not numbered 1..")
-            class_names.append(name.strip())
+    class_names: list[str] = []
+    for i, line in enumerate(tree.read_text("activity_labels.txt").splitlines(), 1):
+        fields = line.split(maxsplit=1)
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[0] != str(len(class_names) + 1):
+            raise DataError(
+                f"{tree.describe('activity_labels.txt')}: line {i} is {line.strip()!r}; "
+                f"expected '{len(class_names) + 1} <ACTIVITY NAME>' (labels numbered 1, 2, ...)"
+            )
+        class_names.append(fields[1].strip())
     train = read_part(tree, "train", len(class_names))
     test = read_part(tree, "test", len(class_names))
     train, val, chosen = split_by_group(train, val_subjects, seed, source=str(tree))

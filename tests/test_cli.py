@@ -170,3 +170,32 @@ def test_a_run_folder_with_another_config_is_not_overwritten(trained, capsys):
     code, _, err = run(capsys, *argv)
     assert "different config" in one_line_error(code, err)
     assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_predict_reads_an_unlabelled_csv_like_the_npz(trained, capsys, tmp_path):
+    run_dir, _, test = trained
+    data = np.load(test)
+    lines = ["sequence,time,a,b,c"]
+    for i in (3, 7):
+        for t in range(int(data["lengths"][i])):
+            lines.append(f"s{i},{t}," + ",".join(f"{v:.9g}" for v in data["X"][i, t]))
+    csv_path = tmp_path / "new.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    code, out_csv, _ = run(capsys, "predict", str(run_dir), str(csv_path))
+    code_npz, out_npz, _ = run(capsys, "predict", str(run_dir), str(test))
+    assert code == code_npz == 0
+    from_csv = out_csv.strip().splitlines()[1:]
+    from_npz = out_npz.strip().splitlines()[1:]
+    for row, i in zip(from_csv, (3, 7)):
+        name, cls, prob = row.split(",")
+        _, cls_npz, prob_npz = from_npz[i].split(",")
+        assert name == f"s{i}" and cls == cls_npz
+        assert float(prob) == pytest.approx(float(prob_npz), abs=1e-5)
+
+
+def test_predict_rejects_the_wrong_number_of_features(trained, capsys, tmp_path):
+    run_dir, _, _ = trained
+    path = tmp_path / "wide.npz"
+    np.savez(path, X=np.zeros((2, 5, 4), dtype=np.float32))
+    code, _, err = run(capsys, "predict", str(run_dir), str(path))
+    assert "4 features; the model expects 3" in one_line_error(code, err)

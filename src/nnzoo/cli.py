@@ -248,12 +248,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
     from nnzoo.data.base import SequenceSet
-    from nnzoo.data.predict_input import read_inputs
+    from nnzoo.data.sequences import read_unlabelled
     from nnzoo.training.fit import predict
 
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     extra = ckpt["extra"]
-    x, lengths, ids = read_inputs(Path(args.input), extra["num_features"])
+    x, lengths, ids = read_unlabelled(args.input, extra["num_features"])
     stats = extra.get("standardize") or {}
     if stats:
         mask = torch.ones(x.shape[:2], dtype=torch.bool)

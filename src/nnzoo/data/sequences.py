@@ -77,6 +77,7 @@ class _Part:
     where: list[str]  # where each sequence is in the file, for errors: "line 7", "y[3]"
     class_names: list[str] | None = None  # given by the file
     feature_names: list[str] | None = None
+    ids: list[str] | None = None  # the CSV's sequence ids
 
 
 @DATASETS.register("sequences")
@@ -199,8 +200,11 @@ def save_sequences_npz(
     return path
 
 
-def _read_file(path: Path) -> _Part:
-    """One ``.npz`` or ``.csv`` / ``.tsv`` file (optionally ``.gz`` / ``.xz``) of sequences."""
+def _read_file(path: Path, labelled: bool = True) -> _Part:
+    """One ``.npz`` or ``.csv`` / ``.tsv`` file (optionally ``.gz`` / ``.xz``) of sequences.
+
+    With ``labelled=False`` (new data to predict) the labels may be absent; they read as "".
+    """
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise DataError(f"{path}: {what}; expected a .npz or .csv file of sequences")
@@ -208,13 +212,13 @@ def _read_file(path: Path) -> _Part:
     for ext in COMPRESSED:
         name = name.removesuffix(ext)
     if name.endswith(".npz"):
-        return _read_npz(path)
+        return _read_npz(path, labelled)
     if name.endswith((".csv", ".tsv")):
-        return _read_csv(path, "\t" if name.endswith(".tsv") else ",")
+        return _read_csv(path, "\t" if name.endswith(".tsv") else ",", labelled)
     raise DataError(f"{path}: unknown format; expected a .npz, .csv or .tsv file")
 
 
-def _read_npz(path: Path) -> _Part:
+def _read_npz(path: Path, labelled: bool = True) -> _Part:
     raw = read_bytes(path)
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise DataError(f"{path}: not a .npz archive; write one with save_sequences_npz")
@@ -232,7 +236,7 @@ def _read_npz(path: Path) -> _Part:
         raise DataError(f"{path}: cannot read it ({e}); the file is corrupt or truncated") from None
 
     key = "X" if "X" in data else "x"
-    missing = [k for k in (key, "y") if k not in data]
+    missing = [k for k in (key, "y") if k not in data and (labelled or k != "y")]
     if missing:
         raise DataError(
             f"{path}: no array {missing[0]!r} (found: {', '.join(sorted(data)) or 'none'}); "
@@ -246,7 +250,7 @@ def _read_npz(path: Path) -> _Part:
     n, steps, _ = x.shape
     if 0 in x.shape:
         raise DataError(f"{path}: {key} has shape {x.shape}; expected N, T and F of at least 1")
-    y = _whole_numbers(data["y"], "y", n, path)
+    y = _whole_numbers(data["y"], "y", n, path) if "y" in data else np.full(n, "", dtype=object)
     lengths = np.full(n, steps, dtype=np.int64)
     if "lengths" in data:
         lengths = _whole_numbers(data["lengths"], "lengths", n, path)
@@ -279,7 +283,7 @@ def _read_npz(path: Path) -> _Part:
     return _Part(str(path), x, lengths, y, [f"y[{i}]" for i in range(n)], class_names)
 
 
-def _read_csv(path: Path, delimiter: str) -> _Part:
+def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
     try:
         text = read_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -291,7 +295,7 @@ def _read_csv(path: Path, delimiter: str) -> _Part:
             raise DataError(f"{path}: empty file; expected a header row, then one row per step")
         header_line = reader.line_num
         header = [cell.strip() for cell in header]
-        role = _find_columns(header, path, header_line)
+        role = _find_columns(header, path, header_line, labelled)
         feature_cols = [j for j in range(len(header)) if j not in role.values()]
         if not feature_cols:
             raise DataError(
@@ -313,8 +317,9 @@ def _read_csv(path: Path, delimiter: str) -> _Part:
                 raise DataError(
                     f"{path}: line {line} has {len(row)} fields; the header has {len(header)}"
                 )
-            sid, label = row[role["sequence"]].strip(), row[role["label"]].strip()
-            if not sid or not label:
+            sid = row[role["sequence"]].strip()
+            label = row[role["label"]].strip() if "label" in role else ""
+            if not sid or (labelled and not label):
                 what = "sequence id" if not sid else "label"
                 raise DataError(f"{path}: line {line}: the {what} is empty")
             time = _number(row[role["time"]], path, line, header[role["time"]])
@@ -370,15 +375,20 @@ def _read_csv(path: Path, delimiter: str) -> _Part:
     x = np.zeros((len(seq_label), int(lengths.max()), len(names)), dtype=np.float32)
     x[seq, step] = values[order]
     where = [f"line {line}" for line in seq_line]
-    return _Part(str(path), x, lengths, np.array(seq_label, dtype=object), where, None, names)
+    labels = np.array(seq_label, dtype=object)
+    return _Part(str(path), x, lengths, labels, where, None, names, ids=list(seq_of))
 
 
-def _find_columns(header: list[str], path: Path, line: int) -> dict[str, int]:
+def _find_columns(
+    header: list[str], path: Path, line: int, labelled: bool = True
+) -> dict[str, int]:
     lower = [name.lower() for name in header]
     _check_unique(lower, f"{path}: line {line}: column")
     role = {}
     for what, names in COLUMNS.items():
         found = [name for name in names if name in lower]
+        if not found and what == "label" and not labelled:
+            continue
         if not found:
             raise DataError(
                 f"{path}: line {line}: no {what!r} column (header: {', '.join(header)}); "
@@ -503,3 +513,21 @@ def _numpy(value: Tensor | np.ndarray | Sequence) -> np.ndarray:
     if isinstance(value, Tensor):
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+def read_unlabelled(path: str | Path, num_features: int) -> tuple[Tensor, Tensor | None, list[str]]:
+    """New sequences to predict: x (N, T, F), lengths (or None if all full) and sequence ids.
+
+    Reads the same .npz / .csv formats as the ``sequences`` dataset; labels may be absent and
+    are ignored. The ids are the CSV's sequence ids, or row numbers 0..N-1 for a .npz.
+    """
+    path = Path(path)
+    part = _read_file(path, labelled=False)
+    if part.x.shape[-1] != num_features:
+        raise DataError(
+            f"{path}: sequences have {part.x.shape[-1]} features; the model expects {num_features}"
+        )
+    ids = part.ids if part.ids is not None else [str(i) for i in range(len(part.x))]
+    lengths = torch.from_numpy(part.lengths)
+    full = bool((lengths == part.x.shape[1]).all())
+    return torch.from_numpy(part.x), None if full else lengths, ids

@@ -14,6 +14,7 @@ Errors a user can cause print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -217,17 +218,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnzoo.config import RunConfig
     from nnzoo.report.markdown import classification_table, confusion_table, write_atomic
     from nnzoo.report.plots import plot_confusion
-    from nnzoo.training.run import load_splits, test_evaluation
+    from nnzoo.training.run import full_evaluation, load_splits
 
     model, ckpt, ckpt_path = load_trained(args.run, args.checkpoint)
     config: RunConfig = ckpt["run_config"]
     if args.data_path:
-        config = config.replace(data=config.data.__class__(
-            **{**config.data.__dict__, "path": args.data_path}))  # fmt: skip
+        config = config.replace(data=dataclasses.replace(config.data, path=args.data_path))
     splits = load_splits(config, args.data_root)
-    chosen = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
-    splits.test = chosen
-    result = test_evaluation(model, splits, "cpu")
+    data = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
+    result = full_evaluation(model, data, splits.class_names)
     run_dir = ckpt_path.parent.parent
     out = run_dir / "evaluation"
     png = plot_confusion(

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from nnzoo.config import RunConfig, config_from_toml
-from nnzoo.data import DataSplits, load_dataset
+from nnzoo.data import DataSplits, SequenceSet, load_dataset
 from nnzoo.errors import ConfigError
 from nnzoo.models import create_model
 from nnzoo.report.markdown import write_atomic
@@ -123,14 +123,17 @@ def data_extra(splits: DataSplits) -> dict[str, Any]:
     }
 
 
-def test_evaluation(model, splits: DataSplits, device: str) -> dict[str, Any]:
-    metrics, probs = evaluate(model, splits.test, device=device)
+def full_evaluation(
+    model, data: SequenceSet, class_names: list[str], device: str = "cpu"
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class report and confusion matrix of ``model`` on ``data``."""
+    metrics, probs = evaluate(model, data, device=device)
     pred = probs.argmax(-1)
     return {
         "loss": metrics["loss"],
         "accuracy": metrics["accuracy"],
-        "report": classification_report(splits.test.y, pred, splits.class_names),
-        "confusion": confusion_matrix(splits.test.y, pred, splits.num_classes).tolist(),
+        "report": classification_report(data.y, pred, class_names),
+        "confusion": confusion_matrix(data.y, pred, len(class_names)).tolist(),
     }
 
 
@@ -160,11 +163,15 @@ def train_run(
     )  # fmt: skip
 
     device = config.train.device
-    final = test_evaluation(model, splits, device)  # the last epoch's model
+    final = full_evaluation(
+        model, splits.test, splits.class_names, device
+    )  # the last epoch's model
     best_path = run_dir / "checkpoints" / "best.pt"
     best = load_checkpoint(best_path) if best_path.exists() else load_checkpoint(last)
     model.load_state_dict(best["model"])
-    chosen = test_evaluation(model, splits, device)  # the model the validation split picked
+    chosen = full_evaluation(
+        model, splits.test, splits.class_names, device
+    )  # the model the validation split picked
     seconds = [row["seconds"] for row in loop.history]
     results = {
         "run_dir": str(run_dir),

@@ -36,7 +36,11 @@ class ReduceLROnPlateau(Callback):
         self.wait += 1
         if self.wait >= self.patience:
             for group in loop.optimizer.param_groups:
-                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+                lr = max(group["lr"] * self.factor, self.min_lr)
+                if "initial_lr" in group and group["lr"] > 0:
+                    # StepDecay sets lr = initial_lr * its factor: scale both, so it keeps the cut
+                    group["initial_lr"] *= lr / group["lr"]
+                group["lr"] = lr
             self.wait, self.cooling = 0, self.cooldown
 
     def state_dict(self) -> dict[str, Any]:

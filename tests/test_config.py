@@ -1,0 +1,182 @@
+"""RunConfig: TOML round trips, overrides, errors that name the key, digests."""
+
+import dataclasses
+import sys
+
+import pytest
+
+from nnzoo.config import (
+    SECTIONS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    config_from_dict,
+    config_from_toml,
+    load_config,
+)
+from nnzoo.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CUSTOM = RunConfig(
+    data=DataConfig(name="sequences", path="a/b.npz", split_seed=3, options={"val_fraction": 0.1}),
+    model=ModelConfig(
+        cell="larnn", hidden=40, bidirectional=True, dropout=0.25, readout="attention",
+        cell_options={"window": 38, "num_heads": 4, "mode": "layer"},
+    ),
+    train=TrainConfig(seed=7, lr=0.006, optimizer="adamw", clip_norm=1.5, tensorboard=True),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("config", [RunConfig(), CUSTOM], ids=["defaults", "custom"])
+def test_round_trip_through_toml(config):
+    text = config.to_toml()
+    assert config_from_toml(text) == config
+    # the TOML holds exactly the dataclass fields, as a TOML reader sees them
+    raw = tomllib.loads(text)
+    assert raw == dataclasses.asdict(config)
+    assert set(raw) == {"data", "model", "train"}
+
+
+def test_load_config_from_file_then_overrides(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(CUSTOM.to_toml())
+    assert load_config(path) == CUSTOM
+    assert load_config(path, ["model.hidden=8"]) == CUSTOM.replace(
+        model=dataclasses.replace(CUSTOM.model, hidden=8)
+    )
+    partial = tmp_path / "partial.toml"
+    partial.write_text('[model]\ncell = "gru"\n')
+    assert load_config(partial) == RunConfig(model=ModelConfig(cell="gru"))
+
+
+def test_overrides_of_every_kind():
+    config = load_config(
+        None,
+        [
+            "model.hidden=64",
+            "model.cell_options.window=38",
+            "model.cell_options.num_heads=2",
+            'model.cell="gru"',
+            "model.readout=mean",  # a bare word is a string
+            "model.bidirectional=true",
+            "train.lr=0.01",
+            "train.momentum=1",  # an integer where a float is expected
+            "train.tensorboard=false",
+            "data.options.val_subjects=[1, 2]",
+        ],
+    )
+    expected = RunConfig(
+        data=DataConfig(options={"val_subjects": [1, 2]}),
+        model=ModelConfig(
+            hidden=64, cell="gru", readout="mean", bidirectional=True,
+            cell_options={"window": 38, "num_heads": 2},
+        ),
+        train=TrainConfig(lr=0.01, momentum=1.0, tensorboard=False),
+    )  # fmt: skip
+    assert config == expected
+    assert isinstance(config.train.momentum, float)
+
+
+def test_override_replaces_a_value_from_the_file(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[model]\nhidden = 16\n[model.cell_options]\nwindow = 5\n")
+    config = load_config(path, ["model.hidden=64", "model.cell_options.window=38"])
+    assert config.model.hidden == 64
+    assert config.model.cell_options == {"window": 38}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("optim.lr=0.1", "[optim]"),
+        ("model.hiden=64", "'hiden'"),
+        ("train.learning_rate=0.1", "'learning_rate'"),
+        ("model.hidden=abc", "model.hidden"),
+        ("model.hidden=1.5", "model.hidden"),
+        ("model.hidden=true", "model.hidden"),
+        ("model.bidirectional=1", "model.bidirectional"),
+        ("train.lr=true", "train.lr"),
+        ("train.lr=fast", "train.lr"),
+        ("model.cell=3", "model.cell"),
+        ("model.cell_options=3", "model.cell_options"),
+        ("model.hidden", "model.hidden"),  # no "="
+        ("hidden=3", "hidden=3"),  # no section
+        ("model.hidden.x=3", "hidden"),  # hidden is not a table
+    ],
+)
+def test_bad_overrides_name_the_key(override, named):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert named in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_tables_in_a_dict():
+    with pytest.raises(ConfigError, match=r"\[model\] must be a table"):
+        config_from_dict({"model": 3})
+    with pytest.raises(ConfigError, match=r"\[extra\]"):
+        config_from_dict({"extra": {}})
+
+
+def test_invalid_toml_file_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[model\nhidden = \n")
+    with pytest.raises(ConfigError, match="broken.toml") as info:
+        load_config(path)
+    assert "not valid TOML" in str(info.value)
+    with pytest.raises(ConfigError, match="missing.toml"):
+        load_config(tmp_path / "missing.toml")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="binary.toml"):
+        load_config(binary)
+    with pytest.raises(ConfigError, match="from-text"):
+        config_from_toml("= nope", source="from-text")
+
+
+def test_unknown_key_in_a_file_names_file_and_key(tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text("[train]\nepochz = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "typo.toml" in str(info.value) and "'epochz'" in str(info.value)
+
+
+def changed(value):
+    """A different value of the same type."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, dict):
+        return {**value, "extra": 1}
+    raise AssertionError(type(value))
+
+
+def every_one_field_change():
+    base = RunConfig()
+    for section, cls in SECTIONS.items():
+        part = getattr(base, section)
+        for f in dataclasses.fields(cls):
+            new = dataclasses.replace(part, **{f.name: changed(getattr(part, f.name))})
+            yield f"{section}.{f.name}", base.replace(**{section: new})
+
+
+def test_digest_changes_when_any_field_changes():
+    base = RunConfig()
+    assert base.digest() == RunConfig().digest()  # stable for equal configs
+    assert len(base.digest()) == 8 and int(base.digest(), 16) >= 0
+    digests = {"base": base.digest()}
+    for name, config in every_one_field_change():
+        assert config != base, name
+        digests[name] = config.digest()
+    assert len(set(digests.values())) == len(digests), digests
+    total = sum(len(dataclasses.fields(cls)) for cls in SECTIONS.values())
+    assert len(digests) == total + 1

@@ -8,6 +8,7 @@ overrides (``model.hidden=64``, ``model.cell_options.window=38``), checking ever
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import sys
@@ -163,7 +164,7 @@ def parse_value(text: str) -> Any:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set ``section.key=value`` (or ``section.table.key=value``) entries in a nested dict."""
-    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    raw = copy.deepcopy(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
         parts = key.strip().split(".")

@@ -8,6 +8,7 @@ looked at here: ``evaluate`` it once, with the checkpoint the validation split p
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD (momentum), Adam, AdamW or RMSprop; ``weight_decay`` is the L2 coefficient."""
     params, lr, wd = model.parameters(), config.lr, config.weight_decay
-    if not lr > 0:
+    if not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"train.lr={lr!r}: expected a learning rate > 0")
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)

@@ -52,7 +52,9 @@ class Callback:
 
 def improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_delta`` (mode "max" or "min")."""
-    if best is None:
+    if value != value:  # NaN never improves
+        return False
+    if best is None or best != best:
         return True
     return value > best + min_delta if mode == "max" else value < best - min_delta
 

@@ -248,6 +248,24 @@ def reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def budget_text(rows: list[dict[str, Any]], machine: str) -> str:
+    """What this machine could afford, against what the issue and the papers asked for."""
+    lines = [f"Machine: {machine}. Seeds and epochs per model are what it could afford:"]
+    for r in rows:
+        hours = r["seconds_per_epoch"] * r["epochs"] * len(r["seeds"]) / 3600
+        short = []
+        if len(r["seeds"]) < 5:
+            short.append(f"{len(r['seeds'])} seed(s) instead of 5")
+        if r["name"] == "larnn" and r["epochs"] < 100:
+            short.append(f"{r['epochs']} epochs where the paper trained about 100")
+        lines.append(
+            f"- `{r['name']}`: {len(r['seeds'])} seed(s) × {r['epochs']} epochs, "
+            f"{r['seconds_per_epoch']:.0f} s/epoch, {hours:.2f} h of training"
+            + (f" ({'; '.join(short)})" if short else "")
+        )
+    return "\n".join(lines)
+
+
 def write_results(
     rows: list[dict[str, Any]],
     data_info: dict[str, Any],
@@ -322,6 +340,7 @@ def write_results(
             "shown for comparison only (it is not how a model should be chosen)."
             + ("\n\n**Quick smoke run on subsets: not comparable to anything.**" if quick else ""),
         ),
+        ("Budget", budget_text(rows, env["machine"])),
         ("Results", table(table_rows, headers)),
         ("Targets", table(verdicts, ["target", "got", ""])),
         ("Published numbers", notes),

@@ -135,8 +135,9 @@ def subsample(splits: DataSplits, sizes: dict[str, int]) -> DataSplits:
     )
 
 
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+def mean_sd(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample sd; no sd (None) from a single seed."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
@@ -287,6 +288,8 @@ def write_results(
     )
 
     def pm(r):
+        if r["test_accuracy_sd"] is None:
+            return f"{r['test_accuracy_mean']:.2f} (one seed: no sd)"
         return f"{r['test_accuracy_mean']:.2f} ± {r['test_accuracy_sd']:.2f}"
 
     table_rows = [

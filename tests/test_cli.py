@@ -199,3 +199,12 @@ def test_predict_rejects_the_wrong_number_of_features(trained, capsys, tmp_path)
     np.savez(path, X=np.zeros((2, 5, 4), dtype=np.float32))
     code, _, err = run(capsys, "predict", str(run_dir), str(path))
     assert "4 features; the model expects 3" in one_line_error(code, err)
+
+
+def test_evaluating_a_loose_checkpoint_writes_beside_it(trained, capsys, tmp_path):
+    run_dir, _, _ = trained
+    loose = tmp_path / "model.pt"
+    loose.write_bytes((run_dir / "checkpoints" / "best.pt").read_bytes())
+    code, _, _ = run(capsys, "evaluate", str(loose))
+    assert code == 0
+    assert (tmp_path / "model-evaluation" / "test.json").is_file()

@@ -227,8 +227,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     splits = load_splits(config, args.data_root)
     data = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
     result = full_evaluation(model, data, splits.class_names)
-    run_dir = ckpt_path.parent.parent
-    out = run_dir / "evaluation"
+    # a run's checkpoint: <run>/evaluation/; a loose checkpoint: <name>-evaluation/ beside it
+    if ckpt_path.parent.name == "checkpoints":
+        out = ckpt_path.parent.parent / "evaluation"
+    else:
+        out = ckpt_path.with_name(f"{ckpt_path.stem}-evaluation")
     png = plot_confusion(
         result["confusion"], splits.class_names, out / f"confusion-{args.split}.png",
         title=f"{args.split}, epoch {ckpt['epoch']}",

@@ -180,3 +180,20 @@ def test_digest_changes_when_any_field_changes():
     assert len(set(digests.values())) == len(digests), digests
     total = sum(len(dataclasses.fields(cls)) for cls in SECTIONS.values())
     assert len(digests) == total + 1
+
+
+def test_digest_ignores_fields_left_at_their_defaults():
+    import dataclasses as dc
+
+    from nnzoo.config import RunConfig, TrainConfig, load_config
+
+    config = load_config(None, ["model.hidden=64", "train.lr=0.01"])
+    assert config.changes() == {"data": {}, "model": {"hidden": 64}, "train": {"lr": 0.01}}
+    # A field added later with a default must not rename existing run folders.
+    Extended = dc.make_dataclass(
+        "TrainConfig", [("new_knob", int, dc.field(default=3))], bases=(TrainConfig,), frozen=True
+    )
+    extended = RunConfig(config.data, config.model, Extended(**dc.asdict(config.train)))
+    assert "new_knob" in extended.to_toml()
+    assert extended.digest() == config.digest()
+    assert dc.replace(extended, train=Extended(lr=0.01, new_knob=4)).digest() != config.digest()

@@ -89,9 +89,22 @@ class RunConfig:
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
 
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """Only the values that differ from the defaults, per table."""
+        out = {}
+        for section in ("data", "model", "train"):
+            values = getattr(self, section)
+            default = dataclasses.asdict(type(values)())
+            out[section] = {k: v for k, v in dataclasses.asdict(values).items() if v != default[k]}
+        return out
+
     def digest(self) -> str:
-        """8 hex digits that change whenever anything in the config changes."""
-        return hashlib.sha256(self.to_toml().encode()).hexdigest()[:8]
+        """8 hex digits that change whenever anything in the config changes.
+
+        Computed over the non-default values only, so that a field added later (with a default)
+        leaves the digests, and so the run folder names, of existing configs as they were.
+        """
+        return hashlib.sha256(tomli_w.dumps(self.changes()).encode()).hexdigest()[:8]
 
     def replace(self, **sections: Any) -> RunConfig:
         return dataclasses.replace(self, **sections)

@@ -249,20 +249,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from nnzoo.data.base import SequenceSet
+    from nnzoo.data.base import SequenceSet, scale
     from nnzoo.data.sequences import read_unlabelled
     from nnzoo.training.fit import predict
 
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     extra = ckpt["extra"]
     x, lengths, ids = read_unlabelled(args.input, extra["num_features"])
-    stats = extra.get("standardize") or {}
-    if stats:
-        mask = torch.ones(x.shape[:2], dtype=torch.bool)
-        if lengths is not None:
-            mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
-        x = (x - torch.tensor(stats["mean"])) / torch.tensor(stats["std"]) * mask.unsqueeze(-1)
     data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
+    stats = extra.get("standardize") or {}
+    if stats:  # as the training data was
+        data = scale(data, torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
     probs = predict(model, data)
     names = extra["class_names"]
     lines = ["sequence,class,probability"]

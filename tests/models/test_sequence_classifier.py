@@ -12,13 +12,7 @@ LENGTHS = torch.tensor([6, 2, 4, 1, 6])  # B = 5, T = 6: full, short, and a sing
 TOL = {"atol": 1e-5, "rtol": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and are not slowed by a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def padded_batch(lengths=LENGTHS, features=F_IN, seed=0):

@@ -5,7 +5,6 @@ import statistics
 from pathlib import Path
 
 import pytest
-import torch
 
 import tests.data.test_uci_har as fake_har
 from nnzoo.cli import load_trained, main
@@ -19,11 +18,10 @@ KEYS = {
 
 
 @pytest.fixture
-def table(tmp_path, monkeypatch):
+def table(tmp_path, monkeypatch, one_thread):
     # 7 training subjects, so that 5 can validate and 2 still train
     monkeypatch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
     fake_har.make_har(tmp_path / "data" / "uci-har", xz=True)
-    torch.set_num_threads(1)
     argv = ["reproduce", "larnn-har", "--quick", "--models", "lstm,gru", "--seeds", "2",
             "--epochs", "2", "--data-root", str(tmp_path / "data"), "--out",
             str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]  # fmt: skip

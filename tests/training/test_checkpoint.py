@@ -18,13 +18,7 @@ from nnzoo.training.checkpoint import (
 from nnzoo.training.fit import Loop, fit, resume
 from tests.training.test_fit import new_model, synthetic_splits, tiny_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

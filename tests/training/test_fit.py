@@ -15,13 +15,7 @@ from nnzoo.training.fit import batches, evaluate, fit, make_optimizer
 N, T, FEATURES = 64, 8, 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and are not slowed by a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def synthetic_set(n=N, seed=0, steps=T, ragged=False):

@@ -25,12 +25,7 @@ from tests.training.test_fit import synthetic_splits
 TIMING = {"seconds", "seconds_per_epoch", "run_dir"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # Dropout (global RNG), a schedule, a plateau rule and early stopping: everything whose state a

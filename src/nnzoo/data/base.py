@@ -95,6 +95,12 @@ class DataSplits:
         return self.train.x.shape[1]
 
 
+def scale(data: SequenceSet, mean: Tensor, std: Tensor) -> SequenceSet:
+    """(x - mean) / std on the steps that are there; padding stays zero."""
+    x = (data.x - mean) / std * data.mask().unsqueeze(-1)
+    return SequenceSet(x.float(), data.y, data.lengths, data.groups)
+
+
 def standardize(splits: DataSplits) -> DataSplits:
     """Scale every feature to zero mean, unit variance with statistics of the TRAIN part only.
 
@@ -106,17 +112,12 @@ def standardize(splits: DataSplits) -> DataSplits:
     mean = rows.mean(0)
     std = rows.std(0).clamp_min(1e-8)
 
-    def apply(s: SequenceSet) -> SequenceSet:
-        x = (s.x - mean) / std
-        x = x * s.mask().unsqueeze(-1)
-        return SequenceSet(x.float(), s.y, s.lengths, s.groups)
-
     info = dict(splits.info, standardize={"mean": mean.tolist(), "std": std.tolist()})
     return DataSplits(
         splits.name,
-        apply(splits.train),
-        apply(splits.val),
-        apply(splits.test),
+        scale(splits.train, mean, std),
+        scale(splits.val, mean, std),
+        scale(splits.test, mean, std),
         splits.class_names,
         info,
     )

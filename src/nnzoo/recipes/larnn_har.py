@@ -140,6 +140,18 @@ def mean_sd(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
+_SPLITS: dict[tuple[str, str, bool], DataSplits] = {}
+
+
+def cached_splits(config, data_root: str, quick: bool) -> DataSplits:
+    """Read the data once per process: every model and seed uses the same splits."""
+    key = (repr(config.data), str(data_root), quick)
+    if key not in _SPLITS:
+        splits = load_splits(config, data_root)
+        _SPLITS[key] = subsample(splits, QUICK) if quick else splits
+    return _SPLITS[key]
+
+
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or pick up) one model and seed; runs in a worker process with ``--jobs``."""
     if task["threads"]:
@@ -149,9 +161,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         None,
         [*spec["overrides"], f"train.epochs={task['epochs']}", f"train.seed={task['seed']}"],
     )
-    splits = load_splits(config, task["data_root"])
-    if task["quick"]:
-        splits = subsample(splits, QUICK)
+    splits = cached_splits(config, task["data_root"], task["quick"])
     run_dir = Path(task["runs"]) / f"{task['name']}-s{task['seed']}-{config.digest()}"
     started = time.perf_counter()
     result = train_run(config, run_dir, splits=splits, progress=False)

@@ -1,0 +1,142 @@
+"""``nnzoo study lr-sweep``: one model, SGD at several learning rates, a fixed number of epochs.
+
+The course's setup: Fashion-MNIST, the base MLP, SGD, batch 64, lr in {1, 0.1, 0.01, 0.001},
+10 epochs each. For every lr the table gives the test accuracy after the last epoch, the mean of
+the per-epoch test accuracies (the course's "mean over epochs"), and the test accuracy at the
+epoch the validation split picks. The per-epoch test accuracies are recorded for the curves and
+those two course columns only; nothing is selected on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+from typing import Any
+
+from nnzoo.errors import ConfigError
+from nnzoo.report.markdown import table
+from nnzoo.report.plots import plot_compare
+from nnzoo.studies import base
+
+NAME = "lr-sweep"
+HELP = "test accuracy of one model trained with SGD at several learning rates"
+
+# The course's published numbers for the base MLP (lr 0.1, 10 epochs).
+PUBLISHED = {0.1: {"final": 87.2, "mean": 84.7}}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    base.add_common_arguments(p, "runs/study-lr-sweep")
+    base.add_training_arguments(p, epochs=10)
+    p.add_argument("--lrs", default="1,0.1,0.01,0.001", help="learning rates (comma-separated)")
+
+
+def learning_rates(text: str) -> list[float]:
+    lrs = base.parse_list("--lrs", text, float)
+    bad = [lr for lr in lrs if not lr > 0]
+    if bad:
+        raise ConfigError(f"--lrs: {bad[0]!r} is not a learning rate; expected numbers > 0")
+    return lrs
+
+
+def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
+    lrs = learning_rates(args.lrs)
+    tasks = [
+        base.task_for(args, study_dir, f"lr{lr:g}", base.training_config(args, f"train.lr={lr!r}"),
+                      test_curve=True)
+        for lr in lrs
+    ]  # fmt: skip
+    done = base.map_tasks(base.train_task, tasks, args.jobs)
+    rows = [row(lr, d) for lr, d in zip(lrs, done)]
+    histories = {f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)}
+    plot_overlays(histories, study_dir / "plots", "SGD")
+    return {
+        "title": f"Learning-rate sweep: {args.model} on {args.data}, {args.optimizer}, "
+        f"batch {args.batch_size}, {args.epochs} epochs",
+        "rows": rows,
+    }
+
+
+def row(lr: float, done: dict[str, Any]) -> dict[str, Any]:
+    """One lr's numbers, in percent."""
+    results, history = done["results"], done["history"]
+    test = [100 * h["test_accuracy"] for h in history if "test_accuracy" in h]
+    out = {"lr": lr, "run": done["run_dir"], "epochs": len(history)}
+    if "diverged" in results:
+        return {**out, "diverged": results["diverged"]}
+    return {
+        **out,
+        "final_test": test[-1] if test else None,
+        "mean_test": statistics.fmean(test) if test else None,
+        "selected_test": 100 * results["test"]["accuracy"],
+        "selected_epoch": results["selected_epoch"],
+        "final_train_loss": history[-1]["loss"] if history else None,
+        "seconds_per_epoch": results["seconds_per_epoch"],
+    }
+
+
+def plot_overlays(histories: dict[str, list], plots: Path, title: str) -> None:
+    """Loss and accuracy curves of every run on shared axes: train, validation and test."""
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy"):
+        plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
+
+
+def overlay_section() -> tuple[str, str]:
+    return (
+        "Curves (all runs overlaid)",
+        "\n\n".join(
+            f"![{key}](plots/{key}.png)"
+            for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
+        ),
+    )
+
+
+def runs_section(rows: list[dict[str, Any]], label: str) -> tuple[str, str]:
+    """Every run's own loss / accuracy curves (its plots/curves.png)."""
+    parts = []
+    for r in rows:
+        run = Path(r["run"]).name
+        parts.append(f"**{label(r)}** (`runs/{run}`)\n\n![{run}](runs/{run}/plots/curves.png)")
+    return "Curves of every run", "\n\n".join(parts)
+
+
+def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = record["rows"]
+    o = record["options"]
+    lines = []
+    for r in rows:
+        if "diverged" in r:
+            lines.append([r["lr"], "diverged", "", "", "", "", ""])
+            continue
+        published = PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" else None
+        lines.append(
+            [
+                r["lr"],
+                r["final_test"],
+                r["mean_test"],
+                f"{published['final']} / {published['mean']}" if published else "",
+                r["selected_test"],
+                r["selected_epoch"],
+                r["seconds_per_epoch"],
+            ]
+        )
+    headers = [
+        "lr",
+        f"test acc. % after epoch {o['epochs']} (final)",
+        f"test acc. % mean over {o['epochs']} epochs",
+        "published final / mean",
+        "test acc. % at the epoch picked on validation",
+        "picked epoch",
+        "s / epoch",
+    ]
+    notes = (
+        "The test split was evaluated after every epoch to draw the course's curves and the two "
+        "course columns; nothing was selected on it. The honest number is the column picked on "
+        "validation. Published numbers: the course's base MLP (lr 0.1, 10 epochs)."
+    )
+    return [
+        ("Test accuracy per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + notes),
+        overlay_section(),
+        runs_section(rows, lambda r: f"lr {r['lr']:g}"),
+    ]

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.data.base import DataError, DataSplits, SequenceSet, standardize
-from nnzoo.data.registry import DATASETS, DOWNLOADS, RemoteFile
+from nnzoo.data.registry import DATASETS, DOWNLOADS, GENERATED, RemoteFile
 
 # Importing the readers registers them.
 from nnzoo.data import uci_har  # noqa: F401  isort: skip
+from nnzoo.data import synthetic  # noqa: F401  isort: skip
 from nnzoo.data.download import download  # isort: skip
 from nnzoo.data.fashion_mnist import as_images, load_fashion_mnist  # isort: skip
 from nnzoo.data.sequences import load_sequences, save_sequences_npz  # isort: skip
@@ -51,7 +52,7 @@ def load_dataset(
     """
     source = Path(path).expanduser() if path else data_root(root) / name
     DATASETS.get(name)  # unknown names fail before the file system is touched
-    if not source.exists():
+    if not source.exists() and name not in GENERATED:
         hint = (
             f"run `nnzoo data download {name}` or put the original files there"
             if name in DOWNLOADS

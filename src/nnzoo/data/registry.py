@@ -21,3 +21,6 @@ class RemoteFile:
 
 # name -> the files `nnzoo data download NAME` fetches into <data root>/<name>/
 DOWNLOADS: dict[str, tuple[RemoteFile, ...]] = {}
+
+# datasets drawn from a seed: they read no files, so need no folder under the data root
+GENERATED: set[str] = set()

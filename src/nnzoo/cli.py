@@ -7,6 +7,7 @@
     nnzoo list [cells|models|datasets]
     nnzoo data list | download NAME | path
     nnzoo reproduce larnn-har [--quick]
+    nnzoo report RUN_DIR... [--out DIR]                        rebuild a report; compare runs
 
 Errors a user can cause print one line and exit with status 2.
 """
@@ -154,6 +155,10 @@ def build_parser() -> Parser:
     p.add_argument("--runs", help="where the run folders go")
     p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
+
+    p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")
+    p.add_argument("--out", help="where a comparison goes (default: runs/compare-<digest>)")
     return parser
 
 
@@ -336,6 +341,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return run_recipe(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from nnzoo.report.rebuild import report
+
+    written = report(args.runs, args.out)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -344,6 +357,7 @@ COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
     "reproduce": cmd_reproduce,
+    "report": cmd_report,
 }
 
 

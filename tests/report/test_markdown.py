@@ -110,7 +110,7 @@ def test_write_report(tmp_path):
     assert path.read_text() == (
         "# LSTM on UCI HAR\n\n## Scores\n\n| a |\n|---|\n| 1 |\n\n## Empty\n\n## Notes\n\nSeed 0.\n"
     )
-    assert os.listdir(path.parent) == ["report.md"]  # no temporary file left behind
+    assert sorted(os.listdir(path.parent)) == ["report.html", "report.md"]  # no temporary file
 
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 Columns are padded so the raw text lines up. A column is numeric, and right-aligned, when every
 non-empty cell in it is a number (bools are text). Floats use ``floatfmt``, integers ``intfmt``
-(``","`` gives 669,706); ``|`` in text is escaped and newlines become spaces.
+(``","`` gives 669,706); ``|`` in text is escaped and newlines become spaces. ``write_report``
+writes a document as report.md and, beside it, a self-contained report.html.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.errors import ConfigError
+from nnzoo.report.html import html_path, markdown_to_html
 
 Cell = Any
 
@@ -142,11 +144,19 @@ def classification_table(report: Mapping[str, Any], *, floatfmt: str = ".4f") ->
 def write_report(path: str | os.PathLike, title: str, sections: Sequence[tuple[str, str]]) -> Path:
     """Write a Markdown document: ``# title``, then ``## heading`` and body for each section.
 
-    The file is written atomically (a temporary file, then os.replace); folders are created.
+    Beside it goes the same document as one self-contained page (``report.md`` ->
+    ``report.html``, images inlined; see `nnzoo.report.html`). The page is built first, so a
+    missing image writes neither file; each is written atomically (a temporary file, then
+    os.replace), and folders are created. Returns the Markdown file's path.
     """
+    path = Path(path)
     parts = [f"# {title}"]
     for heading, body in sections:
         parts.append(f"## {heading}")
         if body.strip():
             parts.append(body.strip("\n"))
-    return write_atomic(path, "\n\n".join(parts) + "\n")
+    text = "\n\n".join(parts) + "\n"
+    page = markdown_to_html(text, path.parent, title=title, source=str(path))
+    write_atomic(path, text)
+    write_atomic(html_path(path), page)
+    return path

@@ -1,20 +1,74 @@
-"""The report of one training run: report.md with curves, test metrics and the confusion matrix."""
+"""The report of one training run: curves, test metrics, the confusion matrix, provenance.
+
+Written as report.md and a self-contained report.html. The Provenance section says how to get
+the same numbers again: the exact command, the seeds, the versions, the machine and how long
+training took. It is saved as provenance.json in the run folder, so a report rebuilt later
+(``nnzoo report RUN_DIR``) still names the command that trained the run, not the rebuild.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.report.markdown import classification_table, confusion_table, table, write_report
+from nnzoo.report.markdown import (
+    classification_table,
+    confusion_table,
+    table,
+    write_atomic,
+    write_report,
+)
 from nnzoo.report.plots import plot_confusion, plot_curves
 from nnzoo.utils.environment import provenance
 
+PROVENANCE = "provenance.json"
+
+
+def format_duration(seconds: float) -> str:
+    """``4.27 s``, ``42.3 s``, or ``3725.0 s (1:02:05)`` from a minute on."""
+    text = f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    if seconds >= 60:
+        minutes, secs = divmod(round(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        text += f" ({hours}:{minutes:02d}:{secs:02d})"
+    return text
+
+
+def training_seconds(history: list[dict[str, Any]]) -> float:
+    """The sum of the epochs' ``seconds`` (epochs without it count 0)."""
+    return float(sum(row.get("seconds") or 0.0 for row in history))
+
 
 def write_run_report(
-    run_dir: Path, config: RunConfig, history: list[dict[str, Any]], results: dict[str, Any]
+    run_dir: Path,
+    config: RunConfig,
+    history: list[dict[str, Any]],
+    results: dict[str, Any],
+    *,
+    seconds: float | None = None,
+    env: Mapping[str, Any] | None = None,
 ) -> Path:
+    """Write report.md and report.html (and the plots they show) into ``run_dir``.
+
+    Args:
+        run_dir: the run folder.
+        config: the run's config.
+        history: one record per epoch (metrics.jsonl).
+        results: results.json of the run.
+        seconds: wall time of the training; default: the sum of the epochs' seconds.
+        env: the provenance (command, machine, torch, python, date) of the run; default: this
+            process's, which is then saved as provenance.json beside the report.
+
+    Returns:
+        The path of report.md.
+    """
     run_dir = Path(run_dir)
+    save_env = env is None
+    env = provenance(config.train.device) if env is None else env
+    duration = training_seconds(history) if seconds is None else float(seconds)
     plots = run_dir / "plots"
     title = f"{config.data.name} / {config.model.cell}, seed {config.train.seed}"
     plot_curves(history, plots / "curves.png", title=title)
@@ -25,7 +79,6 @@ def write_run_report(
         plots / "confusion.png",
         title=f"test, epoch {results['selected_epoch']}",
     )
-    env = provenance(config.train.device)
     summary = [
         ["test accuracy (selected epoch)", test["accuracy"]],
         ["selected epoch (by " + results["monitor"] + ")", results["selected_epoch"]],
@@ -47,6 +100,21 @@ def write_run_report(
         ),
         ("Data", table([[k, str(v)] for k, v in results["data_info"].items()], ["", ""])),
         ("Config", f"```toml\n{config.to_toml()}```"),
-        ("Provenance", table([[k, v] for k, v in env.items()], ["", ""])),
+        ("Provenance", table(provenance_rows(config, env, duration, len(history)), ["", ""])),
     ]
-    return write_report(run_dir / "report.md", title, sections)
+    path = write_report(run_dir / "report.md", title, sections)
+    if save_env:
+        write_atomic(run_dir / PROVENANCE, json.dumps(env, indent=2) + "\n")
+    return path
+
+
+def provenance_rows(
+    config: RunConfig, env: Mapping[str, Any], seconds: float, epochs: int
+) -> list[list[Any]]:
+    """command, seeds, duration, then the rest of ``env`` (machine, versions, date)."""
+    rows = [["command", f"`{env.get('command', 'not recorded')}`"]]
+    rows.append(["seed", config.train.seed])
+    rows.append(["data split seed", config.data.split_seed])
+    rows.append(["duration", f"{format_duration(seconds)} over {epochs} epochs"])
+    rows += [[k, str(v)] for k, v in env.items() if k != "command"]
+    return rows

@@ -1,0 +1,300 @@
+"""Reports rebuilt from what a folder holds, and runs compared side by side (``nnzoo report``).
+
+    nnzoo report RUN_DIR           config.toml + metrics.jsonl + results.json -> report.md, .html
+    nnzoo report STUDY_DIR         a folder with study.json: nnzoo.studies.rebuild_report
+    nnzoo report RUN_DIR RUN_DIR   one column per run, overlaid validation accuracy and loss
+                                   -> <--out>/report.md, .html (runs/compare-<digest> by default)
+
+Every folder is read and checked before anything is written, so a bad folder (missing, not a
+run, a malformed results.json or metrics.jsonl) is a `ReportError` naming it, and every report
+stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.report.html import ReportError, html_path
+from nnzoo.report.markdown import table, write_report
+from nnzoo.report.plots import plot_compare
+from nnzoo.report.run import PROVENANCE, format_duration, training_seconds, write_run_report
+from nnzoo.utils.environment import provenance
+
+RUN_FILES = ("config.toml", "results.json")
+STUDY_FILE = "study.json"
+TRAIN_FIRST = "train it first with nnzoo train"
+# results.json entries a report reads; a file without them is not one nnzoo train wrote
+RESULT_KEYS = {
+    "data_info": dict,
+    "params": int,
+    "epochs_run": int,
+    "stop_reason": str,
+    "selected_epoch": int,
+    "monitor": str,
+    "selected_val": dict,
+    "test": dict,
+    "final_epoch_test": dict,
+    "seconds_per_epoch": (int, float),
+    "class_names": list,
+}
+# (history key, plot title) of the comparison's overlaid curves
+COMPARE_CURVES = (("val_accuracy", "validation accuracy"), ("val_loss", "validation loss"))
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """What a run folder of ``nnzoo train`` holds, read and checked."""
+
+    path: Path
+    config: RunConfig
+    history: list[dict[str, Any]]
+    results: dict[str, Any]
+    env: dict[str, Any] | None  # provenance.json; None in folders written before it existed
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ReportError(f"{path}: cannot read it ({e})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as e:
+        raise ReportError(
+            f"{path}: not valid JSON ({e.msg}, line {e.lineno}); train the run again"
+        ) from None
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """metrics.jsonl: one JSON object per epoch, in order."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReportError(f"{path.parent}: no metrics.jsonl; not a finished run of nnzoo train")
+    history = []
+    for i, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ReportError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
+        if not isinstance(record, dict):
+            raise ReportError(f"{path}: line {i} is not a JSON object of one epoch's metrics")
+        history.append(record)
+    if not history:
+        raise ReportError(f"{path}: no epochs logged; {TRAIN_FIRST}")
+    return history
+
+
+def _check_results(path: Path, results: Any) -> dict[str, Any]:
+    if not isinstance(results, dict):
+        raise ReportError(f"{path}: expected a JSON object; train the run again")
+    for key, kind in RESULT_KEYS.items():
+        if key not in results:
+            raise ReportError(f"{path}: no {key!r} entry; not the results of nnzoo train")
+        if not isinstance(results[key], kind) or isinstance(results[key], bool):
+            raise ReportError(f"{path}: {key!r} has the wrong type; train the run again")
+    for key in ("test", "final_epoch_test"):
+        if not isinstance(results[key].get("accuracy"), (int, float)):
+            raise ReportError(f"{path}: {key!r} has no accuracy; train the run again")
+    if "confusion" not in results["test"] or "report" not in results["test"]:
+        raise ReportError(f"{path}: 'test' has no confusion matrix or report; train it again")
+    return results
+
+
+def check_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, after checking it is an existing folder."""
+    path = Path(path)
+    if not path.exists():
+        raise ReportError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise ReportError(f"{path}: not a folder; expected a run folder (or a study folder)")
+    return path
+
+
+def is_study(path: str | os.PathLike) -> bool:
+    return (Path(path) / STUDY_FILE).is_file()
+
+
+def read_run(path: str | os.PathLike) -> RunFolder:
+    """Read and check a run folder: config.toml, metrics.jsonl, results.json, provenance.json."""
+    path = check_folder(path)
+    missing = [name for name in RUN_FILES if not (path / name).is_file()]
+    if missing:
+        raise ReportError(f"{path}: not a run folder (no {' or '.join(missing)}); {TRAIN_FIRST}")
+    config = config_from_toml(_read_text(path / "config.toml"), source=str(path / "config.toml"))
+    results = _check_results(path / "results.json", _read_json(path / "results.json"))
+    history = read_history(path / "metrics.jsonl")
+    env = None
+    if (path / PROVENANCE).is_file():
+        env = _read_json(path / PROVENANCE)
+        if not isinstance(env, dict):
+            raise ReportError(f"{path / PROVENANCE}: expected a JSON object")
+    return RunFolder(path, config, history, results, env)
+
+
+def rebuilt_env(config: RunConfig) -> dict[str, Any]:
+    """Provenance for a run folder that has none: says so, and who rebuilt the report."""
+    now = provenance(config.train.device)
+    return {
+        "command": "not recorded (the run folder has no provenance.json)",
+        "report rebuilt with": (
+            f"{now['command']} on {now['machine']}, torch {now['torch']}, "
+            f"python {now['python']}, {now['date']}"
+        ),
+    }
+
+
+def rebuild_run(path: str | os.PathLike) -> list[Path]:
+    """Write report.md and report.html of a run folder again; return their paths."""
+    run = read_run(path)
+    md = write_run_report(
+        run.path, run.config, run.history, run.results, env=run.env or rebuilt_env(run.config)
+    )
+    return [md, html_path(md)]
+
+
+def rebuild_study(path: str | os.PathLike) -> list[Path]:
+    """Write a study folder's report again, with ``nnzoo.studies.rebuild_report``."""
+    path = check_folder(path)
+    try:
+        from nnzoo.studies import rebuild_report
+    except ImportError as e:
+        raise ReportError(
+            f"{path}: a study folder, but nnzoo.studies cannot rebuild it ({e})"
+        ) from None
+    written = rebuild_report(path)
+    if isinstance(written, (str, os.PathLike)):
+        written = [Path(written)]
+    if not written:
+        written = [path / "report.md"]
+    written = [Path(p) for p in written]
+    pages = [html_path(p) for p in written if p.suffix == ".md" and html_path(p).is_file()]
+    return written + [p for p in pages if p not in written]
+
+
+def default_compare_dir(paths: Sequence[str | os.PathLike], root: str | os.PathLike = "runs"):
+    """runs/compare-<8 hex digits of the sorted resolved paths>: the same runs, the same folder."""
+    key = "\n".join(sorted(str(Path(p).resolve()) for p in paths))
+    return Path(root) / f"compare-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model": {"cell_options": {"window": 38}}} -> {"model.cell_options.window": 38}."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _text(value: Any) -> str:
+    """A config value as TOML writes it: true, 0.001, "adam" without quotes, {} for empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _column_names(runs: Sequence[RunFolder]) -> list[str]:
+    names = [run.path.name for run in runs]
+    if len(set(names)) < len(names):
+        names = [str(run.path) for run in runs]
+    return names
+
+
+def comparison_table(runs: Sequence[RunFolder], names: Sequence[str]) -> str:
+    """One column per run: data, model / cell, every config value that is not a default in
+    some run, test accuracy (selected and final epoch), selected epoch, params, s / epoch."""
+    flat = [_flat(run.config.to_dict()) for run in runs]
+    changed = dict.fromkeys(
+        key
+        for run in runs
+        for section, values in run.config.changes().items()
+        for key in _flat(values, f"{section}.")
+        if key not in ("data.name", "model.name", "model.cell")
+    )
+    rows: list[list[Any]] = [
+        ["data", *(run.results.get("data", run.config.data.name) for run in runs)],
+        ["model / cell", *(f"{run.config.model.name} / {run.config.model.cell}" for run in runs)],
+        *[[key, *(_text(f[key]) if key in f else None for f in flat)] for key in changed],
+        ["test accuracy (selected epoch)", *(run.results["test"]["accuracy"] for run in runs)],
+        ["selected epoch", *(run.results["selected_epoch"] for run in runs)],
+        ["picked by", *(run.results["monitor"] for run in runs)],
+        [
+            "test accuracy (final epoch)",
+            *(run.results["final_epoch_test"]["accuracy"] for run in runs),
+        ],
+        ["epochs run", *(run.results["epochs_run"] for run in runs)],
+        ["parameters", *(f"{run.results['params']:,}" for run in runs)],
+        ["seconds per epoch", *(run.results["seconds_per_epoch"] for run in runs)],
+    ]
+    return table(rows, ["", *names])
+
+
+def compare_runs(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = None):
+    """Compare run folders side by side in ``out``; return the paths of report.md and .html."""
+    runs = []
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if is_study(p):
+            raise ReportError(f"{p}: a study folder; compare run folders, or give it alone")
+        run = read_run(p)
+        resolved = run.path.resolve()
+        if resolved in seen:
+            raise ReportError(f"{p}: given twice (also as {seen[resolved]})")
+        seen[resolved] = run.path
+        runs.append(run)
+    out = Path(out) if out is not None else default_compare_dir(paths)
+    if out.resolve() in seen or any((out / name).exists() for name in (*RUN_FILES, STUDY_FILE)):
+        raise ReportError(f"--out {out}: a run or study folder; choose a folder of its own")
+
+    names = _column_names(runs)
+    histories = {name: run.history for name, run in zip(names, runs)}
+    sections = [("Runs", comparison_table(runs, names))]
+    for key, title in COMPARE_CURVES:
+        if any(key in record for run in runs for record in run.history):
+            plot_compare(histories, key, out / "plots" / f"{key}.png", title=title)
+            sections.append((title.capitalize(), f"![{title}](plots/{key}.png)"))
+    trained = [
+        [
+            name,
+            f"`{(run.env or {}).get('command', 'not recorded')}`",
+            str((run.env or {}).get("date", "")),
+            format_duration(training_seconds(run.history)),
+            str(run.path.resolve()),
+        ]
+        for name, run in zip(names, runs)
+    ]
+    headers = ["run", "command", "date", "duration", "folder"]
+    sections.append(("How each run was trained", table(trained, headers)))
+    sections.append(("Provenance", table([[k, v] for k, v in provenance().items()], ["", ""])))
+    md = write_report(out / "report.md", f"Comparison of {len(runs)} runs", sections)
+    return [md, html_path(md)]
+
+
+def report(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = None):
+    """``nnzoo report``: rebuild one run's or study's report, or compare several runs."""
+    if not paths:
+        raise ReportError("nnzoo report: expected at least one run folder")
+    if len(paths) > 1:
+        return compare_runs(paths, out)
+    if out is not None:
+        raise ReportError(
+            "--out: only for comparing several runs; one run's report is rebuilt in its folder"
+        )
+    path = check_folder(paths[0])
+    return rebuild_study(path) if is_study(path) else rebuild_run(path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from nnzoo.config import RunConfig, config_from_toml
 from nnzoo.data import DataSplits
 from nnzoo.errors import ConfigError
 from nnzoo.report.markdown import table, write_atomic, write_report
+from nnzoo.report.plots import plot_compare
 from nnzoo.utils.environment import provenance
 
 STUDY_FILE = "study.json"
@@ -209,6 +211,33 @@ def summary_line(results: dict[str, Any]) -> str:
     )
 
 
+def run_row(done: dict[str, Any]) -> dict[str, Any]:
+    """One run's numbers for a study table, accuracies in percent.
+
+    ``final_test`` and ``mean_test`` need the per-epoch test curve (``test_curve=True``);
+    ``selected_test`` is the test accuracy at the epoch the validation split picked.
+    """
+    results, history = done["results"], done["history"]
+    test = [100 * h["test_accuracy"] for h in history if "test_accuracy" in h]
+    out = {"run": done["run_dir"], "epochs": len(history)}
+    if "diverged" in results:
+        return {**out, "diverged": results["diverged"]}
+    return {
+        **out,
+        "final_test": test[-1] if test else None,
+        "mean_test": statistics.fmean(test) if test else None,
+        "selected_test": 100 * results["test"]["accuracy"],
+        "selected_epoch": results["selected_epoch"],
+        "final_train_loss": history[-1]["loss"] if history else None,
+        "final_val": 100 * history[-1]["val_accuracy"]
+        if history and "val_accuracy" in history[-1]
+        else None,
+        "stop_reason": results["stop_reason"],
+        "params": results["params"],
+        "seconds_per_epoch": results["seconds_per_epoch"],
+    }
+
+
 def map_tasks(
     fn: Callable[[dict[str, Any]], dict[str, Any]], tasks: Sequence[dict[str, Any]], jobs: int
 ) -> list[dict[str, Any]]:
@@ -221,6 +250,34 @@ def map_tasks(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
         return list(pool.map(fn, tasks))
+
+
+# -- plots and sections shared by the studies -----------------------------------------------
+
+
+def plot_overlays(histories: dict[str, list], plots: Path, title: str) -> None:
+    """Loss and accuracy curves of every run on shared axes: train, validation and test."""
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy"):
+        plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
+
+
+def overlay_section() -> tuple[str, str]:
+    return (
+        "Curves (all runs overlaid)",
+        "\n\n".join(
+            f"![{key}](plots/{key}.png)"
+            for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
+        ),
+    )
+
+
+def runs_section(rows: list[dict[str, Any]], label: str) -> tuple[str, str]:
+    """Every run's own loss / accuracy curves (its plots/curves.png)."""
+    parts = []
+    for r in rows:
+        run = Path(r["run"]).name
+        parts.append(f"**{label(r)}** (`runs/{run}`)\n\n![{run}](runs/{run}/plots/curves.png)")
+    return "Curves of every run", "\n\n".join(parts)
 
 
 # -- the study folder --------------------------------------------------------------------------

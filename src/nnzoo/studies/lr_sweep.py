@@ -10,13 +10,11 @@ those two course columns only; nothing is selected on them.
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 from typing import Any
 
 from nnzoo.errors import ConfigError
 from nnzoo.report.markdown import table
-from nnzoo.report.plots import plot_compare
 from nnzoo.studies import base
 
 NAME = "lr-sweep"
@@ -48,57 +46,14 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         for lr in lrs
     ]  # fmt: skip
     done = base.map_tasks(base.train_task, tasks, args.jobs)
-    rows = [row(lr, d) for lr, d in zip(lrs, done)]
+    rows = [{"lr": lr, **base.run_row(d)} for lr, d in zip(lrs, done)]
     histories = {f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)}
-    plot_overlays(histories, study_dir / "plots", "SGD")
+    base.plot_overlays(histories, study_dir / "plots", "SGD")
     return {
         "title": f"Learning-rate sweep: {args.model} on {args.data}, {args.optimizer}, "
         f"batch {args.batch_size}, {args.epochs} epochs",
         "rows": rows,
     }
-
-
-def row(lr: float, done: dict[str, Any]) -> dict[str, Any]:
-    """One lr's numbers, in percent."""
-    results, history = done["results"], done["history"]
-    test = [100 * h["test_accuracy"] for h in history if "test_accuracy" in h]
-    out = {"lr": lr, "run": done["run_dir"], "epochs": len(history)}
-    if "diverged" in results:
-        return {**out, "diverged": results["diverged"]}
-    return {
-        **out,
-        "final_test": test[-1] if test else None,
-        "mean_test": statistics.fmean(test) if test else None,
-        "selected_test": 100 * results["test"]["accuracy"],
-        "selected_epoch": results["selected_epoch"],
-        "final_train_loss": history[-1]["loss"] if history else None,
-        "seconds_per_epoch": results["seconds_per_epoch"],
-    }
-
-
-def plot_overlays(histories: dict[str, list], plots: Path, title: str) -> None:
-    """Loss and accuracy curves of every run on shared axes: train, validation and test."""
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy"):
-        plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
-
-
-def overlay_section() -> tuple[str, str]:
-    return (
-        "Curves (all runs overlaid)",
-        "\n\n".join(
-            f"![{key}](plots/{key}.png)"
-            for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
-        ),
-    )
-
-
-def runs_section(rows: list[dict[str, Any]], label: str) -> tuple[str, str]:
-    """Every run's own loss / accuracy curves (its plots/curves.png)."""
-    parts = []
-    for r in rows:
-        run = Path(r["run"]).name
-        parts.append(f"**{label(r)}** (`runs/{run}`)\n\n![{run}](runs/{run}/plots/curves.png)")
-    return "Curves of every run", "\n\n".join(parts)
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -107,12 +62,12 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     for r in rows:
         if "diverged" in r:
-            lines.append([r["lr"], "diverged", "", "", "", "", ""])
+            lines.append([f"{r['lr']:g}", "diverged", "", "", "", "", ""])
             continue
         published = PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" else None
         lines.append(
             [
-                r["lr"],
+                f"{r['lr']:g}",
                 r["final_test"],
                 r["mean_test"],
                 f"{published['final']} / {published['mean']}" if published else "",
@@ -137,6 +92,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     return [
         ("Test accuracy per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + notes),
-        overlay_section(),
-        runs_section(rows, lambda r: f"lr {r['lr']:g}"),
+        base.overlay_section(),
+        base.runs_section(rows, lambda r: f"lr {r['lr']:g}"),
     ]

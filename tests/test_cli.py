@@ -208,3 +208,15 @@ def test_evaluating_a_loose_checkpoint_writes_beside_it(trained, capsys, tmp_pat
     code, _, _ = run(capsys, "evaluate", str(loose))
     assert code == 0
     assert (tmp_path / "model-evaluation" / "test.json").is_file()
+
+
+def test_summary_of_image_models(capsys, tmp_path):
+    code, out, _ = run(capsys, "summary", "--set", "model.name=deeper")
+    assert code == 0 and "Total params: 1,475,338" in out
+    config = tmp_path / "vgg.toml"
+    config.write_text('[model]\nname = "vgg"\n[model.options]\nblocks = [1]\nwidth = 4\nhead = 0\n')
+    code, out, _ = run(capsys, "summary", str(config), "--input-shape", "3,8,8")
+    assert code == 0 and "vgg: blocks [1], width 4, head 0" in out
+    assert f"Total params: {9 * 3 * 4 + 4 + 8 + 4 * 4 * 4 * 10 + 10:,}" in out
+    code, _, err = run(capsys, "summary", str(config), "--input-shape", "1,1")
+    assert "too small for 1 blocks of model 'vgg'" in one_line_error(code, err)

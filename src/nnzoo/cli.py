@@ -133,7 +133,13 @@ def build_parser() -> Parser:
     p.add_argument("source", nargs="?", help="a TOML config, a run folder or a checkpoint")
     add_model_flags(p)
     p.add_argument("--input-size", type=int, default=9, help="features per step (default 9)")
-    p.add_argument("--num-classes", type=int, default=6, help="classes (default 6)")
+    p.add_argument(
+        "--num-classes", type=int, help="classes (default 6; 10 for image models)"
+    )  # fmt: skip
+    p.add_argument(
+        "--input-shape", type=shape_arg, default=(1, 28, 28),
+        help="H,W or C,H,W of one image, for image models (default 1,28,28)",
+    )  # fmt: skip
 
     p = sub.add_parser("list", help="registered cells, models and datasets")
     p.add_argument("what", nargs="?", choices=("cells", "models", "datasets"))
@@ -210,7 +216,9 @@ def load_trained(path: str, which: str = "best"):
     ckpt = load_checkpoint(ckpt_path)
     extra = ckpt.get("extra", {})
     config = ckpt["run_config"]
-    model = create_model(config.model, extra["num_features"], len(extra["class_names"]))
+    model = create_model(
+        config.model, extra["num_features"], len(extra["class_names"]), extra.get("input_shape")
+    )
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
@@ -282,9 +290,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def shape_arg(text: str) -> tuple[int, ...]:
+    """``28,28`` or ``1,28,28`` -> a tuple of sizes."""
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected sizes like 1,28,28") from None
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from nnzoo.config import load_config
-    from nnzoo.models import create_model
+    from nnzoo.models import create_model, model_options, takes_input_shape
     from nnzoo.models.summary import summary
 
     source = Path(args.source) if args.source else None
@@ -293,9 +309,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
         title = ckpt["run_config"].model
     else:
         config = load_config(source, overrides_from(args))
-        model = create_model(config.model, args.input_size, args.num_classes)
+        image = takes_input_shape(config.model.name)
+        classes = args.num_classes if args.num_classes is not None else (10 if image else 6)
+        model = create_model(config.model, args.input_size, classes, args.input_shape)
         title = config.model
-    print(f"{title.name}: cell {title.cell}, hidden {title.hidden}, layers {title.layers}")
+    if title.name == "sequence-classifier":
+        print(f"{title.name}: cell {title.cell}, hidden {title.hidden}, layers {title.layers}")
+    else:
+        options = ", ".join(f"{k} {v}" for k, v in model_options(title).items())
+        print(f"{title.name}: {options or 'default options'}")
     print(summary(model))
     return 0
 

@@ -38,7 +38,12 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A model from the model registry; the fields of ``sequence-classifier``."""
+    """A model from the model registry.
+
+    The top-level fields are ``sequence-classifier``'s; another model takes those of them it
+    accepts (``dropout``), and its own options from the ``options`` table (``[model.options]``
+    ``widths = [512, 512]``). See `nnzoo.models` for how they reach the model.
+    """
 
     name: str = "sequence-classifier"
     cell: str = "lstm"
@@ -51,6 +56,7 @@ class ModelConfig:
     projection_activation: str = "relu"
     readout: str = "last"  # last | mean | attention
     cell_options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # the model's other keyword options
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from nnzoo.config import ModelConfig, RunConfig, TrainConfig
+from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from nnzoo.errors import ConfigError
 from nnzoo.training import run as run_module
 from nnzoo.training.callbacks import Callback
@@ -281,3 +281,41 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_the_run(tmp_path, caps
     # another config in the same folder is refused with one line and status 2
     assert main(train_args(data, killed, epochs=4)) == 2
     assert "different config" in capsys.readouterr().err
+
+
+# -- image models --------------------------------------------------------------------------------
+def test_an_image_model_trains_on_fashion_mnist_files(tmp_path):
+    from tests.data.test_fashion_mnist import make_fashion
+
+    make_fashion(tmp_path / "data" / "fashion-mnist")
+    config = RunConfig(
+        data=DataConfig(name="fashion-mnist"),
+        model=ModelConfig(name="mlp", options={"widths": [16]}),
+        train=TrainConfig(epochs=1, batch_size=32),
+    )
+    run_dir = run_module.default_run_dir(config, tmp_path / "runs")
+    assert run_dir.name == f"fashion-mnist-mlp-s0-{config.digest()}"
+    results = train_run(config, run_dir, data_root=tmp_path / "data", progress=False,
+                        write_report=False)  # fmt: skip
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved["params"] == results["params"] == (784 * 16 + 16) + (16 * 10 + 10)
+    assert saved["epochs_run"] == 1 and len(saved["test"]["confusion"]) == 10
+    ckpt = load_checkpoint(run_dir / "checkpoints" / "best.pt")
+    assert ckpt["extra"]["input_shape"] == [28, 28]
+
+
+def test_image_model_configs_are_checked_before_the_data_is_read(tmp_path):
+    for model, named in [
+        (ModelConfig(name="mlp", cell="gru"), "model.cell='gru': not an option of model 'mlp'"),
+        (ModelConfig(name="vgg", options={"depth": 3}), "model.options.depth"),
+        (ModelConfig(name="deeper", options={"dropout": 1.5}), "dropout=1.5"),
+    ]:
+        config = RunConfig(data=DataConfig(name="fashion-mnist", path="/nonexistent"), model=model)
+        with pytest.raises(ConfigError, match=named):
+            train_run(config, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_run_folders_keep_the_cell_for_sequence_classifiers():
+    config = RunConfig(model=ModelConfig(cell="gru"))
+    assert run_module.default_run_dir(config).name == f"uci-har-gru-s0-{config.digest()}"

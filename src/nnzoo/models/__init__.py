@@ -1,12 +1,29 @@
-"""Whole networks by name: ``create_model(config.model, num_features, num_classes)``."""
+"""Whole networks by name: ``create_model(config.model, num_features, num_classes, input_shape)``.
+
+A model's factory is registered in `MODELS`. Sequence models take ``(num_features, num_classes)``;
+image models take ``(input_shape, num_classes)``, the per-example shape (H, W) or (C, H, W).
+Their keyword options come from the config's ``[model]`` table:
+
+* the top-level fields (``cell``, ``hidden``, ``dropout``, ...) are ``sequence-classifier``'s,
+  with its defaults. A model whose factory takes every one of them gets them all; any other
+  model gets the ones it takes that are set to a non-default value, so its own defaults hold
+  otherwise. A field set for a model that does not take it is an error.
+* ``options`` holds any further keyword option of the factory (``[model.options]``
+  ``blocks = [2, 2]``); it may also set a taken field's option to the value that equals the
+  field's default (``options.dropout = 0.0`` for a model whose own default is not 0).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import TYPE_CHECKING
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from nnzoo.errors import ConfigError
 from nnzoo.registry import Registry
 
 if TYPE_CHECKING:
@@ -15,12 +32,77 @@ if TYPE_CHECKING:
 MODELS: Registry[nn.Module] = Registry("model")
 
 from nnzoo.models import sequence_classifier  # noqa: E402, F401  isort: skip
+from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: skip
+from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
+
+NOT_OPTIONS = ("name", "options")  # ModelConfig fields that are not keyword options
 
 
-def create_model(config: ModelConfig, num_features: int, num_classes: int) -> nn.Module:
-    """Build the model ``config.name`` for inputs with ``num_features`` and ``num_classes``."""
-    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    return MODELS.create(options.pop("name"), num_features, num_classes, **options)
+def takes_input_shape(name: str) -> bool:
+    """Whether model ``name`` is built for a per-example shape (an image model)."""
+    return "input_shape" in inspect.signature(MODELS.get(name)).parameters
+
+
+def model_options(config: ModelConfig) -> dict[str, Any]:
+    """The keyword options ``config`` passes to its model's factory; unknown names raise."""
+    accepted = MODELS.options(config.name)
+    listing = ", ".join(accepted) or "(none)"
+    fields = [f.name for f in dataclasses.fields(config) if f.name not in NOT_OPTIONS]
+    default = type(config)()
+    takes_all = set(fields) <= set(accepted)
+    options = {}
+    for key in fields:
+        value = getattr(config, key)
+        if takes_all or value != getattr(default, key):
+            if key not in accepted:
+                raise ConfigError(
+                    f"model.{key}={value!r}: not an option of model {config.name!r} "
+                    f"(its options: {listing})"
+                )
+            options[key] = value
+    for key, value in config.options.items():
+        if key not in accepted:
+            raise ConfigError(
+                f"model.options.{key}={value!r}: not an option of model {config.name!r} "
+                f"(its options: {listing})"
+            )
+        if key in fields and takes_all:
+            raise ConfigError(f"model.options.{key}={value!r}: set model.{key} instead")
+        if key in options:
+            raise ConfigError(f"model.options.{key}={value!r}: model.{key} is set too; set one")
+        options[key] = value
+    return options
+
+
+def create_model(
+    config: ModelConfig,
+    num_features: int,
+    num_classes: int,
+    input_shape: Sequence[int] | None = None,
+) -> nn.Module:
+    """Build the model ``config.name``.
+
+    Args:
+        config: the ``[model]`` table.
+        num_features: F, features per step, for sequence models.
+        num_classes: width of the output.
+        input_shape: the per-example shape, ``tuple(x.shape[1:])`` of the data; image models
+            need it.
+    """
+    options = model_options(config)
+    if takes_input_shape(config.name):
+        return MODELS.create(config.name, input_shape, num_classes, **options)
+    return MODELS.create(config.name, num_features, num_classes, **options)
+
+
+def check_model(config: ModelConfig) -> None:
+    """Fail on a bad model name or option without the data.
+
+    Builds the model for a stand-in input (one feature, or a 28x28 image); an image model's
+    complaint about the input shape alone is left for when the data's shape is known.
+    """
+    with contextlib.suppress(InputShapeError):
+        create_model(config, 1, 2, input_shape=EXAMPLE_INPUT_SHAPE)
 
 
 def list_models() -> list[str]:

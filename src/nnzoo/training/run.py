@@ -20,7 +20,7 @@ import torch
 from nnzoo.config import RunConfig, config_from_toml
 from nnzoo.data import DataSplits, SequenceSet, load_dataset
 from nnzoo.errors import ConfigError
-from nnzoo.models import create_model
+from nnzoo.models import check_model, create_model
 from nnzoo.report.markdown import write_atomic
 from nnzoo.training.callbacks import (
     Callback,
@@ -40,10 +40,12 @@ from nnzoo.training.metrics import classification_report, confusion_matrix
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
-    """runs/<data>-<cell>-s<seed>-<config digest>: the same command finds the same folder."""
-    return Path(root) / (
-        f"{config.data.name}-{config.model.cell}-s{config.train.seed}-{config.digest()}"
-    )
+    """runs/<data>-<cell>-s<seed>-<config digest>: the same command finds the same folder.
+
+    ``<cell>`` is the model's name for models other than ``sequence-classifier``.
+    """
+    model = config.model.cell if config.model.name == "sequence-classifier" else config.model.name
+    return Path(root) / f"{config.data.name}-{model}-s{config.train.seed}-{config.digest()}"
 
 
 def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:
@@ -53,7 +55,8 @@ def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataS
 
 def build_model(config: RunConfig, splits: DataSplits) -> torch.nn.Module:
     torch.manual_seed(config.train.seed)  # initial weights
-    return create_model(config.model, splits.num_features, splits.num_classes)
+    input_shape = tuple(splits.train.x.shape[1:])
+    return create_model(config.model, splits.num_features, splits.num_classes, input_shape)
 
 
 def build_callbacks(config: RunConfig, run_dir: Path, progress: bool | None) -> list[Callback]:
@@ -80,7 +83,7 @@ def check_config(config: RunConfig) -> None:
     """Fail on a bad name or option before any data is read."""
     from nnzoo.training.fit import OPTIMIZERS
 
-    create_model(config.model, 1, 2)  # unknown cells, models and options raise here
+    check_model(config.model)  # unknown cells, models and options raise here
     t = config.train
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError(
@@ -119,6 +122,7 @@ def data_extra(splits: DataSplits) -> dict[str, Any]:
     return {
         "class_names": list(splits.class_names),
         "num_features": splits.num_features,
+        "input_shape": list(splits.train.x.shape[1:]),
         "standardize": splits.info.get("standardize", {}),
     }
 

@@ -150,6 +150,12 @@ def build_parser() -> Parser:
     p.add_argument("--data-root")
     p.add_argument("--force", action="store_true", help="download again even if present")
 
+    p = sub.add_parser(
+        "study", help="run a course experiment: lr-sweep, convergence, capacity, grad-mean, ..."
+    )
+    p.add_argument("study", help="lr-sweep, convergence, capacity, grad-mean, gradient-flow, ...")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="the study's options (see --help)")
+
     p = sub.add_parser("reproduce", help="regenerate a published table")
     p.add_argument("recipe", help="larnn-har")
     p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
@@ -357,6 +363,20 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from nnzoo.studies import study_module
+    from nnzoo.studies.base import run_study
+
+    module = study_module(args.study)
+    p = Parser(prog=f"nnzoo study {module.NAME}", description=module.HELP)
+    module.add_arguments(p)
+    options = p.parse_args(args.options)
+    options.study = module.NAME
+    options.argv = ["study", args.study, *args.options]  # the command, as typed
+    run_study(module, options)
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nnzoo.recipes import run_recipe
 
@@ -378,6 +398,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "list": cmd_list,
     "data": cmd_data,
+    "study": cmd_study,
     "reproduce": cmd_reproduce,
     "report": cmd_report,
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -255,20 +256,20 @@ def map_tasks(
 # -- plots and sections shared by the studies -----------------------------------------------
 
 
+OVERLAYS = ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
+
+
 def plot_overlays(histories: dict[str, list], plots: Path, title: str) -> None:
     """Loss and accuracy curves of every run on shared axes: train, validation and test."""
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy"):
-        plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
+    for key in OVERLAYS:
+        if any(key in row for h in histories.values() for row in h):
+            plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
 
 
-def overlay_section() -> tuple[str, str]:
-    return (
-        "Curves (all runs overlaid)",
-        "\n\n".join(
-            f"![{key}](plots/{key}.png)"
-            for key in ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
-        ),
-    )
+def overlay_section(study_dir: Path) -> tuple[str, str]:
+    """The overlaid curves ``plot_overlays`` drew."""
+    drawn = [k for k in OVERLAYS if (Path(study_dir) / "plots" / f"{k}.png").exists()]
+    return "Curves (all runs overlaid)", "\n\n".join(f"![{k}](plots/{k}.png)" for k in drawn)
 
 
 def runs_section(rows: list[dict[str, Any]], label: str) -> tuple[str, str]:
@@ -304,9 +305,11 @@ def run_study(module: Any, args: argparse.Namespace) -> Path:
     record = module.run(args, study_dir)
     record["study"] = module.NAME
     record["options"] = {
-        k: v for k, v in sorted(vars(args).items()) if k not in ("command", "study", "func")
+        k: v for k, v in sorted(vars(args).items()) if k not in ("study", "argv")
     }
     record["provenance"] = provenance("cpu")
+    if getattr(args, "argv", None):
+        record["provenance"]["command"] = "nnzoo " + shlex.join(map(str, args.argv))
     record["seconds"] = time.perf_counter() - started
     write_atomic(study_dir / STUDY_FILE, json.dumps(record, indent=2) + "\n")
     path = write_study_report(module, study_dir, record)

@@ -131,6 +131,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
                 table(body, ["layer", "type", "shapes", "params", "trainable"], intfmt=","),
             )
         )
-    sections.append(base.overlay_section())
+    sections.append(base.overlay_section(study_dir))
     sections.append(base.runs_section(record["rows"], lambda r: r["model"]))
     return sections

@@ -99,6 +99,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     return [
         ("Convergence per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + rule),
-        base.overlay_section(),
+        base.overlay_section(study_dir),
         base.runs_section(record["rows"], lambda r: f"lr {r['lr']:g}"),
     ]

@@ -92,6 +92,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     return [
         ("Test accuracy per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + notes),
-        base.overlay_section(),
+        base.overlay_section(study_dir),
         base.runs_section(rows, lambda r: f"lr {r['lr']:g}"),
     ]

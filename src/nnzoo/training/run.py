@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,12 @@ def build_model(config: RunConfig, splits: DataSplits) -> torch.nn.Module:
     return create_model(config.model, splits.num_features, splits.num_classes, input_shape)
 
 
-def build_callbacks(config: RunConfig, run_dir: Path, progress: bool | None) -> list[Callback]:
-    """Schedules and stopping rules first, loggers next, the checkpoint last."""
+def build_callbacks(
+    config: RunConfig, run_dir: Path, progress: bool | None, extra: Sequence[Callback] = ()
+) -> list[Callback]:
+    """Schedules, stopping rules and ``extra`` first, loggers next, the checkpoint last."""
     t = config.train
-    callbacks: list[Callback] = [NanGuard()]
+    callbacks: list[Callback] = [NanGuard(), *extra]
     if t.clip_norm > 0 or t.clip_value > 0:
         callbacks.append(GradientClipping(norm=t.clip_norm, value=t.clip_value))
     if t.lr_step_every > 0:
@@ -150,8 +153,12 @@ def train_run(
     progress: bool | None = None,
     splits: DataSplits | None = None,
     write_report: bool = True,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
-    """Train (or resume), test once with the best-on-validation checkpoint, write the folder."""
+    """Train (or resume), test once with the best-on-validation checkpoint, write the folder.
+
+    ``extra_callbacks`` run before the loggers, so what they add to an epoch's logs is saved.
+    """
     check_config(config)
     run_dir = Path(run_dir)
     splits = splits if splits is not None else load_splits(config, data_root)
@@ -159,7 +166,7 @@ def train_run(
         torch.set_num_threads(config.train.threads)
     prepare_run_dir(config, run_dir, fresh)
     model = build_model(config, splits)
-    callbacks = build_callbacks(config, run_dir, progress)
+    callbacks = build_callbacks(config, run_dir, progress, extra_callbacks)
     last = run_dir / "checkpoints" / "last.pt"
     loop = fit(
         model, splits.train, splits.val, config, callbacks=callbacks, run_dir=run_dir,

@@ -1,0 +1,258 @@
+r"""``nnzoo study long-lag``: test accuracy against sequence length, one line per cell.
+
+On a long-lag task (``first-symbol`` by default, see `nnzoo.data.synthetic`) the label is fixed
+at step 1 and read out at step T, so the error signal must travel back T - 1 steps:
+
+.. math::
+    \frac{\partial L}{\partial h_1}
+      = \frac{\partial L}{\partial h_T} \prod_{t=2}^{T} \frac{\partial h_t}{\partial h_{t-1}}
+
+An Elman cell multiplies T - 1 Jacobians W^T diag(1 - h_t^2) and the product shrinks (or
+grows) geometrically; the additive cell state of an LSTM, and the update gate of a GRU, carry
+the signal. The study trains one run per (cell, length) — a one-layer ``sequence-classifier``
+reading its last state, Adam — and tabulates the test accuracy at the epoch the validation split
+picks, against the chance level of the task.
+
+Every run is an ordinary run folder ``runs/<cell>-T<length>``; repeating the command picks up
+finished runs. The task flags here (``--task``, ``--cells``, sizes, optimiser) are shared with
+``nnzoo study gradient-flow``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from nnzoo.config import RunConfig, load_config
+from nnzoo.errors import ConfigError
+from nnzoo.report.markdown import table
+from nnzoo.studies import base
+
+NAME = "long-lag"
+HELP = "test accuracy against sequence length for recurrent cells on a long-lag task"
+TASKS = ("first-symbol", "adding")
+
+
+# -- the task flags, shared with gradient-flow -------------------------------------------------
+
+
+def add_task_arguments(p: argparse.ArgumentParser, *, epochs: int, train_size: int) -> None:
+    p.add_argument("--task", default="first-symbol", help="first-symbol | adding")
+    p.add_argument("--cells", default="elman,gru,lstm", help="cells (comma-separated)")
+    p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
+    p.add_argument("--symbols", type=int, default=4, help="first-symbol alphabet (default 4)")
+    p.add_argument("--train-size", type=int, default=train_size, help="training sequences")
+    p.add_argument("--val-size", type=int, default=200, help="validation sequences (200)")
+    p.add_argument("--test-size", type=int, default=1000, help="test sequences (1000)")
+    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs per run ({epochs})")
+    p.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (0.01)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any other config value, e.g. --set model.cell_options.nonlinearity=relu",
+    )
+
+
+def check_cells(text: str) -> list[str]:
+    from nnzoo.cells import list_cells
+
+    cells = base.parse_list("--cells", text)
+    known = list_cells()
+    for cell in cells:
+        if cell not in known:
+            raise ConfigError(
+                f"--cells: unknown cell {cell!r}; expected some of: {', '.join(known)}"
+            )
+    if len(set(cells)) != len(cells):
+        raise ConfigError(f"--cells={text!r}: a cell is named twice")
+    return cells
+
+
+def check_length(flag: str, length: int) -> int:
+    if length < 2:
+        raise ConfigError(f"{flag}: length {length} is too short; expected lengths >= 2")
+    return length
+
+
+def check_task(args: argparse.Namespace) -> None:
+    if args.task not in TASKS:
+        raise ConfigError(f"--task={args.task!r}: expected one of {', '.join(TASKS)}")
+    for flag in ("hidden", "symbols", "train_size", "val_size", "test_size", "batch_size"):
+        if getattr(args, flag) < 1:
+            name = "--" + flag.replace("_", "-")
+            raise ConfigError(f"{name}={getattr(args, flag)}: expected an integer >= 1")
+
+
+def run_config(args: argparse.Namespace, cell: str, length: int, *overrides: str) -> RunConfig:
+    """One run: a one-layer classifier of ``cell`` on the task at ``length``, then overrides."""
+    from nnzoo.training.run import check_config
+
+    data = [
+        f"data.name={args.task}",
+        f"data.options.length={length}",
+        f"data.options.train_size={args.train_size}",
+        f"data.options.val_size={args.val_size}",
+        f"data.options.test_size={args.test_size}",
+    ]
+    if args.task == "first-symbol":
+        data.append(f"data.options.symbols={args.symbols}")
+    model = [
+        "model.name=sequence-classifier",
+        f"model.cell={cell}",
+        f"model.hidden={args.hidden}",
+        "model.layers=1",
+        "model.readout=last",
+    ]
+    train = [
+        "train.optimizer=adam",
+        f"train.lr={args.lr!r}",
+        f"train.batch_size={args.batch_size}",
+        f"train.epochs={args.epochs}",
+        f"train.seed={args.seed}",
+        "train.monitor=val_accuracy",
+    ]
+    config = load_config(None, [*data, *model, *train, *args.set, *overrides])
+    check_config(config)
+    return config
+
+
+def chance(config: RunConfig, data_root: str | None) -> float:
+    """The task's chance accuracy (and a check of its options: bad ones raise here)."""
+    return float(base.cached_splits(config, data_root).info["chance"])
+
+
+def accuracy(done: dict[str, Any], key: str = "test") -> float | None:
+    """Test accuracy in % at the validation-picked epoch (``final_epoch_test``: last epoch)."""
+    results = done["results"]
+    return None if "diverged" in results else 100 * results[key]["accuracy"]
+
+
+# -- the study ---------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    base.add_common_arguments(p, "runs/study-long-lag")
+    add_task_arguments(p, epochs=20, train_size=1000)
+    p.add_argument("--lengths", default="25,50,100,200", help="sequence lengths (25,50,100,200)")
+
+
+def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
+    check_task(args)
+    cells = check_cells(args.cells)
+    lengths = [
+        check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)
+    ]
+    if len(set(lengths)) != len(lengths):
+        raise ConfigError(f"--lengths={args.lengths!r}: a length is named twice")
+    configs = {(cell, n): run_config(args, cell, n) for cell in cells for n in lengths}
+    chances = {n: chance(configs[cells[0], n], args.data_root) for n in lengths}
+    tasks = [
+        base.task_for(args, study_dir, f"{cell}-T{n}", config)
+        for (cell, n), config in configs.items()
+    ]
+    done = base.map_tasks(base.train_task, tasks, args.jobs)
+    rows = []
+    for ((cell, n), _), d in zip(configs.items(), done):
+        results = d["results"]
+        rows.append(
+            {
+                "cell": cell,
+                "length": n,
+                "run": d["run_dir"],
+                "test_accuracy": accuracy(d),
+                "final_epoch_test_accuracy": accuracy(d, "final_epoch_test"),
+                "selected_epoch": results.get("selected_epoch"),
+                "epochs": len(d["history"]),
+                "seconds_per_epoch": results.get("seconds_per_epoch"),
+                "params": results.get("params"),
+                "diverged": results.get("diverged"),
+            }
+        )
+    chance_pct = 100 * chances[lengths[0]]
+    plot_accuracy(rows, cells, lengths, chance_pct, study_dir / "plots" / "accuracy.png")
+    return {
+        "title": f"Long-lag: test accuracy against sequence length ({args.task})",
+        "task": args.task,
+        "cells": cells,
+        "lengths": lengths,
+        "chance": chance_pct,
+        "rows": rows,
+    }
+
+
+def plot_accuracy(
+    rows: list[dict[str, Any]], cells: list[str], lengths: list[int], chance_pct: float, path: Path
+) -> Path:
+    from nnzoo.report.plots import _figure, _save
+
+    fig = _figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    for cell in cells:
+        points = [
+            (r["length"], r["test_accuracy"])
+            for r in rows
+            if r["cell"] == cell and r["test_accuracy"] is not None
+        ]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=cell)
+    ax.axhline(chance_pct, color="grey", linestyle="--", label=f"chance ({chance_pct:.0f} %)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("test accuracy % (epoch picked on validation)")
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
+    o, lengths, rows = record["options"], record["lengths"], record["rows"]
+    by_key = {(r["cell"], r["length"]): r for r in rows}
+
+    def cell_text(r: dict[str, Any]) -> Any:
+        return "diverged" if r["diverged"] else r["test_accuracy"]
+
+    lines = [[cell, *(cell_text(by_key[cell, n]) for n in lengths)] for cell in record["cells"]]
+    headers = ["cell", *(f"T = {n}" for n in lengths)]
+    budget = (
+        f"Task `{record['task']}`; one-layer `sequence-classifier`, {o['hidden']} hidden units, "
+        f"last-state readout; Adam lr {o['lr']:g}, batch {o['batch_size']}, {o['epochs']} epochs; "
+        f"{o['train_size']} / {o['val_size']} / {o['test_size']} train / val / test sequences; "
+        f"seed {o['seed']}. Chance level: **{record['chance']:.1f} %**."
+    )
+    detail = [
+        [
+            r["cell"],
+            r["length"],
+            r["test_accuracy"],
+            r["final_epoch_test_accuracy"],
+            r["selected_epoch"],
+            r["epochs"],
+            r["seconds_per_epoch"],
+            f"`runs/{Path(r['run']).name}`",
+        ]
+        for r in rows
+    ]
+    detail_headers = [
+        "cell",
+        "T",
+        "test % (picked epoch)",
+        "test % (last epoch)",
+        "picked epoch",
+        "epochs",
+        "s / epoch",
+        "run folder",
+    ]
+    return [
+        (
+            "Test accuracy % at the epoch picked on validation",
+            table(lines, headers, floatfmt=".1f") + "\n\n" + budget,
+        ),
+        ("Accuracy against length", "![accuracy against length](plots/accuracy.png)"),
+        ("Every run", table(detail, detail_headers, floatfmt=".2f")),
+    ]

@@ -304,9 +304,7 @@ def run_study(module: Any, args: argparse.Namespace) -> Path:
     study_dir.mkdir(parents=True, exist_ok=True)
     record = module.run(args, study_dir)
     record["study"] = module.NAME
-    record["options"] = {
-        k: v for k, v in sorted(vars(args).items()) if k not in ("study", "argv")
-    }
+    record["options"] = {k: v for k, v in sorted(vars(args).items()) if k not in ("study", "argv")}
     record["provenance"] = provenance("cpu")
     if getattr(args, "argv", None):
         record["provenance"]["command"] = "nnzoo " + shlex.join(map(str, args.argv))

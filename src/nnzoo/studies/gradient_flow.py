@@ -336,13 +336,10 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         "max over t",
     ]
     budget = (
-        f"Task `{record['task']}`, T = {T}; one-layer `sequence-classifier`, {o['hidden']} hidden "
-        f"units, last-state readout; Adam lr {o['lr']:g}, batch {o['batch_size']}, "
-        f"{o['epochs']} epochs; {o['train_size']} / {o['val_size']} / {o['test_size']} train / "
-        f"val / test sequences; seed {o['seed']}. Norms are measured in float64 on the first "
-        f"{record['batch']} test sequences, L their mean cross-entropy; `trained` is the model "
-        f"after the last epoch (`checkpoints/last.pt`), `trained-clipped` the same run with the "
-        f"global gradient norm clipped at {o['clip_norm']:g}."
+        f"{long_lag.setup(o)} T = {T}. Norms are measured in float64 on the first "
+        f"{record['batch']} test sequences, L their mean cross-entropy. `trained`: the model "
+        "after the last epoch (`checkpoints/last.pt`); `trained-clipped`: the same training with "
+        f"the global gradient norm clipped at {o['clip_norm']:g}."
     )
     runs = []
     for r in record["runs"]:

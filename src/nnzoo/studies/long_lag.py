@@ -125,6 +125,17 @@ def chance(config: RunConfig, data_root: str | None) -> float:
     return float(base.cached_splits(config, data_root).info["chance"])
 
 
+def setup(o: dict[str, Any]) -> str:
+    """The training budget of the study's options, in one sentence for the report."""
+    epochs = f"{o['epochs']} epoch" + "s" * (o["epochs"] != 1)
+    return (
+        f"Task `{o['task']}`; one-layer `sequence-classifier`, {o['hidden']} hidden units, "
+        f"last-state readout; Adam lr {o['lr']:g}, batch {o['batch_size']}, {epochs}; "
+        f"{o['train_size']} / {o['val_size']} / {o['test_size']} train / val / test sequences; "
+        f"seed {o['seed']}."
+    )
+
+
 def accuracy(done: dict[str, Any], key: str = "test") -> float | None:
     """Test accuracy in % at the validation-picked epoch (``final_epoch_test``: last epoch)."""
     results = done["results"]
@@ -219,12 +230,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
 
     lines = [[cell, *(cell_text(by_key[cell, n]) for n in lengths)] for cell in record["cells"]]
     headers = ["cell", *(f"T = {n}" for n in lengths)]
-    budget = (
-        f"Task `{record['task']}`; one-layer `sequence-classifier`, {o['hidden']} hidden units, "
-        f"last-state readout; Adam lr {o['lr']:g}, batch {o['batch_size']}, {o['epochs']} epochs; "
-        f"{o['train_size']} / {o['val_size']} / {o['test_size']} train / val / test sequences; "
-        f"seed {o['seed']}. Chance level: **{record['chance']:.1f} %**."
-    )
+    budget = f"{setup(o)} Chance level: **{record['chance']:.1f} %**."
     detail = [
         [
             r["cell"],

@@ -1,0 +1,82 @@
+"""``nnzoo study long-lag`` end to end on tiny settings, checked against its run folders."""
+
+import argparse
+import json
+
+import pytest
+
+from nnzoo.studies import base, long_lag
+from tests.studies.conftest import study
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--epochs", 1, "--hidden", 6, "--train-size", 24, "--val-size", 8, "--test-size", 12,
+        "--batch-size", 8, "--threads", 1]  # fmt: skip
+
+
+def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
+    out = tmp_path / "lag"
+    results = tmp_path / "results" / "long-lag.md"
+    argv = ["long-lag", "--cells", "elman,gru", "--lengths", "5,10", *TINY,
+            "--data-root", tmp_path / "none", "--out", out, "--results", results]  # fmt: skip
+    code, stdout, stderr = study(capsys, *argv)
+    assert code == 0, stderr
+    assert stdout.count("epoch 1/1") == 4
+    record = json.loads((out / "study.json").read_text())
+    assert record["chance"] == pytest.approx(25.0)
+    assert [(r["cell"], r["length"]) for r in record["rows"]] == [
+        ("elman", 5), ("elman", 10), ("gru", 5), ("gru", 10)
+    ]  # fmt: skip
+    for r in record["rows"]:
+        run = out / "runs" / f"{r['cell']}-T{r['length']}"
+        saved = json.loads((run / "results.json").read_text())
+        assert r["test_accuracy"] == pytest.approx(100 * saved["test"]["accuracy"])
+        config = (run / "config.toml").read_text()
+        assert f"length = {r['length']}" in config and f'cell = "{r["cell"]}"' in config
+        assert (run / "plots" / "curves.png").stat().st_size > 0
+    assert (out / "plots" / "accuracy.png").stat().st_size > 0
+
+    report = (out / "report.md").read_text()
+    assert "| cell  | T = 5 | T = 10 |" in report
+    assert "Chance level: **25.0 %**" in report and "![accuracy against length]" in report
+    published = results.read_text()
+    assert "(long-lag-accuracy.png)" in published
+    assert (results.parent / "long-lag-accuracy.png").stat().st_size > 0
+
+    stamp = (out / "runs" / "gru-T10" / "checkpoints" / "last.pt").stat().st_mtime_ns
+    code, stdout, _ = study(capsys, *argv)
+    assert code == 0 and "epoch 1/1" not in stdout  # nothing was trained again
+    assert (out / "runs" / "gru-T10" / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
+    assert json.loads((out / "study.json").read_text())["rows"] == record["rows"]
+
+
+def test_adding_runs_through_run_study(tmp_path, capsys):
+    p = argparse.ArgumentParser()
+    long_lag.add_arguments(p)
+    args = p.parse_args(
+        ["--task", "adding", "--cells", "lstm", "--lengths", "6", *map(str, TINY),
+         "--out", str(tmp_path / "adding"), "--data-root", str(tmp_path / "none")]
+    )  # fmt: skip
+    record = json.loads((base.run_study(long_lag, args) / "study.json").read_text())
+    assert record["chance"] == pytest.approx(50.0) and len(record["rows"]) == 1
+    assert "symbols" not in (tmp_path / "adding" / "runs" / "lstm-T6" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--cells", "lstm,nope"], "--cells: unknown cell 'nope'"),
+        (["--cells", "lstm,lstm"], "a cell is named twice"),
+        (["--lengths", ""], "--lengths='': expected a comma-separated list"),
+        (["--lengths", "10,1"], "--lengths: length 1 is too short"),
+        (["--lengths", "10,x"], "expected a comma-separated list of ints"),
+        (["--hidden", 0], "--hidden=0: expected an integer >= 1"),
+        (["--epochs", 0], "train.epochs=0: expected an integer >= 1"),
+        (["--set", "model.cell_options.colour=1"], "colour"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(capsys, tmp_path, flags, message):
+    code, _, stderr = study(capsys, "long-lag", "--out", tmp_path / "x", *flags)
+    assert code == 2
+    assert message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "x" / "runs").exists()

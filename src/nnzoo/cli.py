@@ -24,6 +24,7 @@ from nnzoo.errors import ConfigError, NnzooError
 
 # flag -> config key, for the train / summary overrides
 MODEL_FLAGS = {
+    "model": ("model.name", str),
     "cell": ("model.cell", str),
     "hidden": ("model.hidden", int),
     "layers": ("model.layers", int),

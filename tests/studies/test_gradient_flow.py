@@ -105,7 +105,7 @@ def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
     assert stdout.count("epoch 1/1") == 4  # four runs trained
     record = json.loads((out / "study.json").read_text())
     assert record["study"] == "gradient-flow" and record["cells"] == ["elman", "lstm"]
-    for name in ("elman.png", "lstm.png", "all-cells.png"):
+    for name in ("elman.png", "lstm.png", "all-cells.png", "training-grad-norm.png"):
         assert (out / "plots" / name).stat().st_size > 0
     with open(out / "gradient-norms.csv") as f:
         rows = list(csv.DictReader(f))

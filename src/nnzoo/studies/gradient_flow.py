@@ -21,8 +21,9 @@ max, share of steps above ``--clip-norm``), saved in each run's metrics.
 
 To see h_t, `hidden_gradients` unrolls every layer with the cell's own ``step`` and asks autograd
 for dL/dh_t directly; the logits it computes equal the model's forward (fused kernel or scan).
-Writes ``plots/<cell>.png`` (log scale), ``plots/all-cells.png``, ``gradient-norms.csv`` and
-one run folder per (cell, clipping) under ``runs/``.
+Writes ``plots/<cell>.png`` (log scale), ``plots/all-cells.png``,
+``plots/training-grad-norm.png``, ``gradient-norms.csv`` and one run folder per (cell, clipping)
+under ``runs/``.
 """
 
 from __future__ import annotations
@@ -234,6 +235,8 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     for cell in cells:
         plot_cells({cell: curves[cell]}, plots / f"{cell}.png", f"{cell}: ||dL/dh_t||, T={length}")
     plot_cells(curves, plots / "all-cells.png", f"||dL/dh_t|| against t, T = {length}")
+    histories = {run_key(cell, clip): done[cell, clip]["history"] for cell, clip in configs}
+    plot_training_norms(histories, plots / "training-grad-norm.png")
     return {
         "title": f"Gradient flow: ||dL/dh_t|| against t ({args.task}, T = {length})",
         "task": args.task,
@@ -320,6 +323,26 @@ def plot_cells(curves: dict[str, dict[str, list[float]]], path: Path, title: str
     return _save(fig, path)
 
 
+def plot_training_norms(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+    """Mean (solid) and max (dotted) gradient norm before clipping, per epoch, log scale."""
+    from nnzoo.report.plots import _figure, _save
+
+    fig = _figure(7.0, 4.2)
+    ax = fig.add_subplot()
+    for index, (key, history) in enumerate(histories.items()):
+        rows = [h for h in history if "grad_norm_mean" in h]
+        epochs = [h["epoch"] for h in rows]
+        ax.plot(epochs, [h["grad_norm_mean"] for h in rows], color=f"C{index}", label=key)
+        ax.plot(epochs, [h["grad_norm_max"] for h in rows], ":", color=f"C{index}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("||g|| before clipping")
+    ax.set_title("Global gradient norm during training: mean (solid), max (dotted) per epoch")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     o, T = record["options"], record["length"]
     flow = [
@@ -379,7 +402,10 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         ("First and last step", table(flow, flow_headers, floatfmt=".3g")),
         (
             "Trained runs",
-            table(runs, runs_headers, floatfmt=".3g") + "\n\n" + runs_note,
+            table(runs, runs_headers, floatfmt=".3g")
+            + "\n\n"
+            + runs_note
+            + "\n\n![gradient norm during training](plots/training-grad-norm.png)",
         ),
         ("Per cell", plots + f"\n\nEvery value: `{CSV_FILE}`."),
     ]

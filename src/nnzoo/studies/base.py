@@ -25,6 +25,7 @@ import json
 import re
 import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -194,7 +195,10 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
             extra.append(Convergence(**task["convergence"]))
         started = time.perf_counter()
         try:
-            done = train_run(config, run_dir, splits=splits, progress=False, extra_callbacks=extra)
+            progress = task.get("progress", False)
+            done = train_run(
+                config, run_dir, splits=splits, progress=progress, extra_callbacks=extra
+            )
         except NonFiniteLossError as e:  # a diverging run is a result of the study
             done = {"diverged": str(e)}
         print(f"{task['key']}: {summary_line(done)} ({time.perf_counter() - started:.0f} s)")
@@ -242,15 +246,23 @@ def run_row(done: dict[str, Any]) -> dict[str, Any]:
 def map_tasks(
     fn: Callable[[dict[str, Any]], dict[str, Any]], tasks: Sequence[dict[str, Any]], jobs: int
 ) -> list[dict[str, Any]]:
-    """``[fn(t) for t in tasks]``, in ``jobs`` spawned processes when jobs > 1; order kept."""
+    """``[fn(t) for t in tasks]``, in ``jobs`` spawned processes when jobs > 1; order kept.
+
+    In one process each run shows its own epoch progress bar (on a terminal); with several, one
+    bar counts the finished runs.
+    """
     if jobs <= 1 or len(tasks) <= 1:
-        return [fn(t) for t in tasks]
+        return [fn({**t, "progress": None}) for t in tasks]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from tqdm import tqdm
+
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
-        return list(pool.map(fn, tasks))
+        runs = pool.map(fn, tasks)
+        bar = tqdm(runs, total=len(tasks), desc="runs", disable=not sys.stderr.isatty())
+        return list(bar)
 
 
 # -- plots and sections shared by the studies -----------------------------------------------

@@ -17,22 +17,29 @@ TINY = ["--epochs", 1, "--hidden", 6, "--train-size", 24, "--val-size", 8, "--te
 def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
     out = tmp_path / "lag"
     results = tmp_path / "results" / "long-lag.md"
-    argv = ["long-lag", "--cells", "elman,gru", "--lengths", "5,10", *TINY,
+    argv = ["long-lag", "--cells", "elman,gru", "--lengths", "5,10", "--seeds", "0,3", *TINY,
             "--data-root", tmp_path / "none", "--out", out, "--results", results]  # fmt: skip
     code, stdout, stderr = study(capsys, *argv)
     assert code == 0, stderr
-    assert stdout.count("epoch 1/1") == 4
+    assert stdout.count("epoch 1/1") == 8
     record = json.loads((out / "study.json").read_text())
     assert record["chance"] == pytest.approx(25.0)
-    assert [(r["cell"], r["length"]) for r in record["rows"]] == [
-        ("elman", 5), ("elman", 10), ("gru", 5), ("gru", 10)
-    ]  # fmt: skip
+    assert [(r["cell"], r["length"], r["seed"]) for r in record["rows"]] == [
+        (cell, n, seed) for cell in ("elman", "gru") for n in (5, 10) for seed in (0, 3)
+    ]
     for r in record["rows"]:
-        run = out / "runs" / f"{r['cell']}-T{r['length']}"
+        run = out / "runs" / f"{r['cell']}-T{r['length']}-s{r['seed']}"
         saved = json.loads((run / "results.json").read_text())
         assert r["test_accuracy"] == pytest.approx(100 * saved["test"]["accuracy"])
         config = (run / "config.toml").read_text()
         assert f"length = {r['length']}" in config and f'cell = "{r["cell"]}"' in config
+        assert f"seed = {r['seed']}" in config
+    for cell, means in record["means"].items():
+        for n, mean in zip((5, 10), means):
+            seeds = [
+                r["test_accuracy"] for r in record["rows"] if (r["cell"], r["length"]) == (cell, n)
+            ]
+            assert mean == pytest.approx(sum(seeds) / 2)
         assert (run / "plots" / "curves.png").stat().st_size > 0
     assert (out / "plots" / "accuracy.png").stat().st_size > 0
 
@@ -43,10 +50,10 @@ def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
     assert "(long-lag-accuracy.png)" in published
     assert (results.parent / "long-lag-accuracy.png").stat().st_size > 0
 
-    stamp = (out / "runs" / "gru-T10" / "checkpoints" / "last.pt").stat().st_mtime_ns
+    stamp = (out / "runs" / "gru-T10-s3" / "checkpoints" / "last.pt").stat().st_mtime_ns
     code, stdout, _ = study(capsys, *argv)
     assert code == 0 and "epoch 1/1" not in stdout  # nothing was trained again
-    assert (out / "runs" / "gru-T10" / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
+    assert (out / "runs" / "gru-T10-s3" / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
     assert json.loads((out / "study.json").read_text())["rows"] == record["rows"]
 
 
@@ -59,7 +66,9 @@ def test_adding_runs_through_run_study(tmp_path, capsys):
     )  # fmt: skip
     record = json.loads((base.run_study(long_lag, args) / "study.json").read_text())
     assert record["chance"] == pytest.approx(50.0) and len(record["rows"]) == 1
-    assert "symbols" not in (tmp_path / "adding" / "runs" / "lstm-T6" / "config.toml").read_text()
+    assert (
+        "symbols" not in (tmp_path / "adding" / "runs" / "lstm-T6-s0" / "config.toml").read_text()
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,6 +79,8 @@ def test_adding_runs_through_run_study(tmp_path, capsys):
         (["--lengths", ""], "--lengths='': expected a comma-separated list"),
         (["--lengths", "10,1"], "--lengths: length 1 is too short"),
         (["--lengths", "10,x"], "expected a comma-separated list of ints"),
+        (["--lengths", "10,10"], "--lengths='10,10': a value is named twice"),
+        (["--seeds", "1,1"], "--seeds='1,1': a value is named twice"),
         (["--hidden", 0], "--hidden=0: expected an integer >= 1"),
         (["--epochs", 0], "train.epochs=0: expected an integer >= 1"),
         (["--set", "model.cell_options.colour=1"], "colour"),

@@ -7,20 +7,23 @@ at step 1 and read out at step T, so the error signal must travel back T - 1 ste
     \frac{\partial L}{\partial h_1}
       = \frac{\partial L}{\partial h_T} \prod_{t=2}^{T} \frac{\partial h_t}{\partial h_{t-1}}
 
-An Elman cell multiplies T - 1 Jacobians W^T diag(1 - h_t^2) and the product shrinks (or
-grows) geometrically; the additive cell state of an LSTM, and the update gate of a GRU, carry
-the signal. The study trains one run per (cell, length) — a one-layer ``sequence-classifier``
-reading its last state, Adam — and tabulates the test accuracy at the epoch the validation split
-picks, against the chance level of the task.
+An Elman cell multiplies T - 1 Jacobians diag(1 - h_t^2) W and the product shrinks (or
+grows) geometrically. The additive cell state of an LSTM, and the interpolating update of a GRU,
+can carry the signal once their gates learn to hold it (at initialisation the gates sit near 1/2
+and the signal fades there too). The study trains one run per (cell, length, seed), a one-layer
+``sequence-classifier`` reading its last state with Adam, and tabulates the test accuracy at the
+epoch the validation split picks, averaged over the seeds (``--seeds``: whether a run finds the
+long-lag solution at all depends on its initial weights), against the chance level of the task.
 
-Every run is an ordinary run folder ``runs/<cell>-T<length>``; repeating the command picks up
-finished runs. The task flags here (``--task``, ``--cells``, sizes, optimiser) are shared with
-``nnzoo study gradient-flow``.
+Every run is an ordinary run folder ``runs/<cell>-T<length>-s<seed>``; repeating the command
+picks up finished runs. The task flags here (``--task``, ``--cells``, sizes, optimiser) are
+shared with ``nnzoo study gradient-flow``.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -125,14 +128,16 @@ def chance(config: RunConfig, data_root: str | None) -> float:
     return float(base.cached_splits(config, data_root).info["chance"])
 
 
-def setup(o: dict[str, Any]) -> str:
+def setup(o: dict[str, Any], seeds: list[int] | None = None) -> str:
     """The training budget of the study's options, in one sentence for the report."""
     epochs = f"{o['epochs']} epoch" + "s" * (o["epochs"] != 1)
+    seeds = seeds or [o["seed"]]
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
     return (
         f"Task `{o['task']}`; one-layer `sequence-classifier`, {o['hidden']} hidden units, "
         f"last-state readout; Adam lr {o['lr']:g}, batch {o['batch_size']}, {epochs}; "
         f"{o['train_size']} / {o['val_size']} / {o['test_size']} train / val / test sequences; "
-        f"seed {o['seed']}."
+        f"{seed_text}."
     )
 
 
@@ -149,30 +154,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     base.add_common_arguments(p, "runs/study-long-lag")
     add_task_arguments(p, epochs=20, train_size=1000)
     p.add_argument("--lengths", default="25,50,100,200", help="sequence lengths (25,50,100,200)")
+    p.add_argument(
+        "--seeds",
+        help="training seeds, one run each per (cell, length) (default: --seed); the data "
+        "stay the same, the initial weights and batch order change",
+    )
+
+
+def unique(flag: str, text: str, values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{flag}={text!r}: a value is named twice")
+    return values
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     check_task(args)
     cells = check_cells(args.cells)
-    lengths = [
-        check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)
-    ]
-    if len(set(lengths)) != len(lengths):
-        raise ConfigError(f"--lengths={args.lengths!r}: a length is named twice")
-    configs = {(cell, n): run_config(args, cell, n) for cell in cells for n in lengths}
-    chances = {n: chance(configs[cells[0], n], args.data_root) for n in lengths}
+    lengths = unique(
+        "--lengths",
+        args.lengths,
+        [check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)],
+    )
+    seeds = [args.seed]
+    if args.seeds is not None:
+        seeds = unique("--seeds", args.seeds, base.parse_list("--seeds", args.seeds, int))
+    configs = {
+        (cell, n, seed): run_config(args, cell, n, f"train.seed={seed}")
+        for cell in cells
+        for n in lengths
+        for seed in seeds
+    }
+    chance_pct = 100 * chance(configs[cells[0], lengths[0], seeds[0]], args.data_root)
+    for n in lengths:  # every length's data, drawn (and checked) before any training
+        chance(configs[cells[0], n, seeds[0]], args.data_root)
     tasks = [
-        base.task_for(args, study_dir, f"{cell}-T{n}", config)
-        for (cell, n), config in configs.items()
+        base.task_for(args, study_dir, f"{cell}-T{n}-s{seed}", config)
+        for (cell, n, seed), config in configs.items()
     ]
     done = base.map_tasks(base.train_task, tasks, args.jobs)
     rows = []
-    for ((cell, n), _), d in zip(configs.items(), done):
+    for (cell, n, seed), d in zip(configs, done):
         results = d["results"]
         rows.append(
             {
                 "cell": cell,
                 "length": n,
+                "seed": seed,
                 "run": d["run_dir"],
                 "test_accuracy": accuracy(d),
                 "final_epoch_test_accuracy": accuracy(d, "final_epoch_test"),
@@ -183,33 +210,58 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
                 "diverged": results.get("diverged"),
             }
         )
-    chance_pct = 100 * chances[lengths[0]]
-    plot_accuracy(rows, cells, lengths, chance_pct, study_dir / "plots" / "accuracy.png")
+    means = mean_table(rows, cells, lengths)
+    plot_accuracy(rows, means, lengths, chance_pct, study_dir / "plots" / "accuracy.png")
     return {
         "title": f"Long-lag: test accuracy against sequence length ({args.task})",
         "task": args.task,
         "cells": cells,
         "lengths": lengths,
+        "seeds": seeds,
         "chance": chance_pct,
+        "means": means,
         "rows": rows,
     }
 
 
+def mean_table(
+    rows: list[dict[str, Any]], cells: list[str], lengths: list[int]
+) -> dict[str, list[float | None]]:
+    """cell -> mean test accuracy over the seeds at each length (None if every seed diverged)."""
+    out = {}
+    for cell in cells:
+        out[cell] = []
+        for n in lengths:
+            values = [
+                r["test_accuracy"]
+                for r in rows
+                if r["cell"] == cell and r["length"] == n and r["test_accuracy"] is not None
+            ]
+            out[cell].append(statistics.fmean(values) if values else None)
+    return out
+
+
 def plot_accuracy(
-    rows: list[dict[str, Any]], cells: list[str], lengths: list[int], chance_pct: float, path: Path
+    rows: list[dict[str, Any]],
+    means: dict[str, list[float | None]],
+    lengths: list[int],
+    chance_pct: float,
+    path: Path,
 ) -> Path:
+    """Mean over seeds (line) and every seed (dots), one colour per cell, and the chance line."""
     from nnzoo.report.plots import _figure, _save
 
     fig = _figure(6.5, 4.0)
     ax = fig.add_subplot()
-    for cell in cells:
-        points = [
-            (r["length"], r["test_accuracy"])
-            for r in rows
-            if r["cell"] == cell and r["test_accuracy"] is not None
-        ]
+    for index, (cell, values) in enumerate(means.items()):
+        colour = f"C{index}"
+        points = [(n, v) for n, v in zip(lengths, values) if v is not None]
         if points:
-            ax.plot(*zip(*points), marker="o", label=cell)
+            ax.plot(*zip(*points), marker="o", color=colour, label=cell)
+        dots = [(r["length"], r["test_accuracy"]) for r in rows if r["cell"] == cell]
+        dots = [(n, v) for n, v in dots if v is not None]
+        if dots:
+            ax.scatter(*zip(*dots), s=12, color=colour, alpha=0.4)
     ax.axhline(chance_pct, color="grey", linestyle="--", label=f"chance ({chance_pct:.0f} %)")
     ax.set_xscale("log", base=2)
     ax.set_xticks(lengths, [str(n) for n in lengths])
@@ -222,20 +274,17 @@ def plot_accuracy(
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
-    o, lengths, rows = record["options"], record["lengths"], record["rows"]
-    by_key = {(r["cell"], r["length"]): r for r in rows}
-
-    def cell_text(r: dict[str, Any]) -> Any:
-        return "diverged" if r["diverged"] else r["test_accuracy"]
-
-    lines = [[cell, *(cell_text(by_key[cell, n]) for n in lengths)] for cell in record["cells"]]
+    o, lengths, rows, seeds = record["options"], record["lengths"], record["rows"], record["seeds"]
+    lines = [[cell, *values] for cell, values in record["means"].items()]
     headers = ["cell", *(f"T = {n}" for n in lengths)]
-    budget = f"{setup(o)} Chance level: **{record['chance']:.1f} %**."
+    what = "mean over the seeds; lines: means, dots: seeds" if len(seeds) > 1 else "one seed"
+    budget = f"{setup(o, seeds)} Chance level: **{record['chance']:.1f} %**."
     detail = [
         [
             r["cell"],
             r["length"],
-            r["test_accuracy"],
+            r["seed"],
+            "diverged" if r["diverged"] else r["test_accuracy"],
             r["final_epoch_test_accuracy"],
             r["selected_epoch"],
             r["epochs"],
@@ -247,6 +296,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     detail_headers = [
         "cell",
         "T",
+        "seed",
         "test % (picked epoch)",
         "test % (last epoch)",
         "picked epoch",
@@ -256,9 +306,12 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     return [
         (
-            "Test accuracy % at the epoch picked on validation",
+            f"Test accuracy % at the epoch picked on validation ({what.split(';')[0]})",
             table(lines, headers, floatfmt=".1f") + "\n\n" + budget,
         ),
-        ("Accuracy against length", "![accuracy against length](plots/accuracy.png)"),
+        (
+            "Accuracy against length",
+            f"![accuracy against length](plots/accuracy.png)\n\n{what.capitalize()}.",
+        ),
         ("Every run", table(detail, detail_headers, floatfmt=".2f")),
     ]

@@ -54,6 +54,24 @@ def test_list_names_cells_models_and_datasets(capsys):
     assert "larnn" in out and "sequence-classifier" in out and "uci-har" in out
 
 
+def test_data_list_marks_generated_datasets(capsys, tmp_path):
+    from nnzoo.data import DOWNLOADS, GENERATED, list_datasets
+
+    (tmp_path / "uci-har").mkdir()
+    code, out, _ = run(capsys, "data", "list", "--data-root", str(tmp_path))
+    assert code == 0
+    lines = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert set(lines) == set(list_datasets())
+    assert {"first-symbol", "adding"} <= GENERATED
+    for name in GENERATED:
+        assert lines[name] == [name, "generated", "no", "file", "needed", "-"]
+    assert lines["uci-har"][1:3] == ["present", "downloadable"]
+    assert lines["uci-har"][-1] == str(tmp_path / "uci-har")
+    for name in set(list_datasets()) - GENERATED - {"uci-har"}:
+        assert lines[name][1] == "absent" and lines[name][-1] == str(tmp_path / name)
+        assert ("downloadable" in lines[name]) == (name in DOWNLOADS)
+
+
 @pytest.mark.parametrize(
     "argv, needle",
     [

@@ -342,15 +342,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from nnzoo.data import DOWNLOADS, data_root, list_datasets
+    from nnzoo.data import DOWNLOADS, GENERATED, data_root, list_datasets
 
     root = data_root(args.data_root)
     if args.action == "list":
         for name in list_datasets():
             where = root / name
+            if name in GENERATED:  # drawn from a seed: nothing to find under the data root
+                print(f"{name:16s} {'generated':9s} {'no file needed':20s} -")
+                continue
             state = "present" if where.exists() else "absent"
             how = "downloadable" if name in DOWNLOADS else "bring your own file"
-            print(f"{name:16s} {state:8s} {how:20s} {where}")
+            print(f"{name:16s} {state:9s} {how:20s} {where}")
         return 0
     if args.action == "path":
         print(root if not args.name else root / args.name)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,9 +142,41 @@ def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
     assert json.loads((out / "study.json").read_text())["curves"] == record["curves"]
 
 
+def test_a_cell_with_options_has_its_own_runs_plots_and_label(capsys, tmp_path):
+    out = tmp_path / "flow"
+    results = tmp_path / "results" / "gradient-flow.md"
+    argv = ["gradient-flow", "--cells", "lstm,lstm:forget_bias=1", "--clip-norm", 0.01, *TINY,
+            "--data-root", tmp_path / "none", "--out", out, "--results", results]  # fmt: skip
+    code, stdout, stderr = study(capsys, *argv)
+    assert code == 0, stderr
+    assert stdout.count("epoch 1/1") == 4
+    record = json.loads((out / "study.json").read_text())
+    assert record["cells"] == ["lstm", "lstm:forget_bias=1"]
+    assert list(record["curves"]) == ["lstm", "lstm:forget_bias=1"]
+    assert [Path(r["run"]).name for r in record["runs"]] == [
+        "lstm", "lstm-clip0.01", "lstm-forget_bias1", "lstm-forget_bias1-clip0.01"
+    ]  # fmt: skip
+    for r in record["runs"][2:]:
+        assert r["cell"] == "lstm:forget_bias=1"
+        assert "forget_bias = 1" in (Path(r["run"]) / "config.toml").read_text()
+    assert "forget_bias" not in (out / "runs" / "lstm" / "config.toml").read_text()
+    # same seed, same weights but b_f: the initial curves differ
+    assert record["curves"]["lstm"]["init"] != record["curves"]["lstm:forget_bias=1"]["init"]
+    with open(out / "gradient-norms.csv") as f:
+        assert {r["cell"] for r in csv.DictReader(f)} == {"lstm", "lstm:forget_bias=1"}
+    assert (out / "plots" / "lstm-forget_bias1.png").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "![lstm:forget_bias=1](plots/lstm-forget_bias1.png)" in report
+    assert "| lstm:forget_bias=1 | init" in report
+    published = results.read_text()
+    assert "![lstm:forget_bias=1](gradient-flow-lstm-forget_bias1.png)" in published
+    assert (results.parent / "gradient-flow-lstm-forget_bias1.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
+        (["--cells", "lstm,elman:forget_bias=1"], "cell 'elman' has no option 'forget_bias'"),
         (["--cells", "elman,nope"], "--cells: unknown cell 'nope'"),
         (["--cells", " , "], "--cells=' , ': expected a comma-separated list"),
         (["--length", 1], "--length: length 1 is too short"),

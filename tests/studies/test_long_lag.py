@@ -2,8 +2,10 @@
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
+import torch
 
 from nnzoo.studies import base, long_lag
 from tests.studies.conftest import study
@@ -71,6 +73,43 @@ def test_adding_runs_through_run_study(tmp_path, capsys):
     )
 
 
+def test_a_cell_with_options_gets_its_own_runs_and_keeps_its_label(capsys, tmp_path):
+    from nnzoo.config import config_from_toml
+    from nnzoo.training.run import build_model, load_splits
+
+    out = tmp_path / "lag"
+    argv = ["long-lag", "--cells", "lstm,lstm:forget_bias=1", "--lengths", "5", *TINY,
+            "--data-root", tmp_path / "none", "--out", out]  # fmt: skip
+    code, stdout, stderr = study(capsys, *argv)
+    assert code == 0, stderr
+    assert stdout.count("epoch 1/1") == 2
+    record = json.loads((out / "study.json").read_text())
+    assert record["cells"] == ["lstm", "lstm:forget_bias=1"]
+    assert list(record["means"]) == ["lstm", "lstm:forget_bias=1"]
+    assert [Path(r["run"]).name for r in record["rows"]] == [
+        "lstm-T5-s0",
+        "lstm-forget_bias1-T5-s0",
+    ]
+    assert [r["cell"] for r in record["rows"]] == ["lstm", "lstm:forget_bias=1"]
+    plain = config_from_toml((out / "runs" / "lstm-T5-s0" / "config.toml").read_text())
+    shifted = config_from_toml(
+        (out / "runs" / "lstm-forget_bias1-T5-s0" / "config.toml").read_text()
+    )
+    assert plain.model.cell_options == {} and plain.model.cell == "lstm"
+    assert shifted.model.cell_options == {"forget_bias": 1} and shifted.model.cell == "lstm"
+    assert shifted.replace(model=plain.model) == plain  # nothing else differs
+    splits = load_splits(plain, None)  # the study's own data
+    a, b = (
+        build_model(plain, splits).encoder.layers[0],
+        build_model(shifted, splits).encoder.layers[0],
+    )
+    H = 6
+    torch.testing.assert_close(b.bias_ih[H : 2 * H], a.bias_ih[H : 2 * H] + 1)
+    assert torch.equal(b.weight_hh, a.weight_hh) and torch.equal(b.bias_hh, a.bias_hh)
+    report = (out / "report.md").read_text()
+    assert "| lstm:forget_bias=1 |" in report and "`runs/lstm-forget_bias1-T5-s0`" in report
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -84,6 +123,9 @@ def test_adding_runs_through_run_study(tmp_path, capsys):
         (["--hidden", 0], "--hidden=0: expected an integer >= 1"),
         (["--epochs", 0], "train.epochs=0: expected an integer >= 1"),
         (["--set", "model.cell_options.colour=1"], "colour"),
+        (["--cells", "lstm:colour=1"], "--cells: 'lstm:colour=1': cell 'lstm' has no option"),
+        (["--cells", "gru,lstm:forget_bias=x"], "forget_bias='x': expected a finite number"),
+        (["--cells", "lstm:bias=false;forget_bias=1"], "forget_bias=1 needs a bias"),
     ],
 )
 def test_bad_flags_are_one_line_errors(capsys, tmp_path, flags, message):

@@ -31,6 +31,12 @@ def check_positive_int(name: str, value: Any) -> int:
     return value
 
 
+def check_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name}={value!r}: expected a finite number")
+    return float(value)
+
+
 def check_choice(name: str, value: Any, choices: tuple) -> Any:
     if value not in choices:
         expected = ", ".join(repr(c) for c in choices)

@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,82 @@ def parse_list(flag: str, text: str, kind: Callable[[str], Any] = str) -> list[A
         raise ConfigError(
             f"{flag}={text!r}: expected a comma-separated list of {kind.__name__}s"
         ) from None
+
+
+CELLS_HELP = (
+    "comma-separated registered cells, each optionally with cell options after a colon, "
+    "separated by semicolons: CELL[:KEY=VALUE[;KEY=VALUE]], e.g. "
+    "elman,gru,lstm,lstm:forget_bias=1 (quote the list for the shell when it holds a ';')"
+)
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One entry of a study's ``--cells``: a registered cell and its options.
+
+    ``label`` is the entry as typed (``lstm:forget_bias=1``), the name in tables and plots;
+    ``key`` its filesystem-safe form for run folders and plot files (``lstm-forget_bias1``),
+    the bare cell name when there are no options, so plain cells keep their folders.
+    """
+
+    label: str
+    name: str
+    options: tuple[tuple[str, str], ...] = ()  # (key, value as typed: a TOML value)
+
+    @property
+    def key(self) -> str:
+        parts = [self.name]
+        for key, text in self.options:
+            value = re.sub(r"[^A-Za-z0-9._+-]+", "_", text.strip("'\""))
+            parts.append(f"{key}{value}")
+        return "-".join(parts)
+
+    def overrides(self) -> list[str]:
+        """The options as config overrides: ``model.cell_options.forget_bias=1``."""
+        return [f"model.cell_options.{key}={text}" for key, text in self.options]
+
+
+def parse_cells(flag: str, text: str) -> list[CellSpec]:
+    """``"gru,lstm:forget_bias=1"`` -> its CellSpecs, names and option names checked."""
+    from nnzoo.cells import CELLS
+
+    specs = []
+    for item in parse_list(flag, text):
+        name, colon, rest = (part.strip() for part in item.partition(":"))
+        if name not in CELLS:
+            raise ConfigError(
+                f"{flag}: unknown cell {name!r}; expected some of: {', '.join(CELLS.names())}"
+            )
+        options: dict[str, str] = {}
+        for entry in rest.split(";") if colon else []:
+            key, equals, value = (part.strip() for part in entry.partition("="))
+            if not (key and equals and value):
+                raise ConfigError(
+                    f"{flag}: {item!r}: expected CELL:KEY=VALUE[;KEY=VALUE], "
+                    "e.g. lstm:forget_bias=1"
+                )
+            accepted = CELLS.options(name)
+            if key not in accepted:
+                raise ConfigError(
+                    f"{flag}: {item!r}: cell {name!r} has no option {key!r}; "
+                    f"expected some of: {', '.join(accepted) or '(none)'}"
+                )
+            if key in options:
+                raise ConfigError(f"{flag}: {item!r}: option {key!r} is given twice")
+            options[key] = value
+        specs.append(CellSpec(item, name, tuple(options.items())))
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{flag}={text!r}: a cell is named twice")
+    keys: dict[str, str] = {}
+    for spec in specs:
+        if spec.key in keys:
+            raise ConfigError(
+                f"{flag}: {keys[spec.key]!r} and {spec.label!r} would share the run folder "
+                f"name {spec.key!r}; expected distinct cells"
+            )
+        keys[spec.key] = spec.label
+    return specs
 
 
 def check_common(args: argparse.Namespace) -> None:

@@ -12,8 +12,10 @@ where L is the batch's mean cross-entropy and h_t (B, H) the hidden state of the
 step t: the total derivative, through every later step, not only through the readout. For an
 Elman cell the Jacobian is diag(1 - h_t^2) W, so g_1 / g_T shrinks (or grows) geometrically in
 T. An LSTM's additive cell state and a GRU's interpolating update can keep it near 1, but only
-once training has opened their gates: at initialisation the gates sit near 1/2 and the signal
-fades about as fast as an Elman cell's.
+once training has opened their gates: at torch's default initialisation the gates sit near 1/2
+and the signal fades about as fast as an Elman cell's. A forget-gate bias of 1 at
+initialisation (``lstm:forget_bias=1``) starts the LSTM's forget gate near 0.73: the signal
+still fades, more slowly.
 
 Curves per cell: the initial weights, the weights after ``--epochs`` of training without
 clipping, and after training with the global gradient norm clipped at ``--clip-norm``.
@@ -25,7 +27,9 @@ To see h_t, `hidden_gradients` unrolls every layer with the cell's own ``step`` 
 for dL/dh_t directly; the logits it computes equal the model's forward (fused kernel or scan).
 Writes ``plots/<cell>.png`` (log scale), ``plots/all-cells.png``,
 ``plots/training-grad-norm.png``, ``gradient-norms.csv`` and one run folder per (cell, clipping)
-under ``runs/``.
+under ``runs/``. ``--cells`` entries may carry cell options, as in ``nnzoo study long-lag``:
+``--cells 'elman,gru,lstm,lstm:forget_bias=1'`` adds an LSTM whose forget-gate bias starts at 1
+(tables and plots name it as typed; its files use ``lstm-forget_bias1``).
 """
 
 from __future__ import annotations
@@ -171,6 +175,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_key(cell: str, clip: float) -> str:
+    """The run folder of a cell's key (``CellSpec.key``) and a clipping norm (0: none)."""
     return f"{cell}-clip{clip:g}" if clip > 0 else cell
 
 
@@ -205,7 +210,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     }
     chance = long_lag.chance(configs[cells[0], 0.0], args.data_root)
     tasks = [
-        base.task_for(args, study_dir, run_key(cell, clip), config)
+        base.task_for(args, study_dir, run_key(cell.key, clip), config)
         for (cell, clip), config in configs.items()
     ]
     done = dict(zip(configs, base.map_tasks(train_recording, tasks, args.jobs)))
@@ -222,28 +227,30 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
             model = trained_model(configs[cell, clip], splits, Path(d["run_dir"]))
             if model is not None:
                 models[condition] = model
-            runs.append(run_summary(cell, clip, condition, d))
-        curves[cell] = {
+            runs.append(run_summary(cell.label, clip, condition, d))
+        curves[cell.label] = {
             condition: hidden_gradients(model.double(), x.double(), y).tolist()
             for condition, model in models.items()
         }  # float64: the smallest norms stay above float32's underflow
     rows = [
-        {"cell": cell, "condition": condition, **ratios(norms)}
-        for cell in cells
-        for condition, norms in curves[cell].items()
+        {"cell": label, "condition": condition, **ratios(norms)}
+        for label, by_condition in curves.items()
+        for condition, norms in by_condition.items()
     ]
     write_csv(study_dir / CSV_FILE, curves)
     plots = study_dir / "plots"
-    for cell in cells:
-        plot_cells({cell: curves[cell]}, plots / f"{cell}.png", f"{cell}: ||dL/dh_t||, T={length}")
+    cell_plots = {cell.label: f"plots/{cell.key}.png" for cell in cells}
+    for label, path in cell_plots.items():
+        plot_cells({label: curves[label]}, study_dir / path, f"{label}: ||dL/dh_t||, T={length}")
     plot_cells(curves, plots / "all-cells.png", f"||dL/dh_t|| against t, T = {length}")
-    histories = {run_key(cell, clip): done[cell, clip]["history"] for cell, clip in configs}
+    histories = {run_key(cell.label, clip): done[cell, clip]["history"] for cell, clip in configs}
     plot_training_norms(histories, plots / "training-grad-norm.png")
     return {
         "title": f"Gradient flow: ||dL/dh_t|| against t ({args.task}, T = {length})",
         "task": args.task,
         "length": length,
-        "cells": cells,
+        "cells": [cell.label for cell in cells],
+        "cell_plots": cell_plots,
         "chance": 100 * chance,
         "batch": len(x),
         "rows": rows,
@@ -398,7 +405,8 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         f"Chance: {record['chance']:.1f} %. ||g||: the global gradient norm of a training step "
         "before clipping."
     )
-    plots = "\n\n".join(f"![{cell}](plots/{cell}.png)" for cell in record["cells"])
+    cell_plots = record.get("cell_plots") or {c: f"plots/{c}.png" for c in record["cells"]}
+    plots = "\n\n".join(f"![{label}]({path})" for label, path in cell_plots.items())
     return [
         ("||dL/dh_t|| against t", "![all cells](plots/all-cells.png)\n\n" + budget),
         ("First and last step", table(flow, flow_headers, floatfmt=".3g")),

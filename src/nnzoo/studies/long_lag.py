@@ -9,15 +9,19 @@ at step 1 and read out at step T, so the error signal must travel back T - 1 ste
 
 An Elman cell multiplies T - 1 Jacobians diag(1 - h_t^2) W and the product shrinks (or
 grows) geometrically. The additive cell state of an LSTM, and the interpolating update of a GRU,
-can carry the signal once their gates learn to hold it (at initialisation the gates sit near 1/2
-and the signal fades there too). The study trains one run per (cell, length, seed), a one-layer
+can carry the signal once their gates learn to hold it (at torch's default initialisation the
+gates sit near 1/2 and the signal fades there too; ``lstm:forget_bias=1`` starts the LSTM's
+forget gate near 0.73). The study trains one run per (cell, length, seed), a one-layer
 ``sequence-classifier`` reading its last state with Adam, and tabulates the test accuracy at the
 epoch the validation split picks, averaged over the seeds (``--seeds``: whether a run finds the
 long-lag solution at all depends on its initial weights), against the chance level of the task.
 
-Every run is an ordinary run folder ``runs/<cell>-T<length>-s<seed>``; repeating the command
-picks up finished runs. The task flags here (``--task``, ``--cells``, sizes, optimiser) are
-shared with ``nnzoo study gradient-flow``.
+``--cells`` entries may carry cell options, ``CELL:KEY=VALUE[;KEY=VALUE]``: ``--cells
+'gru,lstm,lstm:forget_bias=1'`` compares the LSTM with and without a forget-gate bias of 1 at
+initialisation. Tables and plots name a cell as typed; its run folders use a filesystem-safe
+form (``lstm-forget_bias1``). Every run is an ordinary run folder
+``runs/<cell>-T<length>-s<seed>``; repeating the command picks up finished runs. The task flags
+here (``--task``, ``--cells``, sizes, optimiser) are shared with ``nnzoo study gradient-flow``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ TASKS = ("first-symbol", "adding")
 
 def add_task_arguments(p: argparse.ArgumentParser, *, epochs: int, train_size: int) -> None:
     p.add_argument("--task", default="first-symbol", help="first-symbol | adding")
-    p.add_argument("--cells", default="elman,gru,lstm", help="cells (comma-separated)")
+    p.add_argument(
+        "--cells", default="elman,gru,lstm", help=base.CELLS_HELP + "; default elman,gru,lstm"
+    )
     p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
     p.add_argument("--symbols", type=int, default=4, help="first-symbol alphabet (default 4)")
     p.add_argument("--train-size", type=int, default=train_size, help="training sequences")
@@ -60,19 +66,8 @@ def add_task_arguments(p: argparse.ArgumentParser, *, epochs: int, train_size: i
     )
 
 
-def check_cells(text: str) -> list[str]:
-    from nnzoo.cells import list_cells
-
-    cells = base.parse_list("--cells", text)
-    known = list_cells()
-    for cell in cells:
-        if cell not in known:
-            raise ConfigError(
-                f"--cells: unknown cell {cell!r}; expected some of: {', '.join(known)}"
-            )
-    if len(set(cells)) != len(cells):
-        raise ConfigError(f"--cells={text!r}: a cell is named twice")
-    return cells
+def check_cells(text: str) -> list[base.CellSpec]:
+    return base.parse_cells("--cells", text)
 
 
 def check_length(flag: str, length: int) -> int:
@@ -90,8 +85,14 @@ def check_task(args: argparse.Namespace) -> None:
             raise ConfigError(f"{name}={getattr(args, flag)}: expected an integer >= 1")
 
 
-def run_config(args: argparse.Namespace, cell: str, length: int, *overrides: str) -> RunConfig:
-    """One run: a one-layer classifier of ``cell`` on the task at ``length``, then overrides."""
+def run_config(
+    args: argparse.Namespace, cell: base.CellSpec, length: int, *overrides: str
+) -> RunConfig:
+    """One run: a one-layer classifier of ``cell`` on the task at ``length``, then overrides.
+
+    The cell's own options come after ``--set``, so ``lstm:forget_bias=1`` wins over a
+    ``--set model.cell_options.forget_bias=...`` meant for every cell.
+    """
     from nnzoo.training.run import check_config
 
     data = [
@@ -105,7 +106,7 @@ def run_config(args: argparse.Namespace, cell: str, length: int, *overrides: str
         data.append(f"data.options.symbols={args.symbols}")
     model = [
         "model.name=sequence-classifier",
-        f"model.cell={cell}",
+        f"model.cell={cell.name}",
         f"model.hidden={args.hidden}",
         "model.layers=1",
         "model.readout=last",
@@ -118,7 +119,7 @@ def run_config(args: argparse.Namespace, cell: str, length: int, *overrides: str
         f"train.seed={args.seed}",
         "train.monitor=val_accuracy",
     ]
-    config = load_config(None, [*data, *model, *train, *args.set, *overrides])
+    config = load_config(None, [*data, *model, *train, *args.set, *cell.overrides(), *overrides])
     check_config(config)
     return config
 
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     for n in lengths:  # every length's data, drawn (and checked) before any training
         chance(configs[cells[0], n, seeds[0]], args.data_root)
     tasks = [
-        base.task_for(args, study_dir, f"{cell}-T{n}-s{seed}", config)
+        base.task_for(args, study_dir, f"{cell.key}-T{n}-s{seed}", config)
         for (cell, n, seed), config in configs.items()
     ]
     done = base.map_tasks(base.train_task, tasks, args.jobs)
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         results = d["results"]
         rows.append(
             {
-                "cell": cell,
+                "cell": cell.label,
                 "length": n,
                 "seed": seed,
                 "run": d["run_dir"],
@@ -210,12 +211,13 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
                 "diverged": results.get("diverged"),
             }
         )
-    means = mean_table(rows, cells, lengths)
+    labels = [cell.label for cell in cells]
+    means = mean_table(rows, labels, lengths)
     plot_accuracy(rows, means, lengths, chance_pct, study_dir / "plots" / "accuracy.png")
     return {
         "title": f"Long-lag: test accuracy against sequence length ({args.task})",
         "task": args.task,
-        "cells": cells,
+        "cells": labels,
         "lengths": lengths,
         "seeds": seeds,
         "chance": chance_pct,

@@ -124,3 +124,14 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         write_atomic(path, "new\n")
     assert path.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["r.md"]
+
+
+def test_write_atomic_gives_the_permissions_open_would(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = write_atomic(tmp_path / "r.md", "x")
+    reference = tmp_path / "plain.md"
+    reference.write_text("x")
+    assert path.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777

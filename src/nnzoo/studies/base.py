@@ -342,6 +342,19 @@ def map_tasks(
         return list(bar)
 
 
+def course_setup(options: dict[str, Any], epochs: int | None = None) -> bool:
+    """Whether a study ran with the course's setup, so that its published numbers compare:
+    Fashion-MNIST, plain SGD, batch 64, no other config changes (and ``epochs``, if given)."""
+    return (
+        options.get("data") == "fashion-mnist"
+        and options.get("optimizer") == "sgd"
+        and options.get("momentum") == 0.0
+        and options.get("batch_size") == 64
+        and not options.get("set")
+        and (epochs is None or options.get("epochs") == epochs)
+    )
+
+
 # -- plots and sections shared by the studies -----------------------------------------------
 
 

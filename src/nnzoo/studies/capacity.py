@@ -80,7 +80,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         if "diverged" in r:
             lines.append([r["model"], "", "", "diverged", "", "", "", ""])
             continue
-        published = PUBLISHED.get(r["model"]) if o["epochs"] == 10 else None
+        published = (
+            PUBLISHED.get(r["model"]) if base.course_setup(o, 10) and o["lr"] == 0.1 else None
+        )
         lines.append(
             [
                 r["model"],

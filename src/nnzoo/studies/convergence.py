@@ -72,7 +72,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         if "diverged" in r:
             lines.append([f"{r['lr']:g}", "diverged", "", "", "", ""])
             continue
-        published = PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" else None
+        published = (
+            PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and base.course_setup(o) else None
+        )
         epoch = r["epochs"] if r["converged"] else f"not by {o['epochs']}"
         lines.append(
             [

@@ -64,7 +64,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         if "diverged" in r:
             lines.append([f"{r['lr']:g}", "diverged", "", "", "", "", ""])
             continue
-        published = PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" else None
+        published = (
+            PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and base.course_setup(o, 10) else None
+        )
         lines.append(
             [
                 f"{r['lr']:g}",

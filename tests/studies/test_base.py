@@ -13,7 +13,7 @@ from nnzoo.studies.base import CellSpec, load_record, parse_cells, parse_list
 def test_parse_list():
     assert parse_list("--lrs", "1, 0.1,0.01", float) == [1.0, 0.1, 0.01]
     assert parse_list("--models", "mlp,deeper") == ["mlp", "deeper"]
-    for text in ("", " , ", "1,x"):
+    for text in ("", " , ", "1,x", "0.1,0.10"):
         with pytest.raises(ConfigError, match="--lrs"):
             parse_list("--lrs", text, float)
 
@@ -57,8 +57,8 @@ def test_parse_cells_plain_names_and_options():
         ("lstm:forget_bias=", "expected CELL:KEY=VALUE[;KEY=VALUE]"),
         ("lstm:forget_bias=1;", "expected CELL:KEY=VALUE[;KEY=VALUE]"),
         ("lstm:forget_bias=1;forget_bias=2", "option 'forget_bias' is given twice"),
-        ("lstm,lstm", "a cell is named twice"),
-        ("lstm:forget_bias=1,lstm:forget_bias=1", "a cell is named twice"),
+        ("lstm,lstm", "'lstm' is listed twice"),
+        ("lstm:forget_bias=1,lstm:forget_bias=1", "'lstm:forget_bias=1' is listed twice"),
         (
             "lstm:forget_bias='1',lstm:forget_bias=1",
             "would share the run folder name 'lstm-forget_bias1'",

@@ -122,11 +122,15 @@ def parse_list(flag: str, text: str, kind: Callable[[str], Any] = str) -> list[A
     if not items:
         raise ConfigError(f"{flag}={text!r}: expected a comma-separated list")
     try:
-        return [kind(t) for t in items]
+        values = [kind(t) for t in items]
     except ValueError:
         raise ConfigError(
             f"{flag}={text!r}: expected a comma-separated list of {kind.__name__}s"
         ) from None
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
+    if repeated:  # two runs would share one folder
+        raise ConfigError(f"{flag}={text!r}: {repeated[0]!r} is listed twice")
+    return values
 
 
 CELLS_HELP = (
@@ -191,9 +195,6 @@ def parse_cells(flag: str, text: str) -> list[CellSpec]:
                 raise ConfigError(f"{flag}: {item!r}: option {key!r} is given twice")
             options[key] = value
         specs.append(CellSpec(item, name, tuple(options.items())))
-    labels = [s.label for s in specs]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"{flag}={text!r}: a cell is named twice")
     keys: dict[str, str] = {}
     for spec in specs:
         if spec.key in keys:

@@ -162,23 +162,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def unique(flag: str, text: str, values: list[int]) -> list[int]:
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{flag}={text!r}: a value is named twice")
-    return values
-
-
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     check_task(args)
     cells = check_cells(args.cells)
-    lengths = unique(
-        "--lengths",
-        args.lengths,
-        [check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)],
-    )
+    lengths = [
+        check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)
+    ]
     seeds = [args.seed]
     if args.seeds is not None:
-        seeds = unique("--seeds", args.seeds, base.parse_list("--seeds", args.seeds, int))
+        seeds = base.parse_list("--seeds", args.seeds, int)
     configs = {
         (cell, n, seed): run_config(args, cell, n, f"train.seed={seed}")
         for cell in cells

@@ -8,6 +8,7 @@
     nnzoo data list | download NAME | path
     nnzoo reproduce larnn-har [--quick]
     nnzoo report RUN_DIR... [--out DIR]                        rebuild a report; compare runs
+    nnzoo search CONFIG.toml [--storage URL --create|--worker]  hyperparameter search (Optuna)
 
 Errors a user can cause print one line and exit with status 2.
 """
@@ -172,6 +173,17 @@ def build_parser() -> Parser:
     p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")
     p.add_argument("--out", help="where a comparison goes (default: runs/compare-<digest>)")
+
+    p = sub.add_parser("search", help="hyperparameter search on Optuna (resumes when re-run)")
+    p.add_argument("config", help="a run config plus a [search] table (see nnzoo.search)")
+    p.add_argument("--out", help="search folder (default: runs/search-<config stem>)")
+    p.add_argument("--storage", help="a shared study: sqlite:///PATH or postgresql://...")
+    p.add_argument("--create", action="store_true", help="create the shared study and exit")
+    p.add_argument("--worker", action="store_true", help="run trials of a shared study")
+    p.add_argument("--focus-from", metavar="DIR|URL", help="round 1 to focus round 2 on")
+    p.add_argument("--focus-study", metavar="NAME", help="round 1's study name, with a URL")
+    p.add_argument("--data-root")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     return parser
 
 
@@ -395,6 +407,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from nnzoo.search import run_search
+
+    command = ["nnzoo", "search", args.config]
+    for flag in ("out", "storage", "focus_from", "focus_study", "data_root"):
+        if getattr(args, flag):
+            command += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
+    command += [f"--set={item}" for item in args.set]
+    command += [f"--{flag}" for flag in ("create", "worker") if getattr(args, flag)]
+    run_search(
+        args.config, out=args.out, storage=args.storage, create=args.create,
+        worker=args.worker, focus_from=args.focus_from, focus_study=args.focus_study,
+        data_root=args.data_root, overrides=args.set, command=" ".join(command),
+    )  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -405,6 +434,7 @@ COMMANDS = {
     "study": cmd_study,
     "reproduce": cmd_reproduce,
     "report": cmd_report,
+    "search": cmd_search,
 }
 
 

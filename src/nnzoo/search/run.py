@@ -1,0 +1,350 @@
+"""Run a search: an Optuna study whose every trial is an ordinary run folder.
+
+Trial ``n`` trains ``<out>/trials/<n>`` with ``train_run`` (so ``nnzoo evaluate`` and ``nnzoo
+report`` work on it); its value is the best validation value of the objective (which is also the
+monitor that picks the trial's best epoch). The trial's run folder and test accuracy are stored
+as user attributes; the test split never drives anything.
+
+Storage. By default the study lives in Optuna's journal file ``<out>/search.journal``: a search
+killed at any moment resumes with the same command. On restart, trials a dead process left
+RUNNING are marked FAIL and their params are enqueued again; only the remaining ``trials -
+finished`` trials run, and finished trials' run folders are left as they are. ``--storage URL``
+(``sqlite:///...``, ``postgresql://...``) shares a study between processes: ``--create`` creates
+it once, then any number of ``--worker`` processes run trials until the study holds ``trials``
+finished or running trials (checked before and again just after each trial is drawn, so two
+workers never overshoot; a trial drawn past the budget is marked FAIL with a ``skipped`` note).
+Finished means COMPLETE, PRUNED, or FAIL with an ``error`` note (a run that diverged; it would
+fail again).
+
+Focus (``--focus-from ROUND1_DIR`` or ``--focus-from URL --focus-study NAME``): round 2's space is
+derived from round 1 by `nnzoo.search.space.FOCUS_RULE`, written with the rule to
+``<out>/focus.json``, and round 1's best params run first.
+
+``<out>/search.json`` sums the search up when it ends (and after ``--create``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from nnzoo.config import apply_overrides, config_from_dict, read_toml
+from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.report.markdown import write_atomic
+from nnzoo.search.pruning import TrialPruning
+from nnzoo.search.space import (
+    FOCUS_RULE,
+    SearchConfig,
+    check_space,
+    focus_space,
+    parse_search,
+    trial_config,
+)
+
+
+def optuna():
+    import optuna as _optuna
+
+    _optuna.logging.set_verbosity(_optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=_optuna.exceptions.ExperimentalWarning)
+    return _optuna
+
+
+def make_sampler(search: SearchConfig, seed: int | None):
+    o = optuna()
+    if search.sampler == "random":
+        return o.samplers.RandomSampler(seed=seed)
+    if search.sampler == "grid":
+        grid = {d.key: d.grid() for d in search.space if d.tunable}
+        return o.samplers.GridSampler(grid, seed=seed)
+    if search.sampler == "hyperopt-compatible":  # univariate, no constant liar
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            params = o.samplers.TPESampler.hyperopt_parameters()
+        return o.samplers.TPESampler(**params, seed=seed)
+    return o.samplers.TPESampler(seed=seed)
+
+
+def make_pruner(search: SearchConfig, epochs: int):
+    o = optuna()
+    if search.pruner == "median":
+        return o.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    if search.pruner == "hyperband":
+        return o.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
+    return o.pruners.NopPruner()
+
+
+def open_storage(url: str | None, out: Path):
+    """An RDB storage for ``url``, else the journal file in ``out``."""
+    o = optuna()
+    if url is None:
+        from optuna.storages.journal import JournalFileBackend
+
+        out.mkdir(parents=True, exist_ok=True)
+        return o.storages.JournalStorage(JournalFileBackend(str(out / "search.journal")))
+    try:
+        return o.storages.RDBStorage(url)
+    except Exception as e:  # a bad URL, a missing driver, a server that does not answer
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"--storage {url}: cannot reach it ({reason})") from None
+
+
+def counted(trials: list) -> list:
+    """Trials that use up the budget: finished (complete, pruned, diverged) or running."""
+    from optuna.trial import TrialState
+
+    return [
+        t
+        for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+    ]
+
+
+def fail_stale(study) -> None:
+    """Trials a killed process left RUNNING: mark them FAIL and enqueue their params again."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+
+
+def describe(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+
+
+def run_trial(trial, base, search, out: Path, data_root) -> float:
+    from nnzoo.training.run import train_run
+
+    values = {d.key: d.suggest(trial) for d in search.space}
+    config = trial_config(base, search, values)
+    run_dir = out / "trials" / str(trial.number)
+    trial.set_user_attr("run_dir", str(run_dir))
+    pruning = TrialPruning(trial, search.objective) if search.pruner != "none" else None
+    results = train_run(
+        config, run_dir, data_root=data_root, progress=False,
+        extra_callbacks=[pruning] if pruning else [],
+    )  # fmt: skip
+    trial.set_user_attr("test_accuracy", results["test"]["accuracy"])
+    if pruning is not None and pruning.pruned_at is not None:
+        raise optuna().TrialPruned(f"pruned at epoch {pruning.pruned_at}")
+    return float(results["selected_val"][search.objective])
+
+
+def run_trials(study, base, search: SearchConfig, out: Path, data_root) -> int:
+    """Draw and train trials until the study's budget is used up; returns how many ran here."""
+    from optuna.trial import TrialState
+
+    o = optuna()
+    ran = 0
+    while len(counted(study.get_trials(deepcopy=False))) < search.trials:
+        trial = study.ask()
+        ahead = [t for t in counted(study.get_trials(deepcopy=False)) if t.number < trial.number]
+        if len(ahead) >= search.trials:  # another worker took the last place meanwhile
+            trial.set_user_attr("skipped", "the study already held its trials")
+            study.tell(trial, state=TrialState.FAIL)
+            break
+        try:
+            value = run_trial(trial, base, search, out, data_root)
+        except o.TrialPruned as e:
+            study.tell(trial, state=TrialState.PRUNED)
+            print(f"trial {trial.number}: {e} | {describe(trial.params)}", flush=True)
+        except NnzooError as e:  # a run that diverged: it would fail again
+            trial.set_user_attr("error", str(e))
+            study.tell(trial, state=TrialState.FAIL)
+            print(f"trial {trial.number}: failed ({e}) | {describe(trial.params)}", flush=True)
+        except BaseException:
+            trial.set_user_attr("interrupted", True)
+            study.tell(trial, state=TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            raise
+        else:
+            study.tell(trial, value)
+            print(
+                f"trial {trial.number}: {search.objective} {value:.4f} | {describe(trial.params)}",
+                flush=True,
+            )
+        ran += 1
+    return ran
+
+
+def load_focus(source: str, study_name: str | None, k: int):
+    """(top-k params best first, best trial, where from) of a finished round."""
+    o = optuna()
+    if "://" in source:
+        storage, name = source, study_name
+    else:
+        folder = Path(source)
+        journal = folder / "search.journal"
+        if not journal.exists():
+            raise ConfigError(f"--focus-from {folder}: no search.journal; is it a search folder?")
+        storage = open_storage(None, folder)
+        name = study_name
+        if name is None:
+            names = o.study.get_all_study_names(storage)
+            if len(names) != 1:
+                raise ConfigError(
+                    f"--focus-from {folder}: holds studies {names}; pass --focus-study NAME"
+                )
+            name = names[0]
+    if isinstance(storage, str):
+        storage = open_storage(storage, Path("."))
+    try:
+        study = o.load_study(study_name=name, storage=storage)
+    except KeyError:
+        raise ConfigError(f"--focus-from {source}: no study named {name!r}") from None
+    done = study.get_trials(deepcopy=False, states=(o.trial.TrialState.COMPLETE,))
+    if not done:
+        raise ConfigError(f"--focus-from {source}: study {name!r} has no complete trial")
+    maximize = study.direction == o.study.StudyDirection.MAXIMIZE
+    done = sorted(done, key=lambda t: t.value, reverse=maximize)
+    return [t.params for t in done[:k]], done[0], f"{source} (study {name})"
+
+
+def signature(base_config, search: SearchConfig) -> dict[str, Any]:
+    """What must match for a study to be resumed by this command."""
+    return {
+        "objective": search.objective,
+        "sampler": search.sampler,
+        "pruner": search.pruner,
+        "space": search.space_dict(),
+        "config": base_config.to_dict(),
+    }
+
+
+def summary(study, search: SearchConfig, storage: str, command: str) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    out = {
+        "name": study.study_name,
+        "storage": storage,
+        "sampler": search.sampler,
+        "pruner": search.pruner,
+        "objective": search.objective,
+        "direction": search.direction,
+        "seed": search.seed,
+        "trials": search.trials,
+        "space": search.space_dict(),
+        "states": {s.name.lower(): states.count(s) for s in TrialState if s in states},
+        "best": None,
+        "command": command,
+    }
+    if TrialState.COMPLETE in states:
+        best = study.best_trial
+        out["best"] = {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "run_dir": best.user_attrs.get("run_dir"),
+        }
+    return out
+
+
+def run_search(
+    config_path: str | Path,
+    *,
+    out: str | Path | None = None,
+    storage: str | None = None,
+    create: bool = False,
+    worker: bool = False,
+    focus_from: str | None = None,
+    focus_study: str | None = None,
+    data_root: str | Path | None = None,
+    overrides: list[str] | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """Check everything, then run (or create, or join) the study; returns search.json's dict."""
+    config_path = Path(config_path)
+    raw = read_toml(config_path)
+    search_raw = raw.pop("search", None)
+    raw = apply_overrides(raw, overrides or [])
+    base_config = config_from_dict(raw, source=str(config_path))
+    search = parse_search(search_raw, source=str(config_path))
+    name = search.name or config_path.stem
+    out = Path(out) if out else Path("runs") / f"search-{config_path.stem}"
+    if (create or worker) and storage is None:
+        raise ConfigError("--create and --worker need --storage URL (a shared study)")
+    if create and worker:
+        raise ConfigError("--create and --worker: pass one (create the study, then start workers)")
+
+    focus = None
+    if focus_from:
+        top, best, source = load_focus(focus_from, focus_study, search.focus_top_k)
+        original = search.space_dict()
+        search = dataclasses.replace(search, space=focus_space(search, top, best.params))
+        tunable = {d.key for d in search.space if d.tunable}
+        focus = {
+            "from": source,
+            "rule": FOCUS_RULE,
+            "top_k": search.focus_top_k,
+            "top_params": top,
+            "best": {"number": best.number, "value": best.value, "params": best.params},
+            "original_space": original,
+            "space": search.space_dict(),
+            "enqueued": {k: v for k, v in best.params.items() if k in tunable},
+        }
+    check_space(raw, search)
+
+    o = optuna()
+    store = open_storage(storage, out)
+    where = storage or str(out / "search.journal")
+    seed = None if worker else search.seed  # parallel workers draw apart
+    sampler, pruner = make_sampler(search, seed), make_pruner(search, base_config.train.epochs)
+    sig = json.loads(json.dumps(signature(base_config, search)))
+    if create:
+        try:
+            study = o.create_study(study_name=name, storage=store, direction=search.direction)
+        except o.exceptions.DuplicatedStudyError:
+            raise ConfigError(f"study {name!r} already exists in {storage}") from None
+        study.set_user_attr("nnzoo_search", sig)
+        print(f"created study {name!r} in {storage}; start workers with --worker")
+        return summary(study, search, where, command)
+    if worker:
+        try:
+            study = o.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+        except KeyError:
+            raise ConfigError(
+                f"no study {name!r} in {storage}; create it first with --create"
+            ) from None
+    else:
+        study = o.create_study(
+            study_name=name, storage=store, direction=search.direction, sampler=sampler,
+            pruner=pruner, load_if_exists=True,
+        )  # fmt: skip
+    saved = study.user_attrs.get("nnzoo_search")
+    if saved is None and not study.trials:
+        study.set_user_attr("nnzoo_search", sig)
+    elif saved != sig:
+        raise ConfigError(
+            f"study {name!r} in {where} was made by a different search config; "
+            "pass another --out (or [search] name)"
+        )
+    if storage is None:
+        fail_stale(study)
+    out.mkdir(parents=True, exist_ok=True)
+    if focus is not None:
+        if not study.trials and focus["enqueued"]:
+            study.enqueue_trial(focus["enqueued"])
+        write_atomic(out / "focus.json", json.dumps(focus, indent=2) + "\n")
+
+    run_trials(study, raw, search, out, data_root)
+    result = summary(study, search, where, command)
+    write_atomic(out / "search.json", json.dumps(result, indent=2) + "\n")
+    best = result["best"]
+    if best is None:
+        print(f"no complete trial; {out / 'search.json'}")
+    else:
+        print(
+            f"best: trial {best['number']}, {search.objective} {best['value']:.4f} | "
+            f"{describe(best['params'])} ({best['run_dir']}); summary: {out / 'search.json'}"
+        )
+    return result

@@ -2,6 +2,7 @@
 
     nnzoo report RUN_DIR           config.toml + metrics.jsonl + results.json -> report.md, .html
     nnzoo report STUDY_DIR         a folder with study.json: nnzoo.studies.rebuild_report
+    nnzoo report SEARCH_DIR        a folder with search.json: nnzoo.search.report
     nnzoo report RUN_DIR RUN_DIR   one column per run, overlaid validation accuracy and loss
                                    -> <--out>/report.md, .html (runs/compare-<digest> by default)
 
@@ -29,6 +30,7 @@ from nnzoo.utils.environment import provenance
 
 RUN_FILES = ("config.toml", "results.json")
 STUDY_FILE = "study.json"
+SEARCH_FILE = "search.json"
 TRAIN_FIRST = "train it first with nnzoo train"
 # results.json entries a report reads; a file without them is not one nnzoo train wrote
 RESULT_KEYS = {
@@ -183,6 +185,19 @@ def rebuild_study(path: str | os.PathLike) -> list[Path]:
     return written + [p for p in pages if p not in written]
 
 
+def rebuild_search(path: str | os.PathLike) -> list[Path]:
+    """Write a search folder's analysis report, with ``nnzoo.search.report``."""
+    path = check_folder(path)
+    try:
+        from nnzoo.search.report import write_search_report
+    except ImportError as e:
+        raise ReportError(
+            f"{path}: a search folder, but nnzoo.search cannot report it ({e})"
+        ) from None
+    md = write_search_report(path)
+    return [md, html_path(md)]
+
+
 def default_compare_dir(paths: Sequence[str | os.PathLike], root: str | os.PathLike = "runs"):
     """runs/compare-<8 hex digits of the sorted resolved paths>: the same runs, the same folder."""
     key = "\n".join(sorted(str(Path(p).resolve()) for p in paths))
@@ -297,4 +312,6 @@ def report(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = N
             "--out: only for comparing several runs; one run's report is rebuilt in its folder"
         )
     path = check_folder(paths[0])
+    if (path / SEARCH_FILE).is_file():
+        return rebuild_search(path)
     return rebuild_study(path) if is_study(path) else rebuild_run(path)

@@ -1,0 +1,561 @@
+"""The analysis report of a hyperparameter search (``nnzoo report SEARCH_DIR``).
+
+    SEARCH_DIR/search.json       name, storage, sampler, pruner, objective, space, command
+    SEARCH_DIR/focus.json        round 2 (optional): the rule and the space it derived
+    SEARCH_DIR/search.journal    the Optuna storage (unless search.json names another)
+    SEARCH_DIR/trials/<n>/       one run folder of nnzoo train per trial (metrics.jsonl)
+        -> SEARCH_DIR/report.md, report.html, plots/*.png
+
+The report follows the analysis of the LARNN paper: the best trials, validation accuracy
+through the epochs of every trial (the best one highlighted), each hyperparameter against the
+objective, parameter importances, and the optimisation history; then the search's settings,
+its trial counts and how it was run. Test accuracy is shown beside the best trials, in a column
+of its own, and is never used to rank them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.report.markdown import table, write_report
+from nnzoo.report.plots import _figure, _save
+
+SEARCH_FILE = "search.json"
+FOCUS_FILE = "focus.json"
+JOURNAL_FILE = "search.journal"
+TRIALS_DIR = "trials"
+TOP = 10  # rows of the best-trials table
+TEST_COLUMN = "test (not used for selection)"
+CURVE_METRIC = "val_accuracy"
+STATES = ("COMPLETE", "PRUNED", "FAIL")  # always counted; RUNNING / WAITING when there are any
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the report sees it: Optuna's record and what its run folder holds."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    curve: list[tuple[float, float]]  # (epoch, val_accuracy), else (step, reported value)
+    curve_source: str  # "metrics.jsonl", "reported" or "" (no curve)
+    last_reported: float | None  # the last intermediate value (a pruned trial's last word)
+    epochs: int | None
+    test_accuracy: float | None
+
+
+def is_search(path: str | os.PathLike) -> bool:
+    """True for a folder holding search.json."""
+    return (Path(path) / SEARCH_FILE).is_file()
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+
+
+def read_settings(search_dir: Path, name: str, required: bool) -> dict[str, Any]:
+    """search.json (or focus.json) as a dict; {} when absent and not required."""
+    path = search_dir / name
+    if not path.is_file():
+        if required:
+            raise ConfigError(f"{search_dir}: no {name}; not the folder of an nnzoo search")
+        return {}
+    settings = _read_json(path)
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    return settings
+
+
+def _storage(search_dir: Path, url: Any) -> Any:
+    """The Optuna storage search.json names: a journal file (the default) or a database URL."""
+    import optuna
+
+    if url is None:
+        url = str(search_dir / JOURNAL_FILE)
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{search_dir / SEARCH_FILE}: 'storage' should be a path or a URL")
+    if "://" in url and not url.startswith("journal://"):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as e:
+            raise ConfigError(f"{url}: cannot open the search's storage ({e})") from None
+    path = Path(url.removeprefix("journal://"))
+    if not path.is_absolute() and not path.exists():
+        path = search_dir / path
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such journal file; the search's trials are stored there")
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except Exception as e:
+        raise ConfigError(f"{path}: cannot read the search's journal ({e})") from None
+
+
+def load_search_study(search_dir: str | os.PathLike, settings: dict[str, Any]) -> Any:
+    """The Optuna study of a search folder, from the storage and name in search.json."""
+    import optuna
+
+    search_dir = Path(search_dir)
+    storage = _storage(search_dir, settings.get("storage"))
+    name = settings.get("name", settings.get("study_name"))
+    try:
+        if name is None:
+            names = optuna.study.get_all_study_names(storage)
+            if len(names) != 1:
+                raise ConfigError(
+                    f"{search_dir / SEARCH_FILE}: no 'name', and the storage holds "
+                    f"{len(names)} studies; name the study"
+                )
+            name = names[0]
+        return optuna.load_study(study_name=str(name), storage=storage)
+    except NnzooError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"{search_dir}: cannot load study {name!r} ({e})") from None
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl of a trial's run folder; [] when it is missing or unreadable."""
+    try:
+        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _results(run_dir: Path) -> dict[str, Any]:
+    try:
+        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return results if isinstance(results, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _run_dir(search_dir: Path, trial: Any) -> Path:
+    run_dir = trial.user_attrs.get("run_dir")
+    if isinstance(run_dir, str) and run_dir:
+        for candidate in (Path(run_dir), search_dir / run_dir):
+            if candidate.is_dir():
+                return candidate
+    return search_dir / TRIALS_DIR / str(trial.number)
+
+
+def collect_trials(search_dir: Path, study: Any) -> list[TrialRecord]:
+    """Every trial of ``study`` with its validation accuracy through the epochs (from its run
+    folder's metrics.jsonl, else the values it reported to Optuna), epochs run and test
+    accuracy."""
+    records = []
+    for trial in study.trials:
+        run_dir = _run_dir(search_dir, trial)
+        history = _history(run_dir)
+        results = _results(run_dir)
+        curve = [
+            (float(r.get("epoch", i + 1)), float(r[CURVE_METRIC]))
+            for i, r in enumerate(history)
+            if _number(r.get(CURVE_METRIC)) is not None
+        ]
+        source = "metrics.jsonl" if curve else ""
+        reported = sorted(trial.intermediate_values.items())
+        if not curve:
+            curve = [(float(step), float(v)) for step, v in reported if _number(v) is not None]
+            source = "reported" if curve else ""
+        test = _number(trial.user_attrs.get("test_accuracy"))
+        if test is None and isinstance(results.get("test"), dict):
+            test = _number(results["test"].get("accuracy"))
+        epochs = results.get("epochs_run")
+        if not isinstance(epochs, int) or isinstance(epochs, bool):
+            epochs = len(history) or len(reported) or None
+        records.append(
+            TrialRecord(
+                number=trial.number,
+                state=trial.state.name,
+                value=_number(trial.value) if trial.state.name == "COMPLETE" else None,
+                params=dict(trial.params),
+                curve=curve,
+                curve_source=source,
+                last_reported=_number(reported[-1][1]) if reported else None,
+                epochs=epochs,
+                test_accuracy=test,
+            )
+        )
+    return records
+
+
+def _param_names(study: Any, records: list[TrialRecord]) -> list[str]:
+    return list(dict.fromkeys(name for r in records for name in r.params))
+
+
+def _distributions(study: Any) -> dict[str, Any]:
+    """Each parameter's distribution, from the latest trial that has it."""
+    out: dict[str, Any] = {}
+    for trial in study.trials:
+        out.update(trial.distributions)
+    return out
+
+
+def _param_text(value: Any) -> Any:
+    if isinstance(value, float):
+        return format(value, ".4g")  # 0.0001, not .4f's 0.0001 for 1e-4 and 0.0000 for 1e-5
+    return value if value is None or isinstance(value, int) else str(value)
+
+
+def _ranked(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
+    done = [r for r in records if r.value is not None]
+    return sorted(done, key=lambda r: (-r.value if maximize else r.value, r.number))
+
+
+def best_trials_table(
+    records: list[TrialRecord], names: list[str], maximize: bool, objective: str
+) -> str:
+    """The best ``TOP`` complete trials by objective, best first."""
+    rows = [
+        [
+            r.number,
+            r.value,
+            *(_param_text(r.params.get(n)) for n in names),
+            r.epochs,
+            r.state,
+            r.test_accuracy,
+        ]
+        for r in _ranked(records, maximize)[:TOP]
+    ]
+    headers = ["trial", objective, *names, "epochs run", "state", TEST_COLUMN]
+    return table(rows, headers)
+
+
+def plot_trial_curves(
+    records: list[TrialRecord], best: int | None, metric: str, path: Path
+) -> Path:
+    """``metric`` through the epochs, one line per trial, the best trial highlighted."""
+    fig = _figure(7.0, 4.5)
+    ax = fig.add_subplot()
+    for r in records:
+        if not r.curve or r.number == best:
+            continue
+        xs, ys = zip(*r.curve)
+        style = "--" if r.state == "PRUNED" else "-"
+        ax.plot(xs, ys, style, color="0.6", linewidth=0.9, alpha=0.7)
+    ax.plot([], [], "-", color="0.6", label="other trials")
+    if any(r.state == "PRUNED" and r.curve for r in records):
+        ax.plot([], [], "--", color="0.6", label="pruned trials")
+    for r in records:
+        if r.number == best and r.curve:
+            xs, ys = zip(*r.curve)
+            ax.plot(
+                xs,
+                ys,
+                color="C3",
+                linewidth=2.2,
+                marker="o",
+                markersize=3,
+                label=f"best trial ({r.number})",
+            )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} through epochs, every trial")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _is_log(distribution: Any) -> bool:
+    return bool(getattr(distribution, "log", False))
+
+
+def plot_scatter_matrix(
+    records: list[TrialRecord],
+    names: list[str],
+    distributions: dict[str, Any],
+    objective: str,
+    path: Path,
+) -> Path:
+    """One panel per hyperparameter: its value against the objective of complete trials
+    (pruned trials at their last reported value, hollow). Log-distributed parameters get a log
+    x-axis; categorical ones are jittered around their category's position."""
+    from optuna.distributions import CategoricalDistribution
+
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = _figure(4.0 * cols, 3.3 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    rng = np.random.default_rng(0)
+    for ax, name in zip(axes, names):
+        dist = distributions.get(name)
+        categorical = isinstance(dist, CategoricalDistribution)
+        choices = list(dist.choices) if categorical else []
+        for kind, style in (("COMPLETE", "o"), ("PRUNED", "x")):
+            points = [
+                (r.params[name], r.value if kind == "COMPLETE" else r.last_reported)
+                for r in records
+                if r.state == kind and name in r.params
+            ]
+            points = [(x, y) for x, y in points if y is not None]
+            if not points:
+                continue
+            xs, ys = zip(*points)
+            if categorical:
+                xs = [choices.index(x) if x in choices else -1 for x in xs]
+                xs = np.asarray(xs, dtype=float) + rng.uniform(-0.15, 0.15, len(xs))
+            label = "complete" if kind == "COMPLETE" else "pruned (last reported)"
+            color = "C0" if kind == "COMPLETE" else "0.5"
+            ax.scatter(xs, ys, marker=style, s=22, color=color, alpha=0.8, label=label)
+        if categorical:
+            ax.set_xticks(range(len(choices)), [str(c) for c in choices])
+            ax.set_xlim(-0.6, len(choices) - 0.4)
+        elif _is_log(dist):
+            ax.set_xscale("log")
+        ax.set_xlabel(name + (" (log)" if _is_log(dist) else ""))
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    if any(r.state == "PRUNED" for r in records):
+        axes[0].legend(fontsize=8)
+    fig.suptitle(f"each hyperparameter against {objective}")
+    return _save(fig, path)
+
+
+def importances(study: Any, records: list[TrialRecord]) -> tuple[dict[str, float], str]:
+    """(parameter -> importance, "") or ({}, why they cannot be computed)."""
+    import optuna
+
+    complete = [r for r in records if r.value is not None]
+    if len(complete) < 2:
+        return {}, f"needs at least 2 complete trials; the search has {len(complete)}"
+    varying = [
+        n
+        for n in _param_names(study, complete)
+        if len({repr(r.params.get(n)) for r in complete}) > 1
+    ]
+    if not varying:
+        return {}, "no hyperparameter takes more than one value among the complete trials"
+    try:
+        return dict(optuna.importance.get_param_importances(study)), ""
+    except Exception as e:  # an evaluator can refuse a study too small or too uniform
+        return {}, f"Optuna could not compute them ({type(e).__name__}: {e})"
+
+
+def plot_importances(values: dict[str, float], path: Path) -> Path:
+    names = list(values)[::-1]  # most important at the top
+    fig = _figure(6.0, 1.2 + 0.45 * len(names))
+    ax = fig.add_subplot()
+    ax.barh(names, [values[n] for n in names], color="C0")
+    ax.set_xlabel("importance (sums to 1)")
+    ax.set_title("parameter importances")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_history(records: list[TrialRecord], maximize: bool, objective: str, path: Path) -> Path:
+    """Objective of each complete trial by trial number, and the best so far."""
+    done = sorted((r for r in records if r.value is not None), key=lambda r: r.number)
+    xs = [r.number for r in done]
+    ys = [r.value for r in done]
+    best = list(np.maximum.accumulate(ys) if maximize else np.minimum.accumulate(ys))
+    fig = _figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    ax.scatter(xs, ys, s=20, color="C0", label="trial")
+    ax.step(xs, best, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.set_title("optimisation history")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _describe(distribution: Any) -> list[Any]:
+    kind = type(distribution).__name__.removesuffix("Distribution").lower()
+    if hasattr(distribution, "choices"):
+        return [kind, ", ".join(str(c) for c in distribution.choices), "", ""]
+    step = getattr(distribution, "step", None)
+    return [
+        kind,
+        f"{distribution.low:g} .. {distribution.high:g}",
+        "yes" if _is_log(distribution) else "no",
+        "" if step is None else f"{step:g}",
+    ]
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _space_table(space: Any) -> str:
+    if isinstance(space, dict) and space:
+        return table([[k, _value_text(v)] for k, v in space.items()], ["parameter", "space"])
+    return f"`{_value_text(space)}`"
+
+
+def settings_sections(
+    settings: dict[str, Any], focus: dict[str, Any], study: Any
+) -> list[tuple[str, str]]:
+    """The search's settings, its space (as given, and as Optuna recorded it), and round 2."""
+    shown = ("name", "storage", "sampler", "pruner", "objective", "direction")
+    rows = [[key, _value_text(settings[key])] for key in shown if key in settings]
+    if "name" not in settings:
+        rows.insert(0, ["study", study.study_name])
+    direction = study.direction.name.lower()
+    if settings.get("direction") != direction:
+        rows.append(["direction (as the study holds it)", direction])
+    sections = [("Settings", table(rows, ["", ""]))]
+    body = []
+    if "space" in settings:
+        body.append(_space_table(settings["space"]))
+    recorded = _distributions(study)
+    if recorded:
+        body.append("As Optuna recorded it:")
+        rows = [[name, *_describe(d)] for name, d in recorded.items()]
+        body.append(table(rows, ["parameter", "distribution", "range / choices", "log", "step"]))
+    sections.append(("Search space", "\n\n".join(body) or "No parameters."))
+    if focus:
+        body = []
+        if "rule" in focus:
+            body.append(f"Rule: {_value_text(focus['rule'])}")
+        if "space" in focus:
+            body.append("Derived space:\n\n" + _space_table(focus["space"]))
+        rest = [[k, _value_text(v)] for k, v in focus.items() if k not in ("rule", "space")]
+        if rest:
+            body.append(table(rest, ["", ""]))
+        sections.append(("Round 2 (focus.json)", "\n\n".join(body)))
+    return sections
+
+
+def counts_table(records: list[TrialRecord]) -> str:
+    counts = Counter(r.state for r in records)
+    states = [*STATES, *sorted(s for s in counts if s not in STATES)]
+    return table(
+        [[s, counts.get(s, 0)] for s in states] + [["total", len(records)]], ["state", "trials"]
+    )
+
+
+def provenance_sections(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    body = []
+    if "command" in settings:
+        command = settings["command"]
+        if isinstance(command, list):
+            command = " ".join(str(c) for c in command)
+        body.append(f"```\n{command}\n```")
+    if isinstance(settings.get("best_trial"), dict):
+        rows = [[k, _value_text(v)] for k, v in settings["best_trial"].items()]
+        body.append("Best trial as search.json recorded it:\n\n" + table(rows, ["", ""]))
+    provenance = settings.get("provenance")
+    if isinstance(provenance, dict) and provenance:
+        rows = [[k, _value_text(v)] for k, v in provenance.items()]
+        body.append(table(rows, ["", ""]))
+    elif provenance is not None:
+        body.append(_value_text(provenance))
+    return [("How the search was run", "\n\n".join(body) or "Not recorded in search.json.")]
+
+
+def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Path:
+    """Write report.md and report.html of a search folder; return the path of report.md.
+
+    Args:
+        search_dir: the folder of the search (search.json, the storage, trials/).
+        study: the search's Optuna study; loaded from the storage search.json names when None.
+    """
+    search_dir = Path(search_dir)
+    if not search_dir.is_dir():
+        raise ConfigError(f"{search_dir}: no such folder")
+    settings = read_settings(search_dir, SEARCH_FILE, required=study is None)
+    focus = read_settings(search_dir, FOCUS_FILE, required=False)
+    if study is None:
+        study = load_search_study(search_dir, settings)
+    if len(study.directions) != 1:
+        raise ConfigError(f"{search_dir}: a multi-objective study; the report needs one objective")
+    maximize = study.direction.name == "MAXIMIZE"
+    objective = str(settings.get("objective", "objective"))
+    records = collect_trials(search_dir, study)
+    sources = {r.curve_source for r in records if r.curve}
+    metric = {
+        frozenset({"metrics.jsonl"}): CURVE_METRIC,
+        frozenset({"reported"}): f"{objective} (reported)",
+    }.get(frozenset(sources), f"{CURVE_METRIC} or {objective} (reported)")
+    names = _param_names(study, records)
+    ranked = _ranked(records, maximize)
+    best = ranked[0].number if ranked else None
+    plots = search_dir / "plots"
+    title = f"Search {settings.get('name', study.study_name)}"
+
+    sections: list[tuple[str, str]] = []
+    if ranked:
+        summary = (
+            f"Best trial: **{best}**, {objective} = {ranked[0].value:.4f} "
+            f"({'maximised' if maximize else 'minimised'}). Test accuracy is shown for "
+            "reference only; trials are ranked by the objective."
+        )
+        sections.append(
+            (
+                f"Best trials (top {min(TOP, len(ranked))})",
+                summary + "\n\n" + best_trials_table(records, names, maximize, objective),
+            )
+        )
+    else:
+        sections.append(("Best trials", "No trial has completed."))
+    sections.append(("Trials", counts_table(records)))
+    if sources:
+        plot_trial_curves(records, best, metric, plots / "trial_curves.png")
+        body = f"![{metric} of every trial](plots/trial_curves.png)"
+        if metric != CURVE_METRIC:
+            body += (
+                f"\n\nTrials without {CURVE_METRIC} in their run folder's metrics.jsonl are "
+                "drawn with the values they reported to Optuna."
+            )
+        sections.append(("Accuracy through epochs", body))
+    if names and ranked:
+        plot_scatter_matrix(
+            records, names, _distributions(study), objective, plots / "scatter_matrix.png"
+        )
+        sections.append(
+            ("Hyperparameters against the objective", "![scatter](plots/scatter_matrix.png)")
+        )
+    values, why = importances(study, records)
+    if values:
+        plot_importances(values, plots / "importances.png")
+        body = (
+            "From `optuna.importance.get_param_importances` (its default evaluator), over the "
+            "complete trials.\n\n![importances](plots/importances.png)\n\n"
+        ) + table([[n, v] for n, v in values.items()], ["parameter", "importance"])
+    else:
+        body = f"Not computable: {why}."
+    sections.append(("Parameter importances", body))
+    if ranked:
+        plot_history(records, maximize, objective, plots / "history.png")
+        sections.append(("Optimisation history", "![history](plots/history.png)"))
+    sections += settings_sections(settings, focus, study)
+    sections += provenance_sections(settings)
+    return write_report(search_dir / "report.md", title, sections)

@@ -59,13 +59,30 @@ def make_sampler(search: SearchConfig, seed: int | None):
         return o.samplers.RandomSampler(seed=seed)
     if search.sampler == "grid":
         grid = {d.key: d.grid() for d in search.space if d.tunable}
-        return o.samplers.GridSampler(grid, seed=seed)
+        return Grid(grid, seed=seed)
     if search.sampler == "hyperopt-compatible":  # univariate, no constant liar
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             params = o.samplers.TPESampler.hyperopt_parameters()
-        return o.samplers.TPESampler(**params, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return o.samplers.TPESampler(
+                **params, multivariate=False, constant_liar=False, seed=seed
+            )
     return o.samplers.TPESampler(seed=seed)
+
+
+class Grid:
+    """Optuna's GridSampler, less its ``study.stop()`` on the last point (the loop stops)."""
+
+    def __new__(cls, grid, seed=None):
+        o = optuna()
+
+        class _Grid(o.samplers.GridSampler):
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return _Grid(grid, seed=seed)
 
 
 def make_pruner(search: SearchConfig, epochs: int):

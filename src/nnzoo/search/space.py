@@ -176,9 +176,11 @@ def parse_search(raw: Any, *, source: str = "config") -> SearchConfig:
         raise ConfigError(f"{source}: expected a non-empty [search.space] table")
     space = tuple(parse_dimension(k, v) for k, v in space_raw.items())
     if search.sampler == "grid":
-        for d in space:
-            if d.tunable:
-                d.grid()
+        points = math.prod(len(d.grid()) for d in space if d.tunable)
+        if search.trials > points:
+            raise ConfigError(
+                f"search.trials={search.trials} is more than the grid's {points} points"
+            )
     return SearchConfig(**{**raw, "space": space})
 
 

@@ -19,13 +19,14 @@ def test_readme_opens_with_two_commands_that_ci_runs():
     assert install in ci and test in ci
     assert "torch==2.13.0" in install
     # Besides them, .ci/run only sets up: shell options, the folder, the browser for the
-    # browser tests (installed before the README's commands run them), an environment variable.
+    # browser tests and PostgreSQL for the search workers' tests (installed before the README's
+    # commands run them), environment variables.
     commands = [line for line in ci if line.strip() and not line.startswith("#")]
     setup = commands[: commands.index(install)]
     assert commands[commands.index(install) :] == [install, test]
     assert setup[:2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."']
     installs = [line for line in setup[2:] if "apt-get install" in line]
-    assert len(installs) == 1 and "chromium" in installs[0]
+    assert len(installs) == 2 and "chromium" in installs[0] and "postgresql" in installs[1]
     assert all(line.startswith("export ") for line in setup[2:] if line not in installs), setup
 
 

@@ -171,3 +171,15 @@ def test_two_sqlite_workers_share_one_study(tmp_path):
     assert ran == 5
     for t in finished:
         assert (Path(t.user_attrs["run_dir"]) / "results.json").exists()
+
+
+def test_a_bare_postgresql_url_names_an_installed_driver():
+    import importlib.util
+
+    from nnzoo.search.run import database_url
+
+    url = database_url("postgresql://me@127.0.0.1:5432/db")
+    dialect = url.split("://")[0].split("+")[1]
+    assert url.endswith("://me@127.0.0.1:5432/db") and importlib.util.find_spec(dialect)
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert database_url("postgresql+psycopg2://a@b/c") == "postgresql+psycopg2://a@b/c"

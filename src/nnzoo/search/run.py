@@ -94,6 +94,24 @@ def make_pruner(search: SearchConfig, epochs: int):
     return o.pruners.NopPruner()
 
 
+def database_url(url: str) -> str:
+    """``postgresql://`` with the PostgreSQL driver that is installed.
+
+    SQLAlchemy reads a bare ``postgresql://`` as psycopg2 or psycopg 3 depending on its version;
+    name whichever driver is importable, so the plain URL works with either.
+    """
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    for module, dialect in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{dialect}://" + url[len("postgresql://") :]
+    raise ConfigError(
+        f"--storage {url}: no PostgreSQL driver is installed; pip install psycopg2-binary"
+    )
+
+
 def open_storage(url: str | None, out: Path):
     """An RDB storage for ``url``, else the journal file in ``out``."""
     o = optuna()
@@ -103,7 +121,7 @@ def open_storage(url: str | None, out: Path):
         out.mkdir(parents=True, exist_ok=True)
         return o.storages.JournalStorage(JournalFileBackend(str(out / "search.journal")))
     try:
-        return o.storages.RDBStorage(url)
+        return o.storages.RDBStorage(database_url(url))
     except Exception as e:  # a bad URL, a missing driver, a server that does not answer
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"--storage {url}: cannot reach it ({reason})") from None

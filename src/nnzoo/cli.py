@@ -7,6 +7,7 @@
     nnzoo list [cells|models|datasets]
     nnzoo data list | download NAME | path
     nnzoo reproduce larnn-har [--quick]
+    nnzoo reproduce larnn-har-search [--trials 10,6 --epochs 3 --train-windows 1500]
     nnzoo report RUN_DIR... [--out DIR]                        rebuild a report; compare runs
     nnzoo search CONFIG.toml [--storage URL --create|--worker]  hyperparameter search (Optuna)
 
@@ -159,7 +160,7 @@ def build_parser() -> Parser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="the study's options (see --help)")
 
     p = sub.add_parser("reproduce", help="regenerate a published table")
-    p.add_argument("recipe", help="larnn-har")
+    p.add_argument("recipe", help="larnn-har | larnn-har-search")
     p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
     p.add_argument("--data-root")
     p.add_argument("--seeds", type=int, help="seeds per model (overrides the recipe's budget)")
@@ -169,6 +170,8 @@ def build_parser() -> Parser:
     p.add_argument("--runs", help="where the run folders go")
     p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
+    p.add_argument("--trials", help="larnn-har-search: trials of round 1 and round 2, e.g. 10,6")
+    p.add_argument("--train-windows", type=int, help="larnn-har-search: training windows per trial")
 
     p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")

@@ -6,7 +6,7 @@ import argparse
 
 from nnzoo.errors import ConfigError
 
-RECIPES = ("larnn-har",)
+RECIPES = ("larnn-har", "larnn-har-search")
 
 
 def run_recipe(args: argparse.Namespace) -> int:
@@ -14,4 +14,8 @@ def run_recipe(args: argparse.Namespace) -> int:
         from nnzoo.recipes.larnn_har import reproduce
 
         return reproduce(args)
+    if args.recipe == "larnn-har-search":
+        from nnzoo.recipes.larnn_har_search import reproduce as search
+
+        return search(args)
     raise ConfigError(f"unknown recipe {args.recipe!r}; expected one of: {', '.join(RECIPES)}")

@@ -172,6 +172,8 @@ def build_parser() -> Parser:
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
     p.add_argument("--trials", help="larnn-har-search: trials of round 1 and round 2, e.g. 10,6")
     p.add_argument("--train-windows", type=int, help="larnn-har-search: training windows per trial")
+    p.add_argument("--val-windows", type=int, help="larnn-har-search: validation windows")
+    p.add_argument("--test-windows", type=int, help="larnn-har-search: test windows")
 
     p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")

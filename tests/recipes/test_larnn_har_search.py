@@ -33,7 +33,8 @@ def searched(tmp_path_factory):
     try:
         fake_har.make_har(tmp / "data" / "uci-har", xz=True)
         argv = ["reproduce", "larnn-har-search", "--trials", "2,2", "--epochs", "1",
-                "--train-windows", "4", "--threads", "1", "--data-root", str(tmp / "data"),
+                "--train-windows", "4", "--val-windows", "6", "--test-windows", "5",
+                "--threads", "1", "--data-root", str(tmp / "data"),
                 "--out", str(tmp / "out"), "--runs", str(tmp / "runs")]  # fmt: skip
         assert main(argv) == 0
     finally:
@@ -56,7 +57,9 @@ def test_the_subset_keeps_the_validation_subjects_and_cuts_training(searched):
     document = json.loads((searched / "out" / "larnn-har-search.json").read_text())
     budget = document["budget"]
     assert budget["train_windows"] == 4 and budget["train_windows_available"] == 6
-    assert len(budget["val_subjects"]) == 5 and budget["val_windows"] == 15
+    assert len(budget["val_subjects"]) == 5 and budget["val_windows"] == 6
+    assert budget["val_windows_available"] == 15
+    assert budget["test_windows"] == 5 and budget["test_windows_available"] == 6
     assert budget["trials"] == [2, 2] and budget["epochs"] == 1 and budget["threads"] == 1
 
 

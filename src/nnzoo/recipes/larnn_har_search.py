@@ -7,12 +7,13 @@ rounds are ordinary ``nnzoo search`` folders (``round1/``, ``round2/``, each wit
 
 Data. LARNN is slow on a CPU, so the trials train on ``--train-windows`` windows of the 16
 training subjects (one window of each subject first, so that the seeded choice of validation
-subjects is unchanged, then a seeded random draw); validation keeps every window of the 5
-held-out subjects, as in ``larnn-har``, and the test split is whole. The subset is written in
-the original UCI HAR format (the chosen lines of the original files, byte for byte), so every
-trial is an ordinary run folder that ``nnzoo evaluate`` can read. The test split never drives
-a choice: the best round-2 trial is picked on validation, and its test accuracy (at its
-validation-picked epoch, computed once by its run) is reported as such.
+subjects is unchanged, then a seeded random draw); validation is the 5 held-out subjects, as
+in ``larnn-har`` (``--val-windows`` keeps that many of their windows, each subject at least one),
+and ``--test-windows`` cuts the test split the same way (every trial tests once, for reference).
+The subset is written in the original UCI HAR format (the chosen lines of the original files,
+byte for byte), so every trial is an ordinary run folder that ``nnzoo evaluate`` can read.
+The test split never drives a choice: the best round-2 trial is picked on validation, and its
+test accuracy (at its validation-picked epoch, computed once by its run) is reported as such.
 
 Heads. The LARNN needs the attention width to be a multiple of the heads. The paper's width is
 the hidden size; here the attention width is fixed at ``ATTENTION_SIZE`` = 72 (the
@@ -120,46 +121,65 @@ def write_configs(
 
 
 # -- the training subset, in the original format -------------------------------------------
-def pick_windows(subjects: list[int], val: list[int], k: int, seed: int = 0) -> list[int]:
-    """Row numbers kept from the training part: every validation-subject row, plus ``k`` rows
-    of the other subjects (one of each subject first, then a seeded random draw), in order."""
-    train_rows = [i for i, s in enumerate(subjects) if s not in val]
-    if k >= len(train_rows):
-        return list(range(len(subjects)))
-    gen = torch.Generator().manual_seed(seed)
-    order = [train_rows[i] for i in torch.randperm(len(train_rows), generator=gen).tolist()]
+def draw(rows: list[int], groups: list[int], k: int | None, gen: torch.Generator) -> set[int]:
+    """``k`` of ``rows`` (all when ``k`` is None or too large): one row of each group first,
+    so that no group disappears, then a seeded random draw."""
+    if k is None or k >= len(rows):
+        return set(rows)
+    order = [rows[i] for i in torch.randperm(len(rows), generator=gen).tolist()]
     first: dict[int, int] = {}
     for row in order:
-        first.setdefault(subjects[row], row)
+        first.setdefault(groups[row], row)
     if k < len(first):
-        raise ConfigError(
-            f"--train-windows={k}: expected at least {len(first)} (one per training subject)"
-        )
+        raise ConfigError(f"{k} windows: expected at least {len(first)} (one per subject)")
     chosen = set(first.values())
     for row in order:
         if len(chosen) >= k:
             break
         chosen.add(row)
-    return sorted(chosen | {i for i, s in enumerate(subjects) if s in val})
+    return chosen
 
 
-def write_subset(source: Path, target: Path, train_windows: int) -> dict[str, Any]:
-    """A UCI HAR folder with ``train_windows`` training-subject windows; returns its facts."""
+def pick_windows(
+    subjects: list[int], val: list[int], k: int, val_k: int | None = None, seed: int = 0
+) -> list[int]:
+    """Row numbers kept from the training part: ``k`` rows of the training subjects and
+    ``val_k`` (default all) of the validation subjects, each subject keeping one at least."""
+    gen = torch.Generator().manual_seed(seed)
+    train_rows = [i for i, s in enumerate(subjects) if s not in val]
+    val_rows = [i for i, s in enumerate(subjects) if s in val]
+    return sorted(draw(train_rows, subjects, k, gen) | draw(val_rows, subjects, val_k, gen))
+
+
+def write_subset(
+    source: Path,
+    target: Path,
+    train_windows: int,
+    val_windows: int | None = None,
+    test_windows: int | None = None,
+) -> dict[str, Any]:
+    """A UCI HAR folder with ``train_windows`` training-subject windows (and, when given,
+    ``val_windows`` of the validation subjects and ``test_windows`` test windows)."""
     from nnzoo.data.uci_har import CHANNELS, load_uci_har, open_tree
 
     tree = open_tree(source)
     full = load_uci_har(source, standardize_features=False)
     val = sorted(set(full.val.groups.tolist()))
     subjects = [int(s) for s in tree.read_text("train/subject_train.txt").split()]
-    rows = pick_windows(subjects, val, train_windows)
+    rows = {"train": pick_windows(subjects, val, train_windows, val_windows)}
+    tests = list(range(len(full.test)))
+    gen = torch.Generator().manual_seed(1)
+    rows["test"] = sorted(draw(tests, [0] * len(tests), test_windows, gen))
     done = target / "facts.json"
     facts = {
         "source": str(tree),
-        "train_windows": sum(subjects[r] not in val for r in rows),
+        "train_windows": sum(subjects[r] not in val for r in rows["train"]),
         "train_windows_available": sum(s not in val for s in subjects),
         "val_subjects": val,
-        "val_windows": sum(subjects[r] in val for r in rows),
-        "test_windows": len(full.test),
+        "val_windows": sum(subjects[r] in val for r in rows["train"]),
+        "val_windows_available": sum(s in val for s in subjects),
+        "test_windows": len(rows["test"]),
+        "test_windows_available": len(tests),
     }
     if done.exists() and json.loads(done.read_text()) == facts:
         return facts
@@ -170,9 +190,10 @@ def write_subset(source: Path, target: Path, train_windows: int) -> dict[str, An
         names += [f"{part}/Inertial Signals/{c}_{part}.txt" for c in CHANNELS]
     for name in names:
         text = tree.read_text(name)
-        if name.startswith("train/"):
+        part = name.split("/")[0]
+        if part in rows:
             lines = text.splitlines(keepends=True)
-            text = "".join(lines[r] for r in rows)
+            text = "".join(lines[r] for r in rows[part])
         path = folder / (name + ".gz" if "Inertial" in name else name)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".gz":
@@ -254,7 +275,17 @@ def parse_trials(text: str | None) -> tuple[int, int]:
 
 def command_text(args: argparse.Namespace) -> str:
     parts = ["nnzoo", "reproduce", "larnn-har-search"]
-    for flag in ("trials", "epochs", "train_windows", "threads", "data_root", "out", "runs"):
+    for flag in (
+        "trials",
+        "epochs",
+        "train_windows",
+        "val_windows",
+        "test_windows",
+        "threads",
+        "data_root",
+        "out",
+        "runs",
+    ):
         value = getattr(args, flag, None)
         if value:
             parts.append(f"--{flag.replace('_', '-')} {value}")
@@ -279,7 +310,13 @@ def reproduce(args: argparse.Namespace) -> int:
         args.data_root = str(data_root())
     runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    facts = write_subset(Path(args.data_root) / "uci-har", runs / "data" / "uci-har", windows)
+    facts = write_subset(
+        Path(args.data_root) / "uci-har",
+        runs / "data" / "uci-har",
+        windows,
+        getattr(args, "val_windows", None),
+        getattr(args, "test_windows", None),
+    )
     data_path = runs / "data" / "uci-har"
     config1, config2 = write_configs(runs, data_path, trials, epochs, threads)
     command = command_text(args)
@@ -343,8 +380,10 @@ def write_results(
         "train_windows": facts["train_windows"],
         "train_windows_available": facts["train_windows_available"],
         "val_windows": facts["val_windows"],
+        "val_windows_available": facts["val_windows_available"],
         "val_subjects": facts["val_subjects"],
         "test_windows": facts["test_windows"],
+        "test_windows_available": facts["test_windows_available"],
         "threads": threads_used,
         "seconds": seconds,
     }
@@ -359,11 +398,12 @@ def write_results(
 
     def best_table(r: dict[str, Any], top: int = 5) -> str:
         keys = list(space())
+        fixed = {k: v["fixed"] for k, v in r["search"]["space"].items() if "fixed" in v}
         rows = [
             [t["number"], f"{100 * t['value']:.2f}"]
             + [
                 f"{v:.4g}" if isinstance(v, float) else v
-                for v in (t["params"].get(k, "") for k in keys)
+                for v in ({**fixed, **t["params"]}.get(k, "") for k in keys)
             ]
             for t in r["trials"][:top]
         ]
@@ -395,8 +435,9 @@ def write_results(
         f"- epochs per trial: {epochs}\n"
         f"- training subset: {facts['train_windows']} of the "
         f"{facts['train_windows_available']} windows of the 16 training subjects; validation: "
-        f"all {facts['val_windows']} windows of the held-out subjects {facts['val_subjects']}; "
-        f"test: all {facts['test_windows']} windows (never used for selection)\n"
+        f"{facts['val_windows']} of the {facts['val_windows_available']} windows of the "
+        f"held-out subjects {facts['val_subjects']}; test: {facts['test_windows']} of the "
+        f"{facts['test_windows_available']} test windows (never used for selection)\n"
         f"- machine: {env['machine']}; torch threads: {threads_used}; torch {env['torch']}\n"
         f"- date: {env['date']}; wall time: {hours:.2f} h\n"
         f"- command: `{command}`\n\n"
@@ -410,8 +451,12 @@ def write_results(
             f"Best round-2 trial (picked on validation): trial {tested['trial']}, validation "
             f"accuracy {100 * tested['val_accuracy']:.2f}% at epoch {tested['selected_epoch']}. "
             f"**Test accuracy of that epoch's weights, evaluated once: "
-            f"{100 * tested['test_accuracy']:.2f}%** (trained on the {facts['train_windows']}-"
-            f"window subset for {epochs} epoch(s); not comparable with the paper's 91.92%)."
+            f"{100 * tested['test_accuracy']:.2f}%** on {facts['test_windows']} of the "
+            f"{facts['test_windows_available']} test windows (trained on the "
+            f"{facts['train_windows']}-window subset for {epochs} epoch(s); not comparable with "
+            f"the paper's 91.92%). The same weights on the whole test split: "
+            f"`nnzoo evaluate {tested['run_dir']} --data-path "
+            f"{facts['source']}`."
         )
     focus = round2.get("focus", {})
     sections = [

@@ -181,6 +181,16 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def set_path(raw: dict[str, Any], parts: list[str], value: Any, where: str) -> None:
+    """``raw[p0][p1]...[pn] = value``, creating tables on the way; ``where`` names the setting."""
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: {part} is not a table")
+    node[parts[-1]] = value
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set ``section.key=value`` (or ``section.table.key=value``) entries in a nested dict."""
     raw = copy.deepcopy(raw)
@@ -191,12 +201,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise ConfigError(
                 f"override {item!r}: expected SECTION.KEY=VALUE, e.g. model.hidden=64"
             )
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part} is not a table")
-        node[parts[-1]] = parse_value(text.strip())
+        set_path(raw, parts, parse_value(text.strip()), f"override {item!r}")
     return raw
 
 

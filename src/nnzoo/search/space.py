@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnzoo.config import RunConfig, config_from_dict
+from nnzoo.config import RunConfig, config_from_dict, set_path
 from nnzoo.errors import ConfigError
 
 KINDS = ("uniform", "log_uniform", "int", "categorical", "fixed")
@@ -193,12 +193,7 @@ def with_values(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(
                 f"[search.space] {key!r}: expected a config path SECTION.KEY, e.g. train.lr"
             )
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"[search.space] {key!r}: {part} is not a table")
-        node[parts[-1]] = value
+        set_path(raw, parts, value, f"[search.space] {key!r}")
     return raw
 
 

@@ -23,7 +23,7 @@ from nnzoo.data.base import DataSplits
 from nnzoo.errors import ConfigError
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
-from nnzoo.training.run import load_splits, train_run
+from nnzoo.training.run import cached_splits, train_run
 from nnzoo.utils.environment import provenance
 
 # The common protocol of the non-LARNN rows: LSTM-HAR's optimiser (Adam, lr 0.0025, L2 0.0015),
@@ -140,16 +140,10 @@ def mean_sd(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-_SPLITS: dict[tuple[str, str, bool], DataSplits] = {}
-
-
-def cached_splits(config, data_root: str, quick: bool) -> DataSplits:
-    """Read the data once per process: every model and seed uses the same splits."""
-    key = (repr(config.data), str(data_root), quick)
-    if key not in _SPLITS:
-        splits = load_splits(config, data_root)
-        _SPLITS[key] = subsample(splits, QUICK) if quick else splits
-    return _SPLITS[key]
+def recipe_splits(config, data_root: str, quick: bool) -> DataSplits:
+    """The data, read once per process (every model and seed uses the same splits)."""
+    splits = cached_splits(config, data_root)
+    return subsample(splits, QUICK) if quick else splits
 
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +155,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         None,
         [*spec["overrides"], f"train.epochs={task['epochs']}", f"train.seed={task['seed']}"],
     )
-    splits = cached_splits(config, task["data_root"], task["quick"])
+    splits = recipe_splits(config, task["data_root"], task["quick"])
     run_dir = Path(task["runs"]) / f"{task['name']}-s{task['seed']}-{config.digest()}"
     started = time.perf_counter()
     result = train_run(config, run_dir, splits=splits, progress=False)

@@ -35,10 +35,10 @@ from typing import Any
 import torch
 
 from nnzoo.config import RunConfig, config_from_toml
-from nnzoo.data import DataSplits
 from nnzoo.errors import ConfigError
 from nnzoo.report.markdown import table, write_atomic, write_report
 from nnzoo.report.plots import plot_compare
+from nnzoo.training.run import cached_splits
 from nnzoo.utils.environment import provenance
 
 STUDY_FILE = "study.json"
@@ -215,24 +215,15 @@ def check_common(args: argparse.Namespace) -> None:
 
 # -- runs --------------------------------------------------------------------------------------
 
-_SPLITS: dict[tuple[str, str], DataSplits] = {}
-
-
-def cached_splits(config: RunConfig, data_root: str | None) -> DataSplits:
-    """Read a dataset once per process: every run of a study on it shares the same splits."""
-    from nnzoo.training.run import load_splits
-
-    key = (repr(config.data), str(data_root))
-    if key not in _SPLITS:
-        _SPLITS[key] = load_splits(config, data_root)
-    return _SPLITS[key]
-
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """A run's metrics.jsonl; [] when no epoch was logged (a run that diverged in epoch 1)."""
+    from nnzoo.report.rebuild import read_history as read_metrics
+
     path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
+    if not path.is_file() or not path.read_text().strip():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_metrics(path)  # a malformed line is one error naming the file and line
 
 
 def finished(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:

@@ -54,6 +54,18 @@ def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataS
     return load_dataset(config.data.name, root=data_root, path=config.data.path or None, **options)
 
 
+_SPLITS: dict[tuple[str, str], DataSplits] = {}
+
+
+def cached_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:
+    """``load_splits``, read once per process: runs on the same data (a recipe's models and
+    seeds, a study's runs) share one copy."""
+    key = (repr(config.data), str(data_root))
+    if key not in _SPLITS:
+        _SPLITS[key] = load_splits(config, data_root)
+    return _SPLITS[key]
+
+
 def build_model(config: RunConfig, splits: DataSplits) -> torch.nn.Module:
     torch.manual_seed(config.train.seed)  # initial weights
     input_shape = tuple(splits.train.x.shape[1:])

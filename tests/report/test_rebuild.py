@@ -6,23 +6,9 @@ import shutil
 
 import pytest
 
-from nnzoo.cli import main
 from nnzoo.report.rebuild import default_compare_dir, read_run
 from tests.report.conftest import snapshot
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nnzoo: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
+from tests.test_cli import one_line_error, run
 
 
 def images(page):
@@ -174,9 +160,8 @@ def test_bad_arguments_are_one_line_and_nothing_is_written(
 
 
 def test_a_study_folder_is_rebuilt_by_the_studies(tmp_path, capsys, monkeypatch):
-    studies = pytest.importorskip("nnzoo.studies")
-    if not hasattr(studies, "rebuild_report"):
-        pytest.skip("nnzoo.studies has no rebuild_report yet")
+    from nnzoo import studies
+
     seen = []
 
     def rebuild_report(folder):

@@ -168,21 +168,10 @@ def rebuild_run(path: str | os.PathLike) -> list[Path]:
 
 def rebuild_study(path: str | os.PathLike) -> list[Path]:
     """Write a study folder's report again, with ``nnzoo.studies.rebuild_report``."""
-    path = check_folder(path)
-    try:
-        from nnzoo.studies import rebuild_report
-    except ImportError as e:
-        raise ReportError(
-            f"{path}: a study folder, but nnzoo.studies cannot rebuild it ({e})"
-        ) from None
-    written = rebuild_report(path)
-    if isinstance(written, (str, os.PathLike)):
-        written = [Path(written)]
-    if not written:
-        written = [path / "report.md"]
-    written = [Path(p) for p in written]
-    pages = [html_path(p) for p in written if p.suffix == ".md" and html_path(p).is_file()]
-    return written + [p for p in pages if p not in written]
+    from nnzoo.studies import rebuild_report
+
+    md = rebuild_report(check_folder(path))
+    return [md, html_path(md)] if html_path(md).is_file() else [md]
 
 
 def rebuild_search(path: str | os.PathLike) -> list[Path]:

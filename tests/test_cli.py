@@ -15,7 +15,7 @@ from nnzoo.models.summary import count_parameters
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -24,6 +24,7 @@ def one_line_error(code, err):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nnzoo: error:"), err
+    assert "Traceback" not in err
     return lines[0]
 
 

@@ -195,7 +195,7 @@ def build_parser() -> Parser:
 # -- commands ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from nnzoo.config import load_config
-    from nnzoo.training.run import default_run_dir, train_run
+    from nnzoo.runs.train import default_run_dir, train_run
 
     config = load_config(args.config, overrides_from(args))
     run_dir = Path(args.out) if args.out else default_run_dir(config)
@@ -233,8 +233,8 @@ def find_checkpoint(path: str, which: str = "best") -> Path:
 
 def load_trained(path: str, which: str = "best"):
     """(model, checkpoint dict) from a run folder or checkpoint file."""
+    from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
     from nnzoo.models import create_model
-    from nnzoo.training.checkpoint import CheckpointError, load_checkpoint
 
     ckpt_path = find_checkpoint(path, which)
     ckpt = load_checkpoint(ckpt_path)
@@ -255,7 +255,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnzoo.config import RunConfig
     from nnzoo.report.markdown import classification_table, confusion_table, write_atomic
     from nnzoo.report.plots import plot_confusion
-    from nnzoo.training.run import full_evaluation, load_splits
+    from nnzoo.runs.train import full_evaluation, load_splits
 
     model, ckpt, ckpt_path = load_trained(args.run, args.checkpoint)
     config: RunConfig = ckpt["run_config"]
@@ -288,7 +288,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from nnzoo.data.base import SequenceSet, scale
     from nnzoo.data.sequences import read_unlabelled
-    from nnzoo.training.fit import predict
+    from nnzoo.engine.fit import predict
 
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     extra = ckpt["extra"]
@@ -385,8 +385,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from nnzoo.studies import study_module
-    from nnzoo.studies.base import run_study
+    from nnzoo.experiments import study_module
+    from nnzoo.experiments.base import run_study
 
     module = study_module(args.study)
     p = Parser(prog=f"nnzoo study {module.NAME}", description=module.HELP)
@@ -399,7 +399,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from nnzoo.recipes import run_recipe
+    from nnzoo.experiments.recipes_index import run_recipe
 
     return run_recipe(args)
 

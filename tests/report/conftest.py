@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from nnzoo.config import ModelConfig, RunConfig, TrainConfig
-from nnzoo.training.run import train_run
-from tests.training.test_fit import synthetic_splits
+from nnzoo.runs.train import train_run
+from tests.engine.test_fit import synthetic_splits
 
 # Two runs that differ in their cell and learning rate.
 CONFIGS = {

@@ -12,7 +12,7 @@ from nnzoo.report.markdown import (
     write_atomic,
     write_report,
 )
-from nnzoo.training.metrics import classification_report, confusion_matrix
+from nnzoo.tasks.metrics import classification_report, confusion_matrix
 
 
 def test_table_from_dicts_right_aligns_numbers():

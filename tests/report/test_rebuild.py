@@ -160,7 +160,7 @@ def test_bad_arguments_are_one_line_and_nothing_is_written(
 
 
 def test_a_study_folder_is_rebuilt_by_the_studies(tmp_path, capsys, monkeypatch):
-    from nnzoo import studies
+    from nnzoo import experiments as studies
 
     seen = []
 

@@ -84,7 +84,7 @@ class StubTrial:
 
 def test_pruning_stops_a_hopeless_trial_after_its_epoch(tmp_path):
     from nnzoo.config import config_from_toml
-    from nnzoo.training.run import train_run
+    from nnzoo.runs.train import train_run
 
     config = config_from_toml(
         search_toml([]).split("[search]")[0].replace("epochs = 1", "epochs = 5")

@@ -1,7 +1,7 @@
 """Reports rebuilt from what a folder holds, and runs compared side by side (``nnzoo report``).
 
     nnzoo report RUN_DIR           config.toml + metrics.jsonl + results.json -> report.md, .html
-    nnzoo report STUDY_DIR         a folder with study.json: nnzoo.studies.rebuild_report
+    nnzoo report STUDY_DIR         a folder with study.json: nnzoo.experiments.rebuild_report
     nnzoo report SEARCH_DIR        a folder with search.json: nnzoo.search.report
     nnzoo report RUN_DIR RUN_DIR   one column per run, overlaid validation accuracy and loss
                                    -> <--out>/report.md, .html (runs/compare-<digest> by default)
@@ -167,8 +167,8 @@ def rebuild_run(path: str | os.PathLike) -> list[Path]:
 
 
 def rebuild_study(path: str | os.PathLike) -> list[Path]:
-    """Write a study folder's report again, with ``nnzoo.studies.rebuild_report``."""
-    from nnzoo.studies import rebuild_report
+    """Write a study folder's report again, with ``nnzoo.experiments.rebuild_report``."""
+    from nnzoo.experiments import rebuild_report
 
     md = rebuild_report(check_folder(path))
     return [md, html_path(md)] if html_path(md).is_file() else [md]

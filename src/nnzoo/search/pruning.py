@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnzoo.training.callbacks.base import Callback
+from nnzoo.engine.callbacks.base import Callback
 
 
 class TrialPruning(Callback):

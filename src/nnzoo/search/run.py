@@ -157,7 +157,7 @@ def describe(params: dict[str, Any]) -> str:
 
 
 def run_trial(trial, base, search, out: Path, data_root) -> float:
-    from nnzoo.training.run import train_run
+    from nnzoo.runs.train import train_run
 
     values = {d.key: d.suggest(trial) for d in search.space}
     config = trial_config(base, search, values)

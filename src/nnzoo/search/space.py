@@ -205,7 +205,7 @@ def trial_config(base: dict[str, Any], search: SearchConfig, values: dict[str, A
 
 def check_space(base: dict[str, Any], search: SearchConfig) -> None:
     """Build the config (and the model) at each end of every range: unknown names fail here."""
-    from nnzoo.training.run import check_config
+    from nnzoo.runs.train import check_config
 
     def ends(d: Dimension) -> list[Any]:
         return [d.values[0], d.values[-1]] if d.kind != "categorical" else list(d.values)

@@ -1,0 +1,1 @@
+"""The engine: fit (knows no task), callbacks and checkpoints."""

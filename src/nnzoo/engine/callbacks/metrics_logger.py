@@ -1,0 +1,35 @@
+"""MetricsLogger: one JSON line (metrics.jsonl) and one CSV row (metrics.csv) per epoch.
+
+On a resumed run the files are rewritten from the checkpoint's history first, so epochs that
+were logged after the last checkpoint (and will be run again) do not appear twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from nnzoo.engine.callbacks.base import Callback
+
+
+class MetricsLogger(Callback):
+    def __init__(self, folder: Path):
+        self.jsonl, self.csv = Path(folder) / "metrics.jsonl", Path(folder) / "metrics.csv"
+
+    def on_train_begin(self, loop) -> None:
+        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in loop.history))
+        self._write_csv(loop.history)
+
+    def on_epoch_end(self, loop, logs: dict[str, Any]) -> None:
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps(logs) + "\n")
+        self._write_csv(loop.history)
+
+    def _write_csv(self, history: list[dict[str, Any]]) -> None:
+        keys = list(dict.fromkeys(k for row in history for k in row)) or ["epoch"]
+        with self.csv.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(history)

@@ -1,0 +1,28 @@
+"""NanGuard: stop at the first non-finite loss, keeping the last good checkpoint, and say where."""
+
+from __future__ import annotations
+
+import math
+
+from nnzoo.engine.callbacks.base import Callback
+from nnzoo.errors import NnzooError
+
+
+class NonFiniteLossError(NnzooError):
+    """The loss became NaN or infinite; training stopped before writing any further checkpoint."""
+
+
+class NanGuard(Callback):
+    def on_batch_end(self, loop, loss: float) -> None:
+        if math.isfinite(loss):
+            return
+        last = loop.run_dir / "checkpoints" / "last.pt" if loop.run_dir else None
+        kept = (
+            f"the last good checkpoint is {last} (epoch {loop.epoch - 1})"
+            if last is not None and last.exists()
+            else "no checkpoint was written before it"
+        )
+        raise NonFiniteLossError(
+            f"loss became {loss} at epoch {loop.epoch}, step {loop.step}; training stopped and "
+            f"{kept}; lower the learning rate or turn on gradient clipping (train.clip_norm)"
+        )

@@ -1,0 +1,219 @@
+"""A run: config in, run folder out.
+
+``train_run`` reads the data, builds the model, fits it (resuming from ``checkpoints/last.pt``
+when the folder already holds the same config), then evaluates the TEST split once, with the
+checkpoint the validation split picked (``best.pt``), and writes the folder::
+
+    config.toml  metrics.jsonl  metrics.csv  checkpoints/{best,last}.pt
+    plots/curves.png  plots/confusion.png  results.json  report.md
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.data import DataSplits, SequenceSet, load_dataset
+from nnzoo.errors import ConfigError
+from nnzoo.models import check_model, create_model
+from nnzoo.report.markdown import write_atomic
+from nnzoo.engine.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientClipping,
+    MetricsLogger,
+    ModelCheckpoint,
+    NanGuard,
+    ProgressBar,
+    ReduceLROnPlateau,
+    StepDecay,
+    TensorBoard,
+)
+from nnzoo.engine.checkpoint import load_checkpoint
+from nnzoo.engine.fit import evaluate, fit
+from nnzoo.tasks.metrics import classification_report, confusion_matrix
+
+
+def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
+    """runs/<data>-<cell>-s<seed>-<config digest>: the same command finds the same folder.
+
+    ``<cell>`` is the model's name for models other than ``sequence-classifier``.
+    """
+    model = config.model.cell if config.model.name == "sequence-classifier" else config.model.name
+    return Path(root) / f"{config.data.name}-{model}-s{config.train.seed}-{config.digest()}"
+
+
+def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:
+    options = {"seed": config.data.split_seed, **config.data.options}
+    return load_dataset(config.data.name, root=data_root, path=config.data.path or None, **options)
+
+
+_SPLITS: dict[tuple[str, str], DataSplits] = {}
+
+
+def cached_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:
+    """``load_splits``, read once per process: runs on the same data (a recipe's models and
+    seeds, a study's runs) share one copy."""
+    key = (repr(config.data), str(data_root))
+    if key not in _SPLITS:
+        _SPLITS[key] = load_splits(config, data_root)
+    return _SPLITS[key]
+
+
+def build_model(config: RunConfig, splits: DataSplits) -> torch.nn.Module:
+    torch.manual_seed(config.train.seed)  # initial weights
+    input_shape = tuple(splits.train.x.shape[1:])
+    return create_model(config.model, splits.num_features, splits.num_classes, input_shape)
+
+
+def build_callbacks(
+    config: RunConfig, run_dir: Path, progress: bool | None, extra: Sequence[Callback] = ()
+) -> list[Callback]:
+    """Schedules, stopping rules and ``extra`` first, loggers next, the checkpoint last."""
+    t = config.train
+    callbacks: list[Callback] = [NanGuard(), *extra]
+    if t.clip_norm > 0 or t.clip_value > 0:
+        callbacks.append(GradientClipping(norm=t.clip_norm, value=t.clip_value))
+    if t.lr_step_every > 0:
+        callbacks.append(StepDecay(t.lr_step_every, t.lr_step_factor))
+    if t.plateau_patience > 0:
+        callbacks.append(ReduceLROnPlateau(t.monitor, t.plateau_factor, t.plateau_patience))
+    if t.early_stopping > 0:
+        callbacks.append(EarlyStopping(t.monitor, t.early_stopping))
+    callbacks.append(ProgressBar(progress))
+    callbacks.append(MetricsLogger(run_dir))
+    if t.tensorboard:
+        callbacks.append(TensorBoard(run_dir / "tensorboard"))
+    callbacks.append(ModelCheckpoint(run_dir / "checkpoints", t.monitor))
+    return callbacks
+
+
+def check_config(config: RunConfig) -> None:
+    """Fail on a bad name or option before any data is read."""
+    from nnzoo.engine.fit import OPTIMIZERS
+
+    check_model(config.model)  # unknown cells, models and options raise here
+    t = config.train
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"train.optimizer={t.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+        )
+    for name in ("epochs", "batch_size"):
+        if getattr(t, name) < 1:
+            raise ConfigError(f"train.{name}={getattr(t, name)!r}: expected an integer >= 1")
+    if t.monitor not in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        raise ConfigError(
+            f"train.monitor={t.monitor!r}: expected val_accuracy, val_loss, accuracy or loss"
+        )
+
+
+def prepare_run_dir(config: RunConfig, run_dir: Path, fresh: bool) -> None:
+    """Create the folder, or check that it holds this config (``fresh`` clears it instead)."""
+    saved = run_dir / "config.toml"
+    if fresh and run_dir.exists():
+        for name in ("checkpoints", "plots", "tensorboard"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        for name in ("config.toml", "metrics.jsonl", "metrics.csv", "results.json", "report.md"):
+            (run_dir / name).unlink(missing_ok=True)
+    if saved.exists():
+        previous = config_from_toml(saved.read_text(), source=str(saved))
+        if previous != config:
+            raise ConfigError(
+                f"{run_dir} holds a run with a different config; pass another --out, "
+                "or --fresh to replace it"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(saved, config.to_toml())
+
+
+def data_extra(splits: DataSplits) -> dict[str, Any]:
+    """What ``predict`` needs to treat new data as the training data was treated."""
+    return {
+        "class_names": list(splits.class_names),
+        "num_features": splits.num_features,
+        "input_shape": list(splits.train.x.shape[1:]),
+        "standardize": splits.info.get("standardize", {}),
+    }
+
+
+def full_evaluation(
+    model, data: SequenceSet, class_names: list[str], device: str = "cpu"
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class report and confusion matrix of ``model`` on ``data``."""
+    metrics, probs = evaluate(model, data, device=device)
+    pred = probs.argmax(-1)
+    return {
+        "loss": metrics["loss"],
+        "accuracy": metrics["accuracy"],
+        "report": classification_report(data.y, pred, class_names),
+        "confusion": confusion_matrix(data.y, pred, len(class_names)).tolist(),
+    }
+
+
+def train_run(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    fresh: bool = False,
+    progress: bool | None = None,
+    splits: DataSplits | None = None,
+    write_report: bool = True,
+    extra_callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train (or resume), test once with the best-on-validation checkpoint, write the folder.
+
+    ``extra_callbacks`` run before the loggers, so what they add to an epoch's logs is saved.
+    """
+    check_config(config)
+    run_dir = Path(run_dir)
+    splits = splits if splits is not None else load_splits(config, data_root)
+    if config.train.threads > 0:
+        torch.set_num_threads(config.train.threads)
+    prepare_run_dir(config, run_dir, fresh)
+    model = build_model(config, splits)
+    callbacks = build_callbacks(config, run_dir, progress, extra_callbacks)
+    last = run_dir / "checkpoints" / "last.pt"
+    loop = fit(
+        model, splits.train, splits.val, config, callbacks=callbacks, run_dir=run_dir,
+        resume_from=last if last.exists() else None, extra=data_extra(splits),
+    )  # fmt: skip
+
+    device = config.train.device
+    final = full_evaluation(
+        model, splits.test, splits.class_names, device
+    )  # the last epoch's model
+    best_path = run_dir / "checkpoints" / "best.pt"
+    best = load_checkpoint(best_path) if best_path.exists() else load_checkpoint(last)
+    model.load_state_dict(best["model"])
+    chosen = full_evaluation(
+        model, splits.test, splits.class_names, device
+    )  # the model the validation split picked
+    seconds = [row["seconds"] for row in loop.history]
+    results = {
+        "run_dir": str(run_dir),
+        "data": splits.name,
+        "data_info": {k: v for k, v in splits.info.items() if k != "standardize"},
+        "params": sum(p.numel() for p in model.parameters()),
+        "epochs_run": loop.epoch,
+        "stop_reason": loop.stop_reason or f"reached {config.train.epochs} epochs",
+        "selected_epoch": best["epoch"],
+        "monitor": config.train.monitor,
+        "selected_val": {k: v for k, v in best["history"][-1].items() if k.startswith("val_")},
+        "test": chosen,
+        "final_epoch_test": final,
+        "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else 0.0,
+        "class_names": splits.class_names,
+    }
+    write_atomic(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    if write_report:
+        from nnzoo.report.run import write_run_report
+
+        write_run_report(run_dir, config, loop.history, results)
+    return results

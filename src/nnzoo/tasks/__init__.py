@@ -1,0 +1,1 @@
+"""Tasks: what depends on the kind of problem."""

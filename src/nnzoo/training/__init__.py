@@ -1,1 +1,0 @@
-"""Training: the fit loop, callbacks, metrics and checkpoints."""

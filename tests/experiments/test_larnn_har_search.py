@@ -1,0 +1,106 @@
+"""`nnzoo reproduce larnn-har-search` on a tiny fake UCI HAR: two rounds, numbers from trials."""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+import tests.data.test_uci_har as fake_har
+from nnzoo.cli import main
+from nnzoo.experiments import larnn_har_search as recipe
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    import torch
+
+    tmp = tmp_path_factory.mktemp("search")
+    patch = pytest.MonkeyPatch()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    # 7 training subjects, so that 5 can validate and 2 still train
+    patch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
+    # a tiny space: the test checks the plumbing, not the paper's ranges
+    tiny = {
+        **recipe.space(),
+        "model.hidden": {"int": [4, 6]},
+        "model.cell_options.num_heads": {"categorical": [1, 2]},
+        "model.cell_options.window": {"int": [2, 4]},
+    }
+    patch.setattr(recipe, "space", lambda: tiny)
+    patch.setattr(recipe, "ATTENTION_SIZE", 4)
+    try:
+        fake_har.make_har(tmp / "data" / "uci-har", xz=True)
+        argv = ["reproduce", "larnn-har-search", "--trials", "2,2", "--epochs", "1",
+                "--train-windows", "4", "--val-windows", "6", "--test-windows", "5",
+                "--threads", "1", "--data-root", str(tmp / "data"),
+                "--out", str(tmp / "out"), "--runs", str(tmp / "runs")]  # fmt: skip
+        assert main(argv) == 0
+    finally:
+        patch.undo()
+        torch.set_num_threads(threads)
+    return tmp
+
+
+def test_both_rounds_ran_and_round_two_was_focused(searched):
+    for n in (1, 2):
+        summary = json.loads((searched / "runs" / f"round{n}" / "search.json").read_text())
+        assert summary["states"] == {"complete": 2}
+        assert summary["sampler"] == "hyperopt-compatible" and summary["pruner"] == "none"
+    focus = json.loads((searched / "runs" / "round2" / "focus.json").read_text())
+    assert focus["space"]["model.cell_options.mode"] == {"fixed": focus["best"]["params"][
+        "model.cell_options.mode"]}  # fmt: skip
+
+
+def test_the_subset_keeps_the_validation_subjects_and_cuts_training(searched):
+    document = json.loads((searched / "out" / "larnn-har-search.json").read_text())
+    budget = document["budget"]
+    assert budget["train_windows"] == 4 and budget["train_windows_available"] == 6
+    assert len(budget["val_subjects"]) == 5 and budget["val_windows"] == 6
+    assert budget["val_windows_available"] == 15
+    assert budget["test_windows"] == 5 and budget["test_windows_available"] == 6
+    assert budget["trials"] == [2, 2] and budget["epochs"] == 1 and budget["threads"] == 1
+
+
+def test_report_has_budget_findings_and_numbers_of_the_trials(searched):
+    out = searched / "out"
+    md = (out / "larnn-har-search.md").read_text()
+    assert "## Budget" in md and "## Findings" in md and "training subset: 4 of the 6" in md
+    assert "evaluated once" in md and "inconclusive" in md
+    assert "--trials 2,2" in md
+    for link in ("round1-trial_curves.png", "round2-history.png"):
+        assert f"larnn-har-search-{link}" in md and (out / f"larnn-har-search-{link}").is_file()
+    document = json.loads((out / "larnn-har-search.json").read_text())
+    round1 = document["rounds"][0]["trials"]
+    for trial in round1:  # each trial's value is its run folder's validation accuracy
+        results = json.loads((Path(trial["run_dir"]) / "results.json").read_text())
+        assert trial["value"] == pytest.approx(results["selected_val"]["val_accuracy"])
+    mode = document["findings"][0]
+    assert mode["key"] == "model.cell_options.mode"
+    for level, group in mode["groups"].items():
+        values = [t["value"] for t in round1 if t["params"]["model.cell_options.mode"] == level]
+        assert group["n"] == len(values)
+        if values:
+            assert group["mean"] == pytest.approx(statistics.fmean(values))
+            assert f"{100 * group['mean']:.2f}" in md
+    tested = document["best_round2_test"]
+    best = max(document["rounds"][1]["trials"], key=lambda t: t["value"])
+    results = json.loads((Path(best["run_dir"]) / "results.json").read_text())
+    assert tested["test_accuracy"] == results["test"]["accuracy"]
+    assert f"{100 * results['test']['accuracy']:.2f}%" in md
+
+
+def test_compare_concludes_only_with_enough_trials():
+    def trials(values, mode):
+        return [{"value": v, "params": {"m": mode}} for v in values]
+
+    few = trials([0.9, 0.91], "a") + trials([0.5, 0.52], "b")
+    assert recipe.compare(few, "m", ["a", "b"])["verdict"] == "inconclusive"
+    many = trials([0.9, 0.91, 0.92, 0.9, 0.91], "a") + trials([0.5, 0.52, 0.5, 0.51, 0.5], "b")
+    assert recipe.compare(many, "m", ["a", "b"])["verdict"] == "m=a is better"
+
+
+def test_bad_trials_flag_is_one_line_error(capsys):
+    assert main(["reproduce", "larnn-har-search", "--trials", "3"]) == 2
+    assert "--trials=3" in capsys.readouterr().err

@@ -84,13 +84,27 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class TaskConfig:
+    """The kind of problem (`nnzoo.tasks`): how batches are made, the loss, the metrics."""
+
+    name: str = "classify"  # classify | seq2seq | next-step
+    options: dict[str, Any] = field(default_factory=dict)  # the task's own options
+
+
+@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every table; ``[task]`` only when it is not the default (``classify``), so configs
+        written before tasks existed read and print as they did."""
+        out = dataclasses.asdict(self)
+        if self.task == TaskConfig():
+            del out["task"]
+        return out
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -98,8 +112,10 @@ class RunConfig:
     def changes(self) -> dict[str, dict[str, Any]]:
         """Only the values that differ from the defaults, per table."""
         out = {}
-        for section in ("data", "model", "train"):
+        for section in SECTIONS:
             values = getattr(self, section)
+            if section == "task" and values == TaskConfig():
+                continue  # not in the digest of a classify run, as before tasks existed
             default = dataclasses.asdict(type(values)())
             out[section] = {k: v for k, v in dataclasses.asdict(values).items() if v != default[k]}
         return out
@@ -116,7 +132,7 @@ class RunConfig:
         return dataclasses.replace(self, **sections)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "task": TaskConfig}
 
 
 def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
@@ -150,7 +166,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> RunConfi
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(
-            f"{source}: unknown table [{unknown[0]}]; expected [data], [model] and [train]"
+            f"{source}: unknown table [{unknown[0]}]; expected [data], [model], [train] and [task]"
         )
     sections = {}
     for section, cls in SECTIONS.items():

@@ -179,6 +179,8 @@ def fit(
             loop.step += 1
             value = loss.item()
             loop.call("on_batch_end", value)
+            if loop.stop_reason:  # a callback may end training within an epoch
+                break
             total_loss += value * len(y)
             correct += int((logits.argmax(-1) == y).sum())
             seen += len(y)

@@ -8,7 +8,6 @@ state and the run's config as TOML text.
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from nnzoo.config import RunConfig, config_from_toml
 from nnzoo.errors import NnzooError
+from nnzoo.io import atomic
 
 if TYPE_CHECKING:
     from nnzoo.engine.fit import Loop
@@ -30,16 +30,9 @@ class CheckpointError(NnzooError):
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """torch.save through `nnzoo.io.atomic`, synced to disk before the rename."""
+    with atomic(path, sync=True) as f:
+        torch.save(obj, f)
 
 
 def save_checkpoint(path: Path, loop: Loop) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.io import read_json, read_jsonl, read_text
 from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_compare
@@ -61,38 +62,16 @@ class RunFolder:
     env: dict[str, Any] | None  # provenance.json; None in folders written before it existed
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReportError(f"{path}: cannot read it ({e})") from None
-
-
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(_read_text(path))
-    except json.JSONDecodeError as e:
-        raise ReportError(
-            f"{path}: not valid JSON ({e.msg}, line {e.lineno}); train the run again"
-        ) from None
+    return read_json(path, ReportError, hint="train the run again")
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """metrics.jsonl: one JSON object per epoch, in order."""
+    """metrics.jsonl: one JSON object per epoch, in order (`nnzoo.io.read_jsonl`)."""
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"{path.parent}: no metrics.jsonl; not a finished run of nnzoo train")
-    history = []
-    for i, line in enumerate(_read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ReportError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
-        if not isinstance(record, dict):
-            raise ReportError(f"{path}: line {i} is not a JSON object of one epoch's metrics")
-        history.append(record)
+    history = read_jsonl(path, ReportError)
     if not history:
         raise ReportError(f"{path}: no epochs logged; {TRAIN_FIRST}")
     return history
@@ -134,7 +113,9 @@ def read_run(path: str | os.PathLike) -> RunFolder:
     missing = [name for name in RUN_FILES if not (path / name).is_file()]
     if missing:
         raise ReportError(f"{path}: not a run folder (no {' or '.join(missing)}); {TRAIN_FIRST}")
-    config = config_from_toml(_read_text(path / "config.toml"), source=str(path / "config.toml"))
+    config = config_from_toml(
+        read_text(path / "config.toml", ReportError), source=str(path / "config.toml")
+    )
     results = _check_results(path / "results.json", _read_json(path / "results.json"))
     history = read_history(path / "metrics.jsonl")
     env = None

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.io import read_json
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import _figure, _save
 
@@ -60,12 +61,7 @@ def is_search(path: str | os.PathLike) -> bool:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read it ({e})") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    return read_json(path, ConfigError)
 
 
 def read_settings(search_dir: Path, name: str, required: bool) -> dict[str, Any]:

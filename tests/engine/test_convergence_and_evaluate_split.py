@@ -3,8 +3,9 @@
 import pytest
 
 from nnzoo.engine.callbacks import Convergence, EvaluateSplit
-from nnzoo.engine.fit import evaluate, fit
+from nnzoo.engine.fit import fit
 from nnzoo.errors import ConfigError
+from nnzoo.tasks.classify import Classify
 from tests.engine.test_fit import new_model, synthetic_splits, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -58,7 +59,7 @@ def test_evaluate_split_logs_the_split_as_evaluate_sees_it():
     config = tiny_config(epochs=2)
     model = new_model(config)
     loop = fit(model, splits.train, splits.val, config, callbacks=[EvaluateSplit(splits.test)])
-    metrics, _ = evaluate(model, splits.test)
+    metrics = Classify().evaluate(model, splits.test)
     assert loop.history[-1]["test_accuracy"] == metrics["accuracy"]
     assert loop.history[-1]["test_loss"] == pytest.approx(metrics["loss"])
     assert all("test_accuracy" in row for row in loop.history)

@@ -1,4 +1,4 @@
-"""fit, evaluate, batches and make_optimizer on a tiny synthetic problem."""
+"""fit and make_optimizer on a tiny synthetic problem; the classify task's evaluate and batches."""
 
 import math
 
@@ -8,9 +8,10 @@ import torch.nn.functional as F
 
 from nnzoo.config import ModelConfig, RunConfig, TrainConfig
 from nnzoo.data.base import DataSplits, SequenceSet
-from nnzoo.engine.fit import batches, evaluate, fit, make_optimizer
+from nnzoo.engine.fit import fit, make_optimizer
 from nnzoo.errors import ConfigError
 from nnzoo.models import create_model
+from nnzoo.tasks.classify import Classify
 
 N, T, FEATURES = 64, 8, 3
 
@@ -64,9 +65,9 @@ def test_training_reduces_the_loss(ragged):
     splits = synthetic_splits(ragged=ragged)
     config = tiny_config(epochs=12)
     model = new_model(config)
-    before, _ = evaluate(model, splits.train)
+    before = Classify().evaluate(model, splits.train)
     loop = fit(model, splits.train, splits.val, config)
-    after, _ = evaluate(model, splits.train)
+    after = Classify().evaluate(model, splits.train)
     assert [row["epoch"] for row in loop.history] == list(range(1, 13))
     assert loop.step == 12 * math.ceil(N / 16) == loop.batches_per_epoch * 12
     assert loop.history[-1]["loss"] < 0.7 * loop.history[0]["loss"]
@@ -97,7 +98,9 @@ def test_same_config_twice_gives_identical_history():
 def test_evaluate_matches_cross_entropy_by_hand():
     data = synthetic_set(20, ragged=True)
     model = new_model(tiny_config()).eval()
-    metrics, probs = evaluate(model, data, batch_size=7)
+    task = Classify()
+    task.eval_batch_size = 7
+    metrics, probs = task.evaluate(model, data), task.predict(model, data)
     with torch.no_grad():
         logits = torch.cat(
             [model(data.x[i : i + 1, : data.lengths[i]]) for i in range(len(data))]
@@ -105,7 +108,7 @@ def test_evaluate_matches_cross_entropy_by_hand():
     torch.testing.assert_close(probs, logits.softmax(-1), atol=1e-6, rtol=0)
     assert metrics["loss"] == pytest.approx(F.cross_entropy(logits, data.y).item(), abs=1e-6)
     assert metrics["accuracy"] == (logits.argmax(-1) == data.y).float().mean().item()
-    empty, _ = evaluate(model, data.subset(torch.tensor([], dtype=torch.long)))
+    empty = task.evaluate(model, data.subset(torch.tensor([], dtype=torch.long)))
     assert math.isnan(empty["loss"]) and math.isnan(empty["accuracy"])
 
 
@@ -113,12 +116,12 @@ def test_batches_cover_every_row_once_and_trim_padding():
     data = synthetic_set(23, ragged=True)
     g = torch.Generator().manual_seed(5)
     seen = []
-    for x, y, lengths in batches(data, 5, g):
+    for x, y, lengths in Classify().batches(data, 5, g):
         assert x.shape[1] == int(lengths.max())
         seen.extend(y.tolist())
         assert len(y) <= 5
     assert sorted(seen) == sorted(data.y.tolist()) and len(seen) == 23
-    ordered = torch.cat([y for _, y, _ in batches(data, 5)])
+    ordered = torch.cat([y for _, y, _ in Classify().batches(data, 5)])
     assert torch.equal(ordered, data.y)  # no generator: the file's order
 
 

@@ -8,8 +8,6 @@ state and the run's config as TOML text.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +60,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
+    except Exception as e:  # garbage bytes can make torch.load raise almost anything
+        if isinstance(e, NnzooError):
+            raise
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({reason}); it is truncated or corrupt, "

@@ -1,9 +1,11 @@
-"""``fit``: the training loop, readable top to bottom.
+"""``fit``: the training loop, readable top to bottom, and knowing no task.
 
 Each epoch: reseed (so a resumed run draws the same batches and dropout masks as an
 uninterrupted one), shuffle, step through the batches, evaluate on the validation split, log,
-and let the callbacks act (schedules, early stopping, checkpoints). The test split is never
-looked at here: ``evaluate`` it once, with the checkpoint the validation split picked.
+and let the callbacks act (schedules, early stopping, checkpoints). What a batch is, its loss
+and the metrics of an evaluation come from the task (`nnzoo.tasks`): the loop only asks. The
+test split is never looked at here: the run evaluates it once, with the checkpoint the
+validation split picked.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nnzoo.config import RunConfig, TrainConfig
-from nnzoo.data.base import SequenceSet
 from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
 from nnzoo.errors import ConfigError
+from nnzoo.tasks import create_task
+from nnzoo.tasks.base import Step, Task, Totals, move
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
@@ -53,42 +55,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def batches(data: SequenceSet, batch_size: int, generator: torch.Generator | None = None):
-    """(x, y, lengths) batches, shuffled when a generator is given, trimmed to their longest."""
-    n = len(data)
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        index = order[start : start + batch_size]
-        x, y = data.x[index], data.y[index]  # (B, T, F), (B,)
-        lengths = None
-        if data.lengths is not None:
-            lengths = data.lengths[index]
-            x = x[:, : int(lengths.max())]
-        yield x, y, lengths
-
-
-@torch.no_grad()
-def predict(model: nn.Module, data: SequenceSet, batch_size: int = 512, device: str = "cpu"):
-    """Class probabilities (N, C) in evaluation mode."""
-    model.eval()
-    out = []
-    for x, _, lengths in batches(data, batch_size):
-        lengths = None if lengths is None else lengths.to(device)
-        out.append(model(x.to(device), lengths).float().softmax(-1).cpu())
-    return torch.cat(out) if out else torch.zeros(0, 0)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: SequenceSet, batch_size: int = 512, device: str = "cpu"):
-    """{"loss", "accuracy"} of ``model`` on ``data`` in evaluation mode, and the probabilities."""
-    probs = predict(model, data, batch_size, device)
-    if len(data) == 0:
-        return {"loss": float("nan"), "accuracy": float("nan")}, probs
-    loss = F.nll_loss(probs.clamp_min(1e-12).log(), data.y).item()
-    accuracy = (probs.argmax(-1) == data.y).double().mean().item()
-    return {"loss": loss, "accuracy": accuracy}, probs
-
-
 @dataclass
 class Loop:
     """What the callbacks see: the model, the optimizer and where training is."""
@@ -99,11 +65,17 @@ class Loop:
     run_dir: Path | None
     callbacks: list[Callback]
     batches_per_epoch: int
+    task: Task | None = None  # None: the config's [task]
     epoch: int = 0  # the epoch running, or the last one finished between epochs
     step: int = 0  # optimizer steps taken
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints as it is
+    last_step: Step | None = None  # the latest training batch's loss, size and counts
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            self.task = create_task(self.run_config.task)
 
     @property
     def config(self) -> TrainConfig:
@@ -136,22 +108,28 @@ def resume(loop: Loop, path: Path) -> None:
 
 def fit(
     model: nn.Module,
-    train: SequenceSet,
-    val: SequenceSet,
+    train: Any,
+    val: Any,
     run_config: RunConfig,
     *,
+    task: Task | None = None,
     callbacks: list[Callback] = (),
     run_dir: Path | None = None,
     resume_from: Path | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Loop:
-    """Train ``model`` on ``train``, validating on ``val`` after every epoch."""
+    """Train ``model`` on ``train``, validating on ``val`` after every epoch.
+
+    ``task`` (default: the config's ``[task]``) makes the batches, computes each batch's loss
+    and evaluates ``val``.
+    """
     config = run_config.train
+    task = task if task is not None else create_task(run_config.task)
     device = torch.device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)
     per_epoch = -(-len(train) // config.batch_size)
-    loop = Loop(model, optimizer, run_config, run_dir, list(callbacks), per_epoch)
+    loop = Loop(model, optimizer, run_config, run_dir, list(callbacks), per_epoch, task)
     loop.extra = dict(extra or {})
     if resume_from is not None and Path(resume_from).exists():
         resume(loop, Path(resume_from))
@@ -166,33 +144,25 @@ def fit(
         loop.call("on_epoch_begin")
 
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        for x, y, lengths in batches(train, config.batch_size, order):
-            x, y = x.to(device), y.to(device)  # (B, T, F), (B,)
-            lengths = None if lengths is None else lengths.to(device)
-            logits = model(x, lengths)  # (B, C)
-            loss = F.cross_entropy(logits, y)
+        totals = Totals()
+        for batch in task.batches(train, config.batch_size, order):
+            step = task.step(model, move(batch, device))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            step.loss.backward()
             loop.call("on_before_optimizer_step")
             optimizer.step()
             loop.step += 1
-            value = loss.item()
+            value = step.loss.item()
+            loop.last_step = step
             loop.call("on_batch_end", value)
+            totals.add(value, step)
             if loop.stop_reason:  # a callback may end training within an epoch
                 break
-            total_loss += value * len(y)
-            correct += int((logits.argmax(-1) == y).sum())
-            seen += len(y)
 
-        logs: dict[str, Any] = {
-            "epoch": loop.epoch,
-            "loss": total_loss / seen,
-            "accuracy": correct / seen,
-        }
+        logs: dict[str, Any] = {"epoch": loop.epoch, **task.epoch_logs(totals)}
         if len(val):
-            metrics, _ = evaluate(model, val, device=config.device)
-            logs.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"])
+            metrics = task.evaluate(model, val, device=config.device)
+            logs.update({f"val_{k}": v for k, v in metrics.items()})
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["seconds"] = time.perf_counter() - started
         loop.history.append(logs)

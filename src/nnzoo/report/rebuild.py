@@ -27,6 +27,7 @@ from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_compare
 from nnzoo.report.run import PROVENANCE, format_duration, training_seconds, write_run_report
+from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
 RUN_FILES = ("config.toml", "results.json")
@@ -45,7 +46,6 @@ RESULT_KEYS = {
     "test": dict,
     "final_epoch_test": dict,
     "seconds_per_epoch": (int, float),
-    "class_names": list,
 }
 # (history key, plot title) of the comparison's overlaid curves
 COMPARE_CURVES = (("val_accuracy", "validation accuracy"), ("val_loss", "validation loss"))
@@ -77,7 +77,7 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
     return history
 
 
-def _check_results(path: Path, results: Any) -> dict[str, Any]:
+def _check_results(path: Path, results: Any, config: RunConfig) -> dict[str, Any]:
     if not isinstance(results, dict):
         raise ReportError(f"{path}: expected a JSON object; train the run again")
     for key, kind in RESULT_KEYS.items():
@@ -85,11 +85,9 @@ def _check_results(path: Path, results: Any) -> dict[str, Any]:
             raise ReportError(f"{path}: no {key!r} entry; not the results of nnzoo train")
         if not isinstance(results[key], kind) or isinstance(results[key], bool):
             raise ReportError(f"{path}: {key!r} has the wrong type; train the run again")
-    for key in ("test", "final_epoch_test"):
-        if not isinstance(results[key].get("accuracy"), (int, float)):
-            raise ReportError(f"{path}: {key!r} has no accuracy; train the run again")
-    if "confusion" not in results["test"] or "report" not in results["test"]:
-        raise ReportError(f"{path}: 'test' has no confusion matrix or report; train it again")
+    problem = create_task(config.task).check_results(results)
+    if problem:
+        raise ReportError(f"{path}: {problem}; train the run again")
     return results
 
 
@@ -116,7 +114,7 @@ def read_run(path: str | os.PathLike) -> RunFolder:
     config = config_from_toml(
         read_text(path / "config.toml", ReportError), source=str(path / "config.toml")
     )
-    results = _check_results(path / "results.json", _read_json(path / "results.json"))
+    results = _check_results(path / "results.json", _read_json(path / "results.json"), config)
     history = read_history(path / "metrics.jsonl")
     env = None
     if (path / PROVENANCE).is_file():
@@ -203,7 +201,8 @@ def _column_names(runs: Sequence[RunFolder]) -> list[str]:
 
 def comparison_table(runs: Sequence[RunFolder], names: Sequence[str]) -> str:
     """One column per run: data, model / cell, every config value that is not a default in
-    some run, test accuracy (selected and final epoch), selected epoch, params, s / epoch."""
+    some run, the test headline metric of each run's task (accuracy for classify; selected
+    and final epoch), selected epoch, params, s / epoch."""
     flat = [_flat(run.config.to_dict()) for run in runs]
     changed = dict.fromkeys(
         key
@@ -212,17 +211,21 @@ def comparison_table(runs: Sequence[RunFolder], names: Sequence[str]) -> str:
         for key in _flat(values, f"{section}.")
         if key not in ("data.name", "model.name", "model.cell")
     )
+    headline = dict.fromkeys(create_task(run.config.task).metrics[0] for run in runs)
+
+    def test_rows(entry: str, label: str) -> list[list[Any]]:
+        return [
+            [f"test {m} ({label})", *(run.results[entry].get(m) for run in runs)] for m in headline
+        ]
+
     rows: list[list[Any]] = [
         ["data", *(run.results.get("data", run.config.data.name) for run in runs)],
         ["model / cell", *(f"{run.config.model.name} / {run.config.model.cell}" for run in runs)],
         *[[key, *(_text(f[key]) if key in f else None for f in flat)] for key in changed],
-        ["test accuracy (selected epoch)", *(run.results["test"]["accuracy"] for run in runs)],
+        *test_rows("test", "selected epoch"),
         ["selected epoch", *(run.results["selected_epoch"] for run in runs)],
         ["picked by", *(run.results["monitor"] for run in runs)],
-        [
-            "test accuracy (final epoch)",
-            *(run.results["final_epoch_test"]["accuracy"] for run in runs),
-        ],
+        *test_rows("final_epoch_test", "final epoch"),
         ["epochs run", *(run.results["epochs_run"] for run in runs)],
         ["parameters", *(f"{run.results['params']:,}" for run in runs)],
         ["seconds per epoch", *(run.results["seconds_per_epoch"] for run in runs)],

@@ -1,4 +1,8 @@
-"""The report of one training run: curves, test metrics, the confusion matrix, provenance.
+"""The report of one training run: curves, the task's test sections, data, config, provenance.
+
+The sections in the middle come from the run's task (`nnzoo.tasks`): for ``classify`` the
+per-class metrics and the confusion matrix, for ``seq2seq`` decoded examples, and so on; the
+rest is the same for every task.
 
 Written as report.md and a self-contained report.html. The Provenance section says how to get
 the same numbers again: the exact command, the seeds, the versions, the machine and how long
@@ -14,14 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.report.markdown import (
-    classification_table,
-    confusion_table,
-    table,
-    write_atomic,
-    write_report,
-)
-from nnzoo.report.plots import plot_confusion, plot_curves
+from nnzoo.io import write_atomic
+from nnzoo.report.markdown import table, write_report
+from nnzoo.report.plots import plot_curves
+from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
 PROVENANCE = "provenance.json"
@@ -69,21 +69,14 @@ def write_run_report(
     save_env = env is None
     env = provenance(config.train.device) if env is None else env
     duration = training_seconds(history) if seconds is None else float(seconds)
-    plots = run_dir / "plots"
-    title = f"{config.data.name} / {config.model.cell}, seed {config.train.seed}"
-    plot_curves(history, plots / "curves.png", title=title)
-    test = results["test"]
-    plot_confusion(
-        test["confusion"],
-        results["class_names"],
-        plots / "confusion.png",
-        title=f"test, epoch {results['selected_epoch']}",
-    )
+    task = create_task(config.task)
+    title = f"{config.data.name} / {model_label(config)}, seed {config.train.seed}"
+    plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     summary = [
-        ["test accuracy (selected epoch)", test["accuracy"]],
+        *task.summary_rows(results),
         ["selected epoch (by " + results["monitor"] + ")", results["selected_epoch"]],
         *[[f"{k} at selected epoch", v] for k, v in results["selected_val"].items()],
-        ["test accuracy (final epoch)", results["final_epoch_test"]["accuracy"]],
+        *task.final_rows(results),
         ["epochs run", results["epochs_run"]],
         ["stopped because", results["stop_reason"]],
         ["parameters", results["params"]],
@@ -92,12 +85,7 @@ def write_run_report(
     sections = [
         ("Summary", table(summary, ["", "value"])),
         ("Curves", "![loss and accuracy](plots/curves.png)"),
-        ("Test metrics (selected epoch)", classification_table(test["report"])),
-        (
-            "Confusion matrix (test, selected epoch; rows true, columns predicted)",
-            confusion_table(test["confusion"], results["class_names"])
-            + "\n\n![confusion matrix](plots/confusion.png)",
-        ),
+        *task.sections(run_dir, results),
         ("Data", table([[k, str(v)] for k, v in results["data_info"].items()], ["", ""])),
         ("Config", f"```toml\n{config.to_toml()}```"),
         ("Provenance", table(provenance_rows(config, env, duration, len(history)), ["", ""])),
@@ -106,6 +94,14 @@ def write_run_report(
     if save_env:
         write_atomic(run_dir / PROVENANCE, json.dumps(env, indent=2) + "\n")
     return path
+
+
+def model_label(config: RunConfig) -> str:
+    """What a title calls the model: the cell of a sequence classifier, else the model's name
+    (an MLP run is "mlp", not the unused default cell)."""
+    if config.model.name == "sequence-classifier":
+        return config.model.cell
+    return config.model.name
 
 
 def provenance_rows(

@@ -19,10 +19,7 @@ from typing import Any
 import torch
 
 from nnzoo.config import RunConfig, config_from_toml
-from nnzoo.data import DataSplits, SequenceSet, load_dataset
-from nnzoo.errors import ConfigError
-from nnzoo.models import check_model, create_model
-from nnzoo.report.markdown import write_atomic
+from nnzoo.data import DataSplits, load_dataset
 from nnzoo.engine.callbacks import (
     Callback,
     EarlyStopping,
@@ -36,8 +33,12 @@ from nnzoo.engine.callbacks import (
     TensorBoard,
 )
 from nnzoo.engine.checkpoint import load_checkpoint
-from nnzoo.engine.fit import evaluate, fit
-from nnzoo.tasks.metrics import classification_report, confusion_matrix
+from nnzoo.engine.fit import fit
+from nnzoo.errors import ConfigError
+from nnzoo.models import check_model, create_model
+from nnzoo.report.markdown import write_atomic
+from nnzoo.tasks import create_task
+from nnzoo.tasks.base import Task
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
@@ -66,10 +67,14 @@ def cached_splits(config: RunConfig, data_root: str | Path | None = None) -> Dat
     return _SPLITS[key]
 
 
-def build_model(config: RunConfig, splits: DataSplits) -> torch.nn.Module:
+def build_model(config: RunConfig, splits: DataSplits, task: Task | None = None) -> torch.nn.Module:
+    """The run's model, seeded by ``train.seed``, sized for the data by the task."""
+    task = task if task is not None else create_task(config.task)
+    dims = task.model_dims(splits)
     torch.manual_seed(config.train.seed)  # initial weights
-    input_shape = tuple(splits.train.x.shape[1:])
-    return create_model(config.model, splits.num_features, splits.num_classes, input_shape)
+    return create_model(
+        config.model, dims["num_features"], dims["num_classes"], dims.get("input_shape")
+    )
 
 
 def build_callbacks(
@@ -99,6 +104,7 @@ def check_config(config: RunConfig) -> None:
     from nnzoo.engine.fit import OPTIMIZERS
 
     check_model(config.model)  # unknown cells, models and options raise here
+    task = create_task(config.task)  # unknown tasks and task options raise here
     t = config.train
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError(
@@ -107,10 +113,11 @@ def check_config(config: RunConfig) -> None:
     for name in ("epochs", "batch_size"):
         if getattr(t, name) < 1:
             raise ConfigError(f"train.{name}={getattr(t, name)!r}: expected an integer >= 1")
-    if t.monitor not in ("val_accuracy", "val_loss", "accuracy", "loss"):
-        raise ConfigError(
-            f"train.monitor={t.monitor!r}: expected val_accuracy, val_loss, accuracy or loss"
-        )
+    monitors = task.monitors()
+    if t.monitor not in monitors:
+        listing = ", ".join(monitors[:-1]) + f" or {monitors[-1]}"
+        hint = "" if task.name == "classify" else f" (task {task.name})"
+        raise ConfigError(f"train.monitor={t.monitor!r}: expected {listing}{hint}")
 
 
 def prepare_run_dir(config: RunConfig, run_dir: Path, fresh: bool) -> None:
@@ -132,30 +139,6 @@ def prepare_run_dir(config: RunConfig, run_dir: Path, fresh: bool) -> None:
     write_atomic(saved, config.to_toml())
 
 
-def data_extra(splits: DataSplits) -> dict[str, Any]:
-    """What ``predict`` needs to treat new data as the training data was treated."""
-    return {
-        "class_names": list(splits.class_names),
-        "num_features": splits.num_features,
-        "input_shape": list(splits.train.x.shape[1:]),
-        "standardize": splits.info.get("standardize", {}),
-    }
-
-
-def full_evaluation(
-    model, data: SequenceSet, class_names: list[str], device: str = "cpu"
-) -> dict[str, Any]:
-    """Loss, accuracy, per-class report and confusion matrix of ``model`` on ``data``."""
-    metrics, probs = evaluate(model, data, device=device)
-    pred = probs.argmax(-1)
-    return {
-        "loss": metrics["loss"],
-        "accuracy": metrics["accuracy"],
-        "report": classification_report(data.y, pred, class_names),
-        "confusion": confusion_matrix(data.y, pred, len(class_names)).tolist(),
-    }
-
-
 def train_run(
     config: RunConfig,
     run_dir: str | Path,
@@ -172,32 +155,31 @@ def train_run(
     ``extra_callbacks`` run before the loggers, so what they add to an epoch's logs is saved.
     """
     check_config(config)
+    task = create_task(config.task)
     run_dir = Path(run_dir)
     splits = splits if splits is not None else load_splits(config, data_root)
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
     prepare_run_dir(config, run_dir, fresh)
-    model = build_model(config, splits)
+    model = build_model(config, splits, task)
     callbacks = build_callbacks(config, run_dir, progress, extra_callbacks)
     last = run_dir / "checkpoints" / "last.pt"
+    extra = task.data_extra(splits)
     loop = fit(
-        model, splits.train, splits.val, config, callbacks=callbacks, run_dir=run_dir,
-        resume_from=last if last.exists() else None, extra=data_extra(splits),
+        model, splits.train, splits.val, config, task=task, callbacks=callbacks,
+        run_dir=run_dir, resume_from=last if last.exists() else None, extra=extra,
     )  # fmt: skip
 
     device = config.train.device
-    final = full_evaluation(
-        model, splits.test, splits.class_names, device
-    )  # the last epoch's model
+    final = task.test(model, splits.test, extra, device)  # the last epoch's model
     best_path = run_dir / "checkpoints" / "best.pt"
     best = load_checkpoint(best_path) if best_path.exists() else load_checkpoint(last)
     model.load_state_dict(best["model"])
-    chosen = full_evaluation(
-        model, splits.test, splits.class_names, device
-    )  # the model the validation split picked
+    chosen = task.test(model, splits.test, extra, device)  # the model the validation split picked
     seconds = [row["seconds"] for row in loop.history]
     results = {
         "run_dir": str(run_dir),
+        "task": task.name,
         "data": splits.name,
         "data_info": {k: v for k, v in splits.info.items() if k != "standardize"},
         "params": sum(p.numel() for p in model.parameters()),
@@ -209,7 +191,7 @@ def train_run(
         "test": chosen,
         "final_epoch_test": final,
         "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else 0.0,
-        "class_names": splits.class_names,
+        **task.results(splits),
     }
     write_atomic(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
     if write_report:

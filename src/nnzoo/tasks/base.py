@@ -1,0 +1,173 @@
+"""The task contract: everything that depends on the kind of problem, and nothing else.
+
+`nnzoo.engine.fit` knows no task: it asks one. A task says
+
+* how a split becomes batches (``collate(data, index)``: padding, lengths, shifted targets);
+* the loss of a batch and what to count for the epoch's training metrics (``step``);
+* the metrics of an evaluation (``evaluate``) and of the one test evaluation (``test``);
+* the model's input and output sizes for the data (``model_dims``), and what a checkpoint must
+  remember to treat new data as the training data was (``data_extra``);
+* how predictions are decoded (``decode`` / ``sample`` where it has them);
+* its rows of a run's summary table and its sections of the run's report.
+
+A task is registered by name in `nnzoo.tasks.TASKS` and chosen by the config's ``[task]`` table
+(``name`` and the task's ``options``). Batches are tuples of tensors (or None); the engine moves
+them to the device. Shape legend: B batch, T time, F features, C classes, V vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+Batch = tuple[Any, ...]
+Section = tuple[str, str]  # (heading, Markdown)
+
+
+@dataclass
+class Step:
+    """One training batch's forward pass.
+
+    Attributes:
+        loss: the scalar the optimizer minimises (a mean over the batch's ``size`` units).
+        size: how many units ``loss`` averages over (examples, or tokens): the epoch's loss is
+            the ``size``-weighted mean of the batches' losses.
+        counts: integers summed over the epoch (e.g. ``{"correct": 17}``), which
+            ``Task.epoch_logs`` turns into the epoch's training metrics.
+    """
+
+    loss: Tensor
+    size: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Totals:
+    """What ``fit`` sums over an epoch's training batches."""
+
+    loss_sum: float = 0.0
+    size: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, loss: float, step: Step) -> None:
+        self.loss_sum += loss * step.size
+        self.size += step.size
+        for key, value in step.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+
+
+def index_batches(n: int, batch_size: int, generator: torch.Generator | None = None):
+    """Row indices of each batch: a seeded shuffle when ``generator`` is given, else in order."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def move(batch: Any, device: torch.device | str) -> Any:
+    """``batch`` with every tensor in it on ``device`` (tuples, lists and dicts followed)."""
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, tuple):
+        return (
+            type(batch)(*(move(b, device) for b in batch))
+            if hasattr(batch, "_fields")
+            else (tuple(move(b, device) for b in batch))
+        )
+    if isinstance(batch, list):
+        return [move(b, device) for b in batch]
+    if isinstance(batch, dict):
+        return {k: move(v, device) for k, v in batch.items()}
+    return batch
+
+
+class Task:
+    """Base class. Subclasses set ``name`` and ``metrics`` and write the problem's methods.
+
+    ``metrics`` lists what ``evaluate`` returns, headline metric first; ``train_metrics`` the
+    subset ``epoch_logs`` computes from the training batches. The monitor (``train.monitor``)
+    may be any of them, with ``val_`` for the validation split.
+    """
+
+    name = ""
+    metrics: tuple[str, ...] = ("loss",)
+    train_metrics: tuple[str, ...] = ("loss",)
+    eval_batch_size = 512
+
+    # -- batches ------------------------------------------------------------------------------
+    def collate(self, data: Any, index: Tensor) -> Batch:
+        """The batch of rows ``index`` of ``data``."""
+        raise NotImplementedError
+
+    def batches(self, data: Any, batch_size: int, generator: torch.Generator | None = None):
+        """Batches of ``data``, shuffled when ``generator`` is given."""
+        for index in index_batches(len(data), batch_size, generator):
+            yield self.collate(data, index)
+
+    # -- training -----------------------------------------------------------------------------
+    def step(self, model: nn.Module, batch: Batch) -> Step:
+        """The loss of one training batch (``model`` is in training mode)."""
+        raise NotImplementedError
+
+    def epoch_logs(self, totals: Totals) -> dict[str, float]:
+        """The epoch's training metrics from the summed batches (``loss`` at least)."""
+        return {"loss": totals.loss_sum / totals.size}
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, model: nn.Module, data: Any, device: str = "cpu") -> dict[str, float]:
+        """``metrics`` of ``model`` on ``data``, in evaluation mode."""
+        raise NotImplementedError
+
+    def test(
+        self, model: nn.Module, data: Any, extra: dict[str, Any], device: str = "cpu"
+    ) -> dict[str, Any]:
+        """The one test evaluation: ``evaluate``'s metrics plus any detail the report shows."""
+        return self.evaluate(model, data, device)
+
+    def monitors(self) -> list[str]:
+        """Every name ``train.monitor`` may take."""
+        return [*(f"val_{m}" for m in self.metrics), *self.train_metrics]
+
+    # -- the model and the data ---------------------------------------------------------------
+    def model_dims(self, splits: Any) -> dict[str, Any]:
+        """``num_features``, ``num_classes`` and ``input_shape`` for `nnzoo.models.create_model`."""
+        raise NotImplementedError
+
+    def data_extra(self, splits: Any) -> dict[str, Any]:
+        """What a checkpoint keeps to rebuild the model and treat new data as the training data
+        was (``model_dims`` and whatever the task needs to decode)."""
+        return dict(self.model_dims(splits))
+
+    # -- results and reports ------------------------------------------------------------------
+    def results(self, splits: Any) -> dict[str, Any]:
+        """Task-specific entries of results.json (e.g. ``class_names``)."""
+        return {}
+
+    def headline(self, test: dict[str, Any]) -> str:
+        """``test accuracy 0.9123``: the metric the CLI prints for a run."""
+        key = self.metrics[0]
+        return f"test {key.replace('_', ' ')} {test[key]:.4f}"
+
+    def summary_rows(self, results: dict[str, Any]) -> list[list[Any]]:
+        """Rows for the top of the report's Summary table: the test metrics."""
+        return [[f"test {m} (selected epoch)", results["test"][m]] for m in self.metrics]
+
+    def final_rows(self, results: dict[str, Any]) -> list[list[Any]]:
+        """Summary rows for the final epoch's model (after the selected epoch's)."""
+        m = self.metrics[0]
+        return [[f"test {m} (final epoch)", results["final_epoch_test"][m]]]
+
+    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
+        """The task's own report sections (its plots written into ``run_dir / "plots"``)."""
+        return []
+
+    def check_results(self, results: dict[str, Any]) -> str | None:
+        """What is missing from a results.json's test entries for this task, or None."""
+        for key in ("test", "final_epoch_test"):
+            for metric in self.metrics:
+                if not isinstance(results[key].get(metric), int | float):
+                    return f"{key!r} has no {metric}"
+        return None

@@ -1,0 +1,180 @@
+r"""``classify``: one label per example, scored by cross-entropy and accuracy.
+
+For a batch of B examples with labels y_b and the model's logits z_b:
+
+.. math::
+    \text{multi-class (C outputs):}\quad
+        L = -\frac{1}{B} \sum_b \log \operatorname{softmax}(z_b)_{y_b}
+    \qquad
+    \text{binary (one output):}\quad
+        L = -\frac{1}{B} \sum_b \big[y_b \log \sigma(z_b) + (1 - y_b) \log(1 - \sigma(z_b))\big]
+
+The binary form (``binary = true`` in ``[task.options]``, for two classes) is the log loss of
+Kaggle's two-class competitions: one sigmoid output, the probability of class 1. Accuracy takes
+the most probable class (a probability of at least 1/2 for class 1 in the binary case). The test
+evaluation adds per-class precision, recall and F1 and the confusion matrix.
+
+Data: a `nnzoo.data.SequenceSet` (x (N, T, F) or (N, ...) images, y (N,), optional lengths);
+the model is called as ``model(x, lengths)`` and returns (B, C) logits, or (B, 1) when binary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nnzoo.errors import ConfigError
+from nnzoo.tasks import TASKS
+from nnzoo.tasks.base import Batch, Section, Step, Task, Totals, move
+from nnzoo.tasks.metrics import classification_report, confusion_matrix
+
+
+@TASKS.register("classify")
+class Classify(Task):
+    """Multi-class (softmax) or binary (sigmoid, log loss) classification of whole examples.
+
+    Args:
+        binary: one sigmoid output and the log loss, for data with exactly two classes.
+    """
+
+    name = "classify"
+    metrics = ("accuracy", "loss")
+    train_metrics = ("accuracy", "loss")
+
+    def __init__(self, binary: bool = False) -> None:
+        if not isinstance(binary, bool):
+            raise ConfigError(f"task.options.binary={binary!r}: expected true or false")
+        self.binary = binary
+
+    # -- batches and the loss -----------------------------------------------------------------
+    def collate(self, data, index: Tensor) -> Batch:
+        """(x, y, lengths), trimmed to the batch's longest sequence."""
+        x, y = data.x[index], data.y[index]  # (B, T, F), (B,)
+        lengths = None
+        if data.lengths is not None:
+            lengths = data.lengths[index]
+            x = x[:, : int(lengths.max())]
+        return x, y, lengths
+
+    def step(self, model: nn.Module, batch: Batch) -> Step:
+        x, y, lengths = batch
+        logits = model(x, lengths)  # (B, C), or (B, 1) when binary
+        if self.binary:
+            logit = logits.squeeze(-1)  # (B,)
+            loss = F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype))
+            correct = int(((logit >= 0).long() == y).sum())
+        else:
+            loss = F.cross_entropy(logits, y)
+            correct = int((logits.argmax(-1) == y).sum())
+        return Step(loss, len(y), {"correct": correct})
+
+    def epoch_logs(self, totals: Totals) -> dict[str, float]:
+        return {
+            "loss": totals.loss_sum / totals.size,
+            "accuracy": totals.counts["correct"] / totals.size,
+        }
+
+    # -- predictions and evaluation -----------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, model: nn.Module, data, device: str = "cpu") -> Tensor:
+        """Class probabilities (N, C) in evaluation mode (C = 2 when binary)."""
+        model.eval()
+        out = []
+        for x, _, lengths in self.batches(data, self.eval_batch_size):
+            x, lengths = move((x, lengths), device)
+            logits = model(x, lengths).float()
+            if self.binary:
+                p = torch.sigmoid(logits.squeeze(-1))  # (B,)
+                out.append(torch.stack([1 - p, p], dim=-1).cpu())
+            else:
+                out.append(logits.softmax(-1).cpu())
+        return torch.cat(out) if out else torch.zeros(0, 0)
+
+    def evaluate(self, model: nn.Module, data, device: str = "cpu") -> dict[str, float]:
+        return self.scores(self.predict(model, data, device), data)
+
+    @staticmethod
+    def scores(probs: Tensor, data) -> dict[str, float]:
+        """{"loss", "accuracy"} of the probabilities (N, C) against ``data.y``."""
+        if len(data) == 0:
+            return {"loss": float("nan"), "accuracy": float("nan")}
+        loss = F.nll_loss(probs.clamp_min(1e-12).log(), data.y).item()
+        accuracy = (probs.argmax(-1) == data.y).double().mean().item()
+        return {"loss": loss, "accuracy": accuracy}
+
+    def test(self, model: nn.Module, data, extra: dict[str, Any], device: str = "cpu"):
+        """Loss, accuracy, per-class report and confusion matrix."""
+        probs = self.predict(model, data, device)
+        metrics = self.scores(probs, data)
+        pred = probs.argmax(-1)
+        names = list(extra["class_names"])
+        return {
+            "loss": metrics["loss"],
+            "accuracy": metrics["accuracy"],
+            "report": classification_report(data.y, pred, names),
+            "confusion": confusion_matrix(data.y, pred, len(names)).tolist(),
+        }
+
+    # -- the model and the data ---------------------------------------------------------------
+    def model_dims(self, splits) -> dict[str, Any]:
+        if self.binary and splits.num_classes != 2:
+            raise ConfigError(
+                f"task.options.binary=true: {splits.name} has {splits.num_classes} classes; "
+                "binary classification needs exactly 2"
+            )
+        return {
+            "num_features": splits.num_features,
+            "num_classes": 1 if self.binary else splits.num_classes,
+            "input_shape": list(splits.train.x.shape[1:]),
+        }
+
+    def data_extra(self, splits) -> dict[str, Any]:
+        return {
+            "class_names": list(splits.class_names),
+            **self.model_dims(splits),
+            "standardize": splits.info.get("standardize", {}),
+        }
+
+    def results(self, splits) -> dict[str, Any]:
+        return {"class_names": list(splits.class_names)}
+
+    # -- the report ---------------------------------------------------------------------------
+    def summary_rows(self, results: dict[str, Any]) -> list[list[Any]]:
+        return [["test accuracy (selected epoch)", results["test"]["accuracy"]]]
+
+    def final_rows(self, results: dict[str, Any]) -> list[list[Any]]:
+        return [["test accuracy (final epoch)", results["final_epoch_test"]["accuracy"]]]
+
+    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
+        from nnzoo.report.markdown import classification_table, confusion_table
+        from nnzoo.report.plots import plot_confusion
+
+        test = results["test"]
+        plot_confusion(
+            test["confusion"],
+            results["class_names"],
+            Path(run_dir) / "plots" / "confusion.png",
+            title=f"test, epoch {results['selected_epoch']}",
+        )
+        return [
+            ("Test metrics (selected epoch)", classification_table(test["report"])),
+            (
+                "Confusion matrix (test, selected epoch; rows true, columns predicted)",
+                confusion_table(test["confusion"], results["class_names"])
+                + "\n\n![confusion matrix](plots/confusion.png)",
+            ),
+        ]
+
+    def check_results(self, results: dict[str, Any]) -> str | None:
+        if not isinstance(results.get("class_names"), list):
+            return "no 'class_names' entry"
+        for key in ("test", "final_epoch_test"):
+            if not isinstance(results[key].get("accuracy"), int | float):
+                return f"{key!r} has no accuracy"
+        if "confusion" not in results["test"] or "report" not in results["test"]:
+            return "'test' has no confusion matrix or report"
+        return None

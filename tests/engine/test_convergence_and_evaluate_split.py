@@ -1,7 +1,9 @@
 """Convergence (a band rule, not an improvement rule) and EvaluateSplit (extra curves)."""
 
 import pytest
+import torch
 
+from nnzoo.config import ModelConfig, RunConfig
 from nnzoo.engine.callbacks import Convergence, EvaluateSplit
 from nnzoo.engine.fit import fit
 from nnzoo.errors import ConfigError
@@ -63,4 +65,29 @@ def test_evaluate_split_logs_the_split_as_evaluate_sees_it():
     assert loop.history[-1]["test_accuracy"] == metrics["accuracy"]
     assert loop.history[-1]["test_loss"] == pytest.approx(metrics["loss"])
     assert all("test_accuracy" in row for row in loop.history)
-    assert loop.history[0]["val_accuracy"] is not None  # validation untouched
+
+
+def test_the_test_curve_leaves_training_and_the_weights_bit_identical():
+    """Evaluating one more split after each epoch changes nothing training sees or logs."""
+    splits = synthetic_splits(48)
+    model_config = ModelConfig(cell="lstm", hidden=8, layers=2, dropout=0.3)
+    config = RunConfig(model=model_config, train=tiny_config(epochs=3).train)
+    runs = []
+    for callbacks in ([], [EvaluateSplit(splits.test)]):
+        model = new_model(config)
+        loop = fit(model, splits.train, splits.val, config, callbacks=callbacks)
+        runs.append(({k: v.clone() for k, v in model.state_dict().items()}, loop.history))
+    (plain_weights, plain), (curve_weights, curve) = runs
+    model.train()  # dropout is live: training draws random masks
+    x = splits.train.x[:8]
+    assert not torch.equal(model(x, None), model(x, None))
+    assert all({"test_loss", "test_accuracy"} <= set(row) for row in curve)
+
+    def training_keys(history):  # all but the test curve and the wall-clock seconds
+        return [{k: v for k, v in row.items() if not k.startswith("test_") and k != "seconds"}
+                for row in history]  # fmt: skip
+
+    assert training_keys(curve) == training_keys(plain)  # compared with ==
+    assert plain_weights.keys() == curve_weights.keys()
+    for name, tensor in plain_weights.items():
+        assert torch.equal(tensor, curve_weights[name]), name

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,8 @@ def test_study_end_to_end_and_a_repeat_trains_nothing(capsys, tmp_path):
 
     report = (out / "report.md").read_text()
     assert "![all cells](plots/all-cells.png)" in report and "ratio h_1 / h_10" in report
-    assert "nnzoo study gradient-flow" in report or "gradient-flow" in report
+    command = "nnzoo " + shlex.join(["study", *map(str, argv)])  # the command as typed
+    assert record["provenance"]["command"] == command and command in report
     published = results.read_text()
     assert "![all cells](gradient-flow-all-cells.png)" in published
     assert (results.parent / "gradient-flow-elman.png").stat().st_size > 0

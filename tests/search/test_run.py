@@ -100,15 +100,37 @@ def test_pruning_stops_a_hopeless_trial_after_its_epoch(tmp_path):
     assert keep.pruned_at is None and results["epochs_run"] == 5
 
 
-def test_median_pruner_marks_trials_pruned(tmp_path, capsys):
-    cfg = tmp_path / "cfg.toml"
+def test_median_pruner_prunes_a_hopeless_trial_and_its_run_stops_early(tmp_path, capsys):
+    # two classes, T = 2: lr 0.05 learns within an epoch, lr 1e-6 cannot move the val loss
+    options = "length = 2, symbols = 2, train_size = 128, val_size = 32, test_size = 16"
     space = ['"train.lr" = { categorical = [0.05, 0.000001] }']
-    text = search_toml(space, trials=2, sampler="grid", pruner="median", seed=0)
+    text = search_toml(space, trials=2, sampler="grid", pruner="median", seed=1,
+                       objective="val_loss")  # fmt: skip
+    text = text.replace("length = 4, train_size = 32, val_size = 16, test_size = 16", options)
+    cfg = tmp_path / "cfg.toml"
     cfg.write_text(text.replace("epochs = 1", "epochs = 4"))
-    assert main(["search", str(cfg), "--out", str(tmp_path / "o")]) == 0
-    study = journal_study(tmp_path / "o")
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
-    assert all(t.intermediate_values for t in study.trials)
+    assert main(["search", str(cfg), "--out", str(tmp_path / "o")]) == 0, capsys.readouterr().err
+    good, bad = journal_study(tmp_path / "o").trials
+    assert good.params == {"train.lr": 0.05}, "grid seed 1 no longer runs lr 0.05 first"
+    assert good.state == TrialState.COMPLETE and bad.params == {"train.lr": 1e-6}
+    # MedianPruner (1 startup trial, no warm-up) over one complete trial: prune at the first
+    # epoch e where the bad trial's best val loss so far is above the good trial's at e
+    curve = {e: good.intermediate_values[e] for e in range(1, 5)}
+    assert [row["val_loss"] for row in rows(good)] == list(curve.values())  # all 4 epochs
+    bad_rows = rows(bad)
+    bad_loss = [row["val_loss"] for row in bad_rows]
+    expected = next(e for e in range(1, 5) if min(bad_loss[:e]) > curve[e])
+    assert bad.state == TrialState.PRUNED and expected < 4
+    assert len(bad_rows) == expected and bad.intermediate_values == dict(enumerate(bad_loss, 1))
+    results = json.loads((Path(bad.user_attrs["run_dir"]) / "results.json").read_text())
+    assert results["epochs_run"] == expected
+    assert results["stop_reason"].startswith(f"pruned by the search at epoch {expected}")
+    assert f"trial 1: pruned at epoch {expected}" in capsys.readouterr().out
+
+
+def rows(trial):
+    path = Path(trial.user_attrs["run_dir"]) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def cli(*args):

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from nnzoo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from nnzoo.errors import ConfigError
-from nnzoo.runs import train as run_module
 from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.checkpoint import load_checkpoint
+from nnzoo.errors import ConfigError
+from nnzoo.runs import train as run_module
 from nnzoo.runs.train import train_run
 from tests.engine.test_fit import synthetic_splits
 
@@ -223,11 +223,12 @@ def test_bad_train_settings_are_config_errors(tmp_path, splits):
 
 # -- a real process, killed ------------------------------------------------------------------------
 def write_data(path):
-    sequences = pytest.importorskip("nnzoo.data.sequences")
+    from nnzoo.data.sequences import save_sequences_npz
+
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3000, 6, 3, generator=g)
     y = (x[..., 0].mean(1) > 0).long()
-    sequences.save_sequences_npz(path, x, y, class_names=["down", "up"])
+    save_sequences_npz(path, x, y, class_names=["down", "up"])
 
 
 def train_args(data, out, epochs=3):

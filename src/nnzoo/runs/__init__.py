@@ -1,0 +1,1 @@
+"""Runs: the run folder, train_run, and the process pool."""

@@ -4,8 +4,9 @@
     nnzoo evaluate RUN_DIR|CHECKPOINT [--split test]           metrics, confusion matrix
     nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
-    nnzoo list [cells|models|datasets]
+    nnzoo list [cells|models|datasets|studies|recipes]
     nnzoo data list | download NAME | path
+    nnzoo study lr-sweep [--lrs 1,0.1 ...]                     a study (nnzoo list studies)
     nnzoo reproduce larnn-har [--quick]
     nnzoo reproduce larnn-har-search [--trials 10,6 --epochs 3 --train-windows 1500]
     nnzoo report RUN_DIR... [--out DIR]                        rebuild a report; compare runs
@@ -144,8 +145,8 @@ def build_parser() -> Parser:
         help="H,W or C,H,W of one image, for image models (default 1,28,28)",
     )  # fmt: skip
 
-    p = sub.add_parser("list", help="registered cells, models and datasets")
-    p.add_argument("what", nargs="?", choices=("cells", "models", "datasets"))
+    p = sub.add_parser("list", help="registered cells, models, datasets, studies and recipes")
+    p.add_argument("what", nargs="?", choices=("cells", "models", "datasets", "studies", "recipes"))
 
     p = sub.add_parser("data", help="datasets: list, download, path")
     p.add_argument("action", choices=("list", "download", "path"))
@@ -153,27 +154,19 @@ def build_parser() -> Parser:
     p.add_argument("--data-root")
     p.add_argument("--force", action="store_true", help="download again even if present")
 
-    p = sub.add_parser(
-        "study", help="run a course experiment: lr-sweep, convergence, capacity, grad-mean, ..."
-    )
-    p.add_argument("study", help="lr-sweep, convergence, capacity, grad-mean, gradient-flow, ...")
+    from nnzoo.experiments import experiments
+    from nnzoo.experiments.options import add_recipe_arguments
+
+    studies = ", ".join(e.name for e in experiments("study"))
+    p = sub.add_parser("study", help=f"run a course experiment: {studies}")
+    p.add_argument("study", help=studies)
     p.add_argument("options", nargs=argparse.REMAINDER, help="the study's options (see --help)")
 
     p = sub.add_parser("reproduce", help="regenerate a published table")
-    p.add_argument("recipe", help="larnn-har | larnn-har-search")
-    p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
-    p.add_argument("--data-root")
-    p.add_argument("--seeds", type=int, help="seeds per model (overrides the recipe's budget)")
-    p.add_argument("--epochs", type=int, help="epochs per run (overrides the recipe's budget)")
-    p.add_argument("--models", help="comma-separated subset of the recipe's models")
-    p.add_argument("--out", help="where the Markdown + JSON go (default: results/)")
-    p.add_argument("--runs", help="where the run folders go")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
-    p.add_argument("--trials", help="larnn-har-search: trials of round 1 and round 2, e.g. 10,6")
-    p.add_argument("--train-windows", type=int, help="larnn-har-search: training windows per trial")
-    p.add_argument("--val-windows", type=int, help="larnn-har-search: validation windows")
-    p.add_argument("--test-windows", type=int, help="larnn-har-search: test windows")
+    p.add_argument("recipe", help=" | ".join(e.name for e in experiments("recipe")))
+    add_recipe_arguments(p)
+    for recipe in experiments("recipe"):  # the recipes share one parser, each adds its flags
+        recipe.add_arguments(p)
 
     p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")
@@ -349,9 +342,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from nnzoo.cells import list_cells
     from nnzoo.data import list_datasets
+    from nnzoo.experiments import list_experiments
     from nnzoo.models import list_models
 
     groups = {"cells": list_cells(), "models": list_models(), "datasets": list_datasets()}
+    groups |= {"studies": list_experiments("study"), "recipes": list_experiments("recipe")}
     for what, names in groups.items():
         if args.what in (None, what):
             print(f"{what}: {', '.join(names)}")
@@ -385,23 +380,23 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from nnzoo.experiments import study_module
-    from nnzoo.experiments.base import run_study
+    from nnzoo.experiments import get_experiment
+    from nnzoo.experiments.folder import run_study
 
-    module = study_module(args.study)
-    p = Parser(prog=f"nnzoo study {module.NAME}", description=module.HELP)
-    module.add_arguments(p)
+    study = get_experiment(args.study, "study")
+    p = Parser(prog=f"nnzoo study {study.name}", description=study.help)
+    study.add_arguments(p)
     options = p.parse_args(args.options)
-    options.study = module.NAME
+    options.study = study.name
     options.argv = ["study", args.study, *args.options]  # the command, as typed
-    run_study(module, options)
+    run_study(study, options)
     return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from nnzoo.experiments.recipes_index import run_recipe
+    from nnzoo.experiments import get_experiment
 
-    return run_recipe(args)
+    return get_experiment(args.recipe, "recipe").run(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnzoo.experiments import base, long_lag
+from nnzoo.experiments import long_lag
+from nnzoo.experiments.folder import run_study
 from tests.experiments.conftest import study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,7 +67,7 @@ def test_adding_runs_through_run_study(tmp_path, capsys):
         ["--task", "adding", "--cells", "lstm", "--lengths", "6", *map(str, TINY),
          "--out", str(tmp_path / "adding"), "--data-root", str(tmp_path / "none")]
     )  # fmt: skip
-    record = json.loads((base.run_study(long_lag, args) / "study.json").read_text())
+    record = json.loads((run_study(long_lag.EXPERIMENT, args) / "study.json").read_text())
     assert record["chance"] == pytest.approx(50.0) and len(record["rows"]) == 1
     assert (
         "symbols" not in (tmp_path / "adding" / "runs" / "lstm-T6-s0" / "config.toml").read_text()

@@ -42,3 +42,49 @@ def test_state_batch_must_match():
         nnzoo.unroll(cell, torch.randn(2, 4, 2), state=cell.init_state(5))
     with pytest.raises(ValueError, match="merge='max': expected one of 'concat'"):
         nnzoo.Recurrent("gru", 2, 3, merge="max")
+
+
+@pytest.mark.parametrize("cell_name", ["elman", "lstm", "gru", "peephole-lstm", "larnn"])
+def test_collect_hands_back_the_outputs_and_their_gradients_are_those_of_the_steps(cell_name):
+    """``collect``: each h_t is output t, and dL/dh_t (through every later step) equals the
+    gradient at the h_t of a loop over ``cell.step`` (the reference, no scan)."""
+    torch.manual_seed(0)
+    options = {"window": 3, "num_heads": 1} if cell_name == "larnn" else {}
+    cell = nnzoo.create_cell(cell_name, 2, 4, **options).double()
+    x = torch.randn(3, 6, 2, dtype=torch.float64)
+    weights = torch.randn(6, 4, dtype=torch.float64)  # a loss that reads every step
+
+    hs = []
+    out, _ = nnzoo.unroll(cell, x, collect=hs)
+    assert len(hs) == 6 and all(h.shape == (3, 4) for h in hs)
+    torch.testing.assert_close(torch.stack(hs, 1), out, rtol=0, atol=0)
+    got = torch.autograd.grad((out * weights).sum() + out[:, -1].pow(2).sum(), hs)
+
+    state, steps = cell.init_state(3, x.device, x.dtype), []
+    for t in range(6):
+        h, state = cell.step(x[:, t], state)
+        steps.append(h)
+    ref = torch.stack(steps, 1)
+    expected = torch.autograd.grad((ref * weights).sum() + ref[:, -1].pow(2).sum(), steps)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-14)
+    assert got[0].abs().sum() > 0  # step 1 reaches the loss through every later step
+
+
+def test_collect_takes_the_step_loop_and_leaves_the_outputs_alone():
+    fused = nnzoo.create_cell("peephole-lstm", 2, 3).double()  # it has a sequence_recur
+    x = torch.randn(2, 5, 2, dtype=torch.float64)
+    hs = []
+    torch.testing.assert_close(nnzoo.unroll(fused, x, collect=hs)[0], nnzoo.unroll(fused, x)[0])
+    assert len(hs) == 5
+    cell = nnzoo.create_cell("lstm", 2, 3).double()
+    plain, plain_state = nnzoo.unroll(cell, x, lengths=[5, 3])
+    hs = []
+    out, state = nnzoo.unroll(cell, x, lengths=[5, 3], collect=hs)
+    torch.testing.assert_close(out, plain, rtol=0, atol=0)
+    torch.testing.assert_close(state.h, plain_state.h, rtol=0, atol=0)
+    assert len(hs) == 5
+    torch.testing.assert_close(hs[2][1], out[1, 2], rtol=0, atol=0)  # within the length
+    hs = []
+    nnzoo.unroll(cell, x, reverse=True, collect=hs)
+    torch.testing.assert_close(hs[0], nnzoo.unroll(cell, x[:, -1:])[0][:, 0])  # reads x_T first

@@ -1,48 +1,127 @@
-"""Studies: the course's training experiments, one command each (``nnzoo study NAME``).
+"""Experiments: one command trains a family of runs and summarises them.
 
-=================  ==========================================================================
-lr-sweep           SGD at several learning rates, a fixed number of epochs each
-convergence        each learning rate until the monitored accuracy stops moving
-capacity           several models (base / deeper / wider): accuracy and parameters per layer
-grad-mean          mean, mean |.| and norm of the gradients over the first training steps
-gradient-flow      ||dL/dh_t|| against t for recurrent cells on a long-lag task
-long-lag           accuracy against sequence length for recurrent cells on that task
-=================  ==========================================================================
+Two kinds, one registry. A *study* (``nnzoo study NAME``) compares runs in a study folder that
+``nnzoo report`` can rebuild (see `nnzoo.experiments.folder`); a *recipe*
+(``nnzoo reproduce NAME``) regenerates one published table.
 
-See ``nnzoo.experiments.base`` for the folder every study writes.
+=================  ======  ====================================================================
+lr-sweep           study   SGD at several learning rates, a fixed number of epochs each
+convergence        study   each learning rate until the monitored accuracy stops moving
+capacity           study   several models (base / deeper / wider): accuracy, parameters per layer
+grad-mean          study   mean, mean |.| and norm of the gradients over the first training steps
+gradient-flow      study   ||dL/dh_t|| against t for recurrent cells on a long-lag task
+long-lag           study   accuracy against sequence length for recurrent cells on that task
+larnn-har          recipe  the LARNN paper's UCI HAR table
+larnn-har-search   recipe  the LARNN paper's two-round hyperparameter search
+=================  ======  ====================================================================
+
+Each experiment is one module that registers an `Experiment`; what they share is split by job:
+``options`` (flags, list and cell-spec parsing, configs from typed values), ``plan`` (one
+picklable task per run, trained or picked up, through `nnzoo.runs.pool`), ``sections`` (the
+plots and report sections studies share) and ``folder`` (the study folder, its record and
+``--results`` publishing).
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from nnzoo.errors import ConfigError
 
-STUDIES = {
-    "lr-sweep": "nnzoo.experiments.lr_sweep",
-    "convergence": "nnzoo.experiments.convergence",
-    "capacity": "nnzoo.experiments.capacity",
-    "grad-mean": "nnzoo.experiments.grad_mean",
-    "gradient-flow": "nnzoo.experiments.gradient_flow",
-    "long-lag": "nnzoo.experiments.long_lag",
-}
+# kind -> the command that runs it
+KINDS = {"study": "nnzoo study", "recipe": "nnzoo reproduce"}
 
 
-def study_module(name: str) -> ModuleType:
-    if name not in STUDIES:
-        raise ConfigError(f"unknown study {name!r}; expected one of: {', '.join(STUDIES)}")
-    return importlib.import_module(STUDIES[name])
+@dataclass(frozen=True)
+class Experiment:
+    """One registered experiment.
+
+    Attributes:
+        name: its name on the command line (``lr-sweep``).
+        kind: ``"study"`` or ``"recipe"``.
+        help: one line for ``--help`` and ``nnzoo list``.
+        add_arguments: adds its flags to an argparse parser. A study's parser is its own; the
+            recipes share ``nnzoo reproduce``'s, each adding the flags only it reads.
+        run: a study's ``run(args, study_dir) -> record`` (a JSON-able dict with at least
+            ``"title"``), written to study.json by `nnzoo.experiments.folder.run_study`; a
+            recipe's ``run(args) -> exit status``, which writes its published files itself.
+        report: a study's ``report(study_dir, record) -> sections``, the (heading, Markdown)
+            pairs of its report, rebuilt from study.json by ``nnzoo report``; None for a recipe
+            (its report is written by ``run``).
+    """
+
+    name: str
+    kind: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[..., Any]
+    report: Callable[[Path, dict[str, Any]], list[tuple[str, str]]] | None = None
 
 
-def list_studies() -> list[str]:
-    return list(STUDIES)
+_REGISTERED: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add ``experiment`` to the registry (each experiment module calls this once)."""
+    if experiment.kind not in KINDS:
+        raise ValueError(f"experiment {experiment.name!r}: unknown kind {experiment.kind!r}")
+    if experiment.kind == "study" and experiment.report is None:
+        raise ValueError(f"study {experiment.name!r}: expected a report function")
+    if experiment.name in _REGISTERED:
+        raise ValueError(f"experiment {experiment.name!r} is already registered")
+    _REGISTERED[experiment.name] = experiment
+    return experiment
+
+
+def _registry() -> dict[str, Experiment]:
+    """Every experiment by name (each module registers its own on import)."""
+    from nnzoo.experiments import (  # noqa: F401
+        capacity,
+        convergence,
+        grad_mean,
+        gradient_flow,
+        larnn_har,
+        larnn_har_search,
+        long_lag,
+        lr_sweep,
+    )
+
+    return _REGISTERED
+
+
+def experiments(kind: str | None = None) -> list[Experiment]:
+    """The registered experiments (of ``kind``, when given): studies first, then by name."""
+    found = [e for e in _registry().values() if kind in (None, e.kind)]
+    return sorted(found, key=lambda e: (list(KINDS).index(e.kind), e.name))
+
+
+def list_experiments(kind: str | None = None) -> list[str]:
+    return [e.name for e in experiments(kind)]
+
+
+def get_experiment(name: str, kind: str | None = None) -> Experiment:
+    """The experiment ``name``; one line naming the right command, or the valid names."""
+    found = _registry().get(name)
+    if found is not None and kind not in (None, found.kind):
+        raise ConfigError(
+            f"{name!r} is a {found.kind}, not a {kind}; run it with `{KINDS[found.kind]} {name}`"
+        )
+    if found is None:
+        raise ConfigError(
+            f"unknown {kind or 'experiment'} {name!r}; expected one of: "
+            f"{', '.join(list_experiments(kind))}"
+        )
+    return found
 
 
 def rebuild_report(study_dir: str | Path) -> Path:
     """Write report.md and report.html of a finished study again from its study.json."""
-    from nnzoo.experiments.base import load_record, write_study_report
+    from nnzoo.experiments.folder import load_record, write_study_report
 
     record = load_record(Path(study_dir))
-    return write_study_report(study_module(record["study"]), Path(study_dir), record)
+    experiment = get_experiment(record["study"], "study")
+    return write_study_report(experiment, Path(study_dir), record)

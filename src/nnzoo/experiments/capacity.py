@@ -13,7 +13,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nnzoo.experiments import base
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import (
+    add_common_arguments,
+    add_training_arguments,
+    course_setup,
+    parse_list,
+    training_config,
+)
+from nnzoo.experiments.plan import run_row, run_tasks, task_for
+from nnzoo.experiments.sections import overlay_section, plot_overlays, runs_section
 from nnzoo.models.summary import count_parameters, parameter_table
 from nnzoo.report.markdown import table
 
@@ -25,24 +34,24 @@ TARGETS = {"deeper": 92.0}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-capacity")
-    base.add_training_arguments(p, epochs=10, model=None)
+    add_common_arguments(p, "runs/study-capacity")
+    add_training_arguments(p, epochs=10, model=None)
     p.add_argument("--models", default="mlp,deeper,wider", help="registered models to compare")
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
-    from nnzoo.runs.train import build_model
+    from nnzoo.runs.train import build_model, cached_splits
 
-    names = base.parse_list("--models", args.models)
-    configs = [base.training_config(args, f"model.name={name}") for name in names]
+    names = parse_list("--models", args.models)
+    configs = [training_config(args, {"model.name": name}) for name in names]
     tasks = [
-        base.task_for(args, study_dir, name, config, test_curve=True)
+        task_for(args, study_dir, name, config, test_curve=True)
         for name, config in zip(names, configs)
     ]
-    done = base.map_tasks(base.train_task, tasks, args.jobs)
+    done = run_tasks(tasks, args.jobs)
     rows, layers = [], {}
     for name, config, d in zip(names, configs, done):
-        model = build_model(config, base.cached_splits(config, args.data_root))
+        model = build_model(config, cached_splits(config, args.data_root))
         layers[name] = [
             {k: r[k] for k in ("name", "type", "params", "trainable")}
             | {"shapes": {k: list(v) for k, v in r["shapes"].items()}}
@@ -51,13 +60,13 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         rows.append(
             {
                 "model": name,
-                **base.run_row(d),
+                **run_row(d),
                 "params": count_parameters(model),
                 "trainable": count_parameters(model, trainable_only=True),
             }
         )
-    base.plot_overlays({n: d["history"] for n, d in zip(names, done)}, study_dir / "plots",
-                       "capacity")  # fmt: skip
+    plot_overlays({n: d["history"] for n, d in zip(names, done)}, study_dir / "plots",
+                  "capacity")  # fmt: skip
     return {
         "title": f"Capacity: {', '.join(names)} on {args.data}, {args.optimizer} lr {args.lr:g}, "
         f"batch {args.batch_size}, {args.epochs} epochs",
@@ -80,9 +89,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         if "diverged" in r:
             lines.append([r["model"], "", "", "diverged", "", "", "", ""])
             continue
-        published = (
-            PUBLISHED.get(r["model"]) if base.course_setup(o, 10) and o["lr"] == 0.1 else None
-        )
+        published = PUBLISHED.get(r["model"]) if course_setup(o, 10) and o["lr"] == 0.1 else None
         lines.append(
             [
                 r["model"],
@@ -133,6 +140,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
                 table(body, ["layer", "type", "shapes", "params", "trainable"], intfmt=","),
             )
         )
-    sections.append(base.overlay_section(study_dir))
-    sections.append(base.runs_section(record["rows"], lambda r: r["model"]))
+    sections.append(overlay_section(study_dir))
+    sections.append(runs_section(record["rows"], lambda r: r["model"]))
     return sections
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

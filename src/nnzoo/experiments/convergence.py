@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import base
+from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.lr_sweep import learning_rates
+from nnzoo.experiments.options import (
+    add_common_arguments,
+    add_training_arguments,
+    course_setup,
+    training_config,
+)
+from nnzoo.experiments.plan import run_row, run_tasks, task_for
+from nnzoo.experiments.sections import overlay_section, plot_overlays, runs_section
 from nnzoo.report.markdown import table
 
 NAME = "convergence"
@@ -27,8 +35,8 @@ PUBLISHED = {0.1: (90.18, 204)}  # the course's base MLP: test accuracy %, epoch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-convergence")
-    base.add_training_arguments(p, epochs=300)
+    add_common_arguments(p, "runs/study-convergence")
+    add_training_arguments(p, epochs=300)
     p.add_argument("--lrs", default="1,0.1,0.01,0.001", help="learning rates (comma-separated)")
     p.add_argument("--monitor", default="val_accuracy", help="metric watched (val_accuracy)")
     p.add_argument(
@@ -46,18 +54,18 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
 
     Convergence(**rule)  # a bad threshold or patience fails here, before any training
     tasks = [
-        base.task_for(
-            args, study_dir, f"lr{lr:g}", base.training_config(args, f"train.lr={lr!r}"),
-            test_curve=True, convergence=rule,
+        task_for(
+            args, study_dir, f"lr{lr:g}", training_config(args, {"train.lr": lr}),
+            test_curve=True, callbacks=[Convergence(**rule)],
         )
         for lr in lrs
     ]  # fmt: skip
-    done = base.map_tasks(base.train_task, tasks, args.jobs)
-    rows = [{"lr": lr, **base.run_row(d)} for lr, d in zip(lrs, done)]
+    done = run_tasks(tasks, args.jobs)
+    rows = [{"lr": lr, **run_row(d)} for lr, d in zip(lrs, done)]
     for r in rows:
         r["converged"] = str(r.get("stop_reason", "")).startswith("converged")
-    base.plot_overlays({f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)},
-                       study_dir / "plots", "until convergence")  # fmt: skip
+    plot_overlays({f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)},
+                  study_dir / "plots", "until convergence")  # fmt: skip
     return {
         "title": f"Convergence: {args.model} on {args.data}, {args.optimizer}, "
         f"batch {args.batch_size}, up to {args.epochs} epochs",
@@ -72,9 +80,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         if "diverged" in r:
             lines.append([f"{r['lr']:g}", "diverged", "", "", "", ""])
             continue
-        published = (
-            PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and base.course_setup(o) else None
-        )
+        published = PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and course_setup(o) else None
         epoch = r["epochs"] if r["converged"] else f"not by {o['epochs']}"
         lines.append(
             [
@@ -101,6 +107,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     return [
         ("Convergence per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + rule),
-        base.overlay_section(study_dir),
-        base.runs_section(record["rows"], lambda r: f"lr {r['lr']:g}"),
+        overlay_section(study_dir),
+        runs_section(record["rows"], lambda r: f"lr {r['lr']:g}"),
     ]
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

@@ -7,28 +7,38 @@ parameter's gradient (N elements in all; a parameter the loss does not reach cou
 
 The course plots mean(g) for the first 100 steps of the base MLP (SGD, lr 0.1, batch 64). Here:
 one curve per (model, lr) for each statistic, a CSV of every value, and each run's per-step loss
-and batch accuracy.
+and batch accuracy. The steps are those of ``fit``, the one training loop (same seeds, batches
+and dropout masks as any run of the config); a `GradientStatistics` callback records them.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from nnzoo.config import RunConfig, TrainConfig, config_from_toml
+from nnzoo.config import RunConfig
 from nnzoo.data.base import SequenceSet
+from nnzoo.engine.callbacks import Callback
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import base
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import (
+    add_common_arguments,
+    add_training_arguments,
+    parse_list,
+    training_config,
+)
+from nnzoo.experiments.plan import run_tasks, task_for
 from nnzoo.report.markdown import table, write_atomic
 from nnzoo.report.plots import _figure, _save, plot_curves
+from nnzoo.runs.train import cached_splits
 
 NAME = "grad-mean"
 HELP = "mean, mean |.| and norm of the loss gradients over the first training steps"
@@ -36,48 +46,65 @@ COLUMNS = ("step", "loss", "accuracy", "grad_mean", "grad_abs_mean", "grad_norm"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-grad-mean")
-    base.add_training_arguments(p, epochs=1, model=None)
+    add_common_arguments(p, "runs/study-grad-mean")
+    add_training_arguments(p, epochs=1, model=None)
     p.add_argument("--models", default="mlp", help="registered models (comma-separated)")
     p.add_argument("--lrs", default="0.1", help="learning rates (comma-separated)")
     p.add_argument("--steps", type=int, default=100, help="training steps recorded (100)")
 
 
-def gradient_stats(
-    model: nn.Module, data: SequenceSet, config: TrainConfig, steps: int
-) -> list[dict[str, float]]:
-    """Train ``model`` for ``steps`` steps as ``fit`` would; the statistics of every step."""
-    from nnzoo.engine.fit import batches, epoch_seed, make_optimizer
+class GradientStatistics(Callback):
+    """Records every training step's gradient statistics, loss and batch accuracy; stops
+    ``fit`` after ``steps`` steps.
 
-    optimizer = make_optimizer(model, config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows: list[dict[str, float]] = []
-    epoch = 0
-    while len(rows) < steps:
-        epoch += 1
-        seed = epoch_seed(config.seed, epoch)
-        torch.manual_seed(seed)
-        model.train()
-        for x, y, lengths in batches(data, config.batch_size, torch.Generator().manual_seed(seed)):
-            logits = model(x, lengths)  # (B, C)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=False)
-            loss.backward()
-            g = torch.cat([p.grad.reshape(-1) for p in params]).double()  # (N,)
-            rows.append(
-                {
-                    "step": len(rows) + 1,
-                    "loss": loss.item(),
-                    "accuracy": (logits.argmax(-1) == y).double().mean().item(),
-                    "grad_mean": g.mean().item(),
-                    "grad_abs_mean": g.abs().mean().item(),
-                    "grad_norm": g.norm().item(),
-                }
-            )
-            optimizer.step()
-            if len(rows) == steps:
-                break
-    return rows
+    The statistics are taken over every element of every trainable parameter's gradient, after
+    ``loss.backward()`` and before the optimizer step; a parameter the loss does not reach (its
+    gradient is None) counts as zeros. Loss and accuracy are those of the batch the step
+    trained on (the accuracy from the task's count of correct predictions).
+    """
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.rows: list[dict[str, float]] = []
+        self._grads: dict[str, float] = {}
+
+    def on_before_optimizer_step(self, loop) -> None:
+        g = torch.cat(
+            [
+                (p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                for p in loop.model.parameters()
+                if p.requires_grad
+            ]
+        ).double()  # (N,)
+        self._grads = {
+            "grad_mean": g.mean().item(),
+            "grad_abs_mean": g.abs().mean().item(),
+            "grad_norm": g.norm().item(),
+        }
+
+    def on_batch_end(self, loop, loss: float) -> None:
+        step = loop.last_step
+        accuracy = step.counts["correct"] / step.size
+        self.rows.append({"step": len(self.rows) + 1, "loss": loss, "accuracy": accuracy,
+                          **self._grads})  # fmt: skip
+        if len(self.rows) == self.steps:
+            loop.stop(f"recorded {self.steps} steps")
+
+
+def gradient_stats(
+    model: nn.Module, data: SequenceSet, config: RunConfig, steps: int
+) -> list[dict[str, float]]:
+    """Train ``model`` on ``data`` with ``fit`` for ``steps`` steps; the statistics of each.
+
+    ``fit`` runs as many epochs as the steps take (``config.train.epochs`` is not a limit
+    here) and validates on nothing.
+    """
+    from nnzoo.engine.fit import fit
+
+    recorder = GradientStatistics(steps)
+    enough = config.replace(train=dataclasses.replace(config.train, epochs=steps))
+    fit(model, data, data.subset(torch.arange(0)), enough, callbacks=[recorder])
+    return recorder.rows
 
 
 def grad_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -87,14 +114,15 @@ def grad_task(task: dict[str, Any]) -> dict[str, Any]:
     if task.get("threads"):
         torch.set_num_threads(task["threads"])
     run_dir = Path(task["run_dir"])
-    config = config_from_toml(task["config"], source=task["key"])
+    config: RunConfig = task["config"]
+    text = config.to_toml()
     saved, values = run_dir / "config.toml", run_dir / "steps.json"
-    if values.exists() and saved.exists() and saved.read_text() == task["config"]:
+    if values.exists() and saved.exists() and saved.read_text() == text:
         return {"key": task["key"], "run_dir": str(run_dir), "rows": json.loads(values.read_text())}
-    splits = base.cached_splits(config, task.get("data_root"))
+    splits = cached_splits(config, task.get("data_root"))
     model = build_model(config, splits)
-    rows = gradient_stats(model, splits.train, config.train, task["steps"])
-    write_atomic(saved, task["config"])
+    rows = gradient_stats(model, splits.train, config, task["steps"])
+    write_atomic(saved, text)
     write_atomic(run_dir / "steps.csv", to_csv(rows))
     write_atomic(values, json.dumps(rows) + "\n")
     plot_curves(rows, run_dir / "plots" / "curves.png", title=f"{task['key']}: per step (train)")
@@ -130,17 +158,17 @@ def plot_stats(runs: dict[str, list[dict[str, float]]], path: Path) -> Path:
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
-    names = base.parse_list("--models", args.models)
-    lrs = base.parse_list("--lrs", args.lrs, float)
+    names = parse_list("--models", args.models)
+    lrs = parse_list("--lrs", args.lrs, float)
     if args.steps < 1:
         raise ConfigError(f"--steps={args.steps}: expected an integer >= 1")
     tasks = []
     for name in names:
         for lr in lrs:
-            config: RunConfig = base.training_config(args, f"model.name={name}", f"train.lr={lr!r}")
+            config = training_config(args, {"model.name": name, "train.lr": lr})
             key = f"{name}-lr{lr:g}"
-            tasks.append(base.task_for(args, study_dir, key, config, steps=args.steps))
-    done = base.map_tasks(grad_task, tasks, args.jobs)
+            tasks.append(task_for(args, study_dir, key, config, steps=args.steps))
+    done = run_tasks(tasks, args.jobs, grad_task)
     runs = {d["key"]: d["rows"] for d in done}
     plot_stats(runs, study_dir / "plots" / "grad-mean.png")
     write_atomic(
@@ -201,3 +229,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("Loss and batch accuracy of every run, per step", runs),
     ]
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

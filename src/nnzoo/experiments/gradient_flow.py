@@ -23,8 +23,9 @@ Clipping changes nothing at a given set of weights; it changes the weights train
 During training a callback records the global gradient norm before clipping (per epoch: mean,
 max, share of steps above ``--clip-norm``), saved in each run's metrics.
 
-To see h_t, `hidden_gradients` unrolls every layer with the cell's own ``step`` and asks autograd
-for dL/dh_t directly; the logits it computes equal the model's forward (fused kernel or scan).
+To see h_t, `hidden_gradients` unrolls every layer with `nnzoo.unroll` (``collect``: each step's
+h_t, the tensor that feeds step t + 1) and asks autograd for dL/dh_t directly; the logits it
+computes equal the model's forward (fused kernel or scan).
 Writes ``plots/<cell>.png`` (log scale), ``plots/all-cells.png``,
 ``plots/training-grad-norm.png``, ``gradient-norms.csv`` and one run folder per (cell, clipping)
 under ``runs/``. ``--cells`` entries may carry cell options, as in ``nnzoo study long-lag``:
@@ -48,8 +49,12 @@ from torch import Tensor, nn
 
 from nnzoo.engine.callbacks import Callback
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import base, long_lag
+from nnzoo.experiments import Experiment, long_lag, register
+from nnzoo.experiments.options import add_common_arguments
+from nnzoo.experiments.plan import run_tasks, task_for
+from nnzoo.layers.scan import unroll
 from nnzoo.report.markdown import table, write_atomic
+from nnzoo.runs.train import cached_splits
 
 NAME = "gradient-flow"
 HELP = "||dL/dh_t|| against t for recurrent cells on a long-lag task, before and after training"
@@ -63,8 +68,8 @@ CSV_FILE = "gradient-norms.csv"
 def unroll_states(model: nn.Module, x: Tensor) -> tuple[list[Tensor], Tensor]:
     """Run a ``sequence-classifier`` step by step; the top layer's h_1..h_T and the logits.
 
-    Every layer is unrolled with its cell's ``step``, so each h_t (B, H) is the tensor that
-    feeds step t + 1 and the readout. Dropout is not applied (call it in eval mode).
+    Every layer is unrolled by `nnzoo.unroll` with ``collect``, so each h_t (B, H) is the tensor
+    that feeds step t + 1 and the readout. Dropout is not applied (call it in eval mode).
     """
     encoder = getattr(model, "encoder", None)
     if encoder is None or not hasattr(model, "head") or not hasattr(model, "projection"):
@@ -75,15 +80,10 @@ def unroll_states(model: nn.Module, x: Tensor) -> tuple[list[Tensor], Tensor]:
         raise ConfigError(
             "gradient flow: expected a one-directional sequence-classifier with readout 'last'"
         )
-    B, T = x.shape[0], x.shape[1]
     inputs = model.projection(x)  # (B, T, P)
     for index, cell in enumerate(encoder.layers):
-        state = cell.init_state(B, x.device, x.dtype)
-        hs = []
-        for t in range(T):
-            h_t, state = cell.step(inputs[:, t], state)  # (B, H)
-            hs.append(h_t)
-        outputs = torch.stack(hs, dim=1)  # (B, T, H)
+        hs: list[Tensor] = []
+        outputs, _ = unroll(cell, inputs, collect=hs)  # (B, T, H)
         if encoder.residual_layers[index]:
             outputs = outputs + inputs
         inputs = outputs
@@ -132,38 +132,11 @@ class GradientNorm(Callback):
             logs["clipped_share"] = sum(n > self.clip_norm for n in self.norms) / len(self.norms)
 
 
-def train_recording(task: dict[str, Any]) -> dict[str, Any]:
-    """``base.train_task`` with the `GradientNorm` callback; a top-level function for --jobs."""
-    from nnzoo.config import config_from_toml
-    from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
-    from nnzoo.runs.train import train_run
-
-    if task.get("threads"):
-        torch.set_num_threads(task["threads"])
-    config = config_from_toml(task["config"], source=task["key"])
-    run_dir = Path(task["run_dir"])
-    done = base.finished(run_dir, config)
-    out = {"key": task["key"], "run_dir": str(run_dir), "resumed": done is not None}
-    if done is None:
-        splits = base.cached_splits(config, task.get("data_root"))
-        recorder = GradientNorm(config.train.clip_norm)
-        try:
-            done = train_run(
-                config, run_dir, splits=splits, progress=False, extra_callbacks=[recorder]
-            )
-        except NonFiniteLossError as e:  # a diverging run is a result of the study
-            done = {"diverged": str(e)}
-        print(f"{task['key']}: {base.summary_line(done)}")
-    out["results"] = done
-    out["history"] = base.read_history(run_dir)
-    return out
-
-
 # -- the study ---------------------------------------------------------------------------------
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-gradient-flow")
+    add_common_arguments(p, "runs/study-gradient-flow")
     long_lag.add_task_arguments(p, epochs=20, train_size=1000)
     p.add_argument("--length", type=int, default=100, help="sequence length T (default 100)")
     p.add_argument(
@@ -204,18 +177,19 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"--grad-batch={args.grad_batch}: expected an integer >= 1")
     clips = (0.0, args.clip_norm)
     configs = {
-        (cell, clip): long_lag.run_config(args, cell, length, f"train.clip_norm={clip!r}")
+        (cell, clip): long_lag.run_config(args, cell, length, {"train.clip_norm": clip})
         for cell in cells
         for clip in clips
     }
     chance = long_lag.chance(configs[cells[0], 0.0], args.data_root)
     tasks = [
-        base.task_for(args, study_dir, run_key(cell.key, clip), config)
+        task_for(args, study_dir, run_key(cell.key, clip), config,
+                 callbacks=[GradientNorm(config.train.clip_norm)])
         for (cell, clip), config in configs.items()
-    ]
-    done = dict(zip(configs, base.map_tasks(train_recording, tasks, args.jobs)))
+    ]  # fmt: skip
+    done = dict(zip(configs, run_tasks(tasks, args.jobs)))
 
-    splits = base.cached_splits(configs[cells[0], 0.0], args.data_root)
+    splits = cached_splits(configs[cells[0], 0.0], args.data_root)
     x, y = splits.test.x[: args.grad_batch], splits.test.y[: args.grad_batch]  # (B, T, F), (B,)
     curves: dict[str, dict[str, list[float]]] = {}
     runs: list[dict[str, Any]] = []
@@ -419,3 +393,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("Per cell", plots + f"\n\nEvery value: `{CSV_FILE}`."),
     ]
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

@@ -18,34 +18,39 @@ from typing import Any
 
 import torch
 
-from nnzoo.config import load_config
 from nnzoo.data.base import DataSplits
 from nnzoo.errors import ConfigError
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import check_common, fill_data_root, make_config
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
+from nnzoo.runs.pool import map_tasks
 from nnzoo.runs.train import cached_splits, train_run
 from nnzoo.utils.environment import provenance
 
+NAME = "larnn-har"
+HELP = "the LARNN paper's UCI HAR table: LSTM-HAR, LARNN and other cells, picked on validation"
+
 # The common protocol of the non-LARNN rows: LSTM-HAR's optimiser (Adam, lr 0.0025, L2 0.0015),
 # batch 256 so that an epoch is 22 steps.
-BASE = [
-    "data.name='uci-har'",
-    "model.projection=32",
-    "model.hidden=32",
-    "model.layers=2",
-    "model.readout='last'",
-    "train.optimizer='adam'",
-    "train.lr=0.0025",
-    "train.weight_decay=0.0015",
-    "train.batch_size=256",
-]
+BASE: dict[str, Any] = {
+    "data.name": "uci-har",
+    "model.projection": 32,
+    "model.hidden": 32,
+    "model.layers": 2,
+    "model.readout": "last",
+    "train.optimizer": "adam",
+    "train.lr": 0.0025,
+    "train.weight_decay": 0.0015,
+    "train.batch_size": 256,
+}
 
 MODELS: dict[str, dict[str, Any]] = {
     "lstm": {
         "label": "LSTM (LSTM-HAR: Linear 9→32 ReLU, 2 × LSTM(32), last step)",
         "published": 91.65,
         "source": "LSTM-HAR (Chevalier 2016)",
-        "overrides": [*BASE, "model.cell='lstm'"],
+        "settings": {**BASE, "model.cell": "lstm"},
         "epochs": 30,
         "seeds": 5,
     },
@@ -53,25 +58,25 @@ MODELS: dict[str, dict[str, Any]] = {
         "label": "LARNN (residual, H=81, 27 heads, window 38, 3 residual layers)",
         "published": 91.92,
         "source": "LARNN paper (peak test epoch; its cells never trained)",
-        "overrides": [
-            "data.name='uci-har'",
-            "model.cell='larnn'",
-            "model.projection=81",
-            "model.hidden=81",
-            "model.layers=3",
-            "model.residual=true",
-            "model.dropout=0.089",
-            "model.cell_options.window=38",
-            "model.cell_options.num_heads=27",
-            "model.cell_options.mode='residual'",
-            "model.cell_options.positional_encoding=false",
-            "train.optimizer='adam'",
-            "train.lr=0.006",
-            "train.weight_decay=0.00065",
-            "train.lr_step_every=26",
-            "train.lr_step_factor=0.75",
-            "train.batch_size=256",
-        ],
+        "settings": {
+            "data.name": "uci-har",
+            "model.cell": "larnn",
+            "model.projection": 81,
+            "model.hidden": 81,
+            "model.layers": 3,
+            "model.residual": True,
+            "model.dropout": 0.089,
+            "model.cell_options.window": 38,
+            "model.cell_options.num_heads": 27,
+            "model.cell_options.mode": "residual",
+            "model.cell_options.positional_encoding": False,
+            "train.optimizer": "adam",
+            "train.lr": 0.006,
+            "train.weight_decay": 0.00065,
+            "train.lr_step_every": 26,
+            "train.lr_step_factor": 0.75,
+            "train.batch_size": 256,
+        },
         "epochs": 8,  # the paper trained ~100; on 2 CPU cores an epoch takes 2-4 minutes
         "seeds": 2,
     },
@@ -79,7 +84,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "label": "GRU (same shape as the LSTM)",
         "published": None,
         "source": "",
-        "overrides": [*BASE, "model.cell='gru'"],
+        "settings": {**BASE, "model.cell": "gru"},
         "epochs": 30,
         "seeds": 3,
     },
@@ -87,7 +92,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "label": "BN-LSTM (same shape as the LSTM)",
         "published": None,
         "source": "",
-        "overrides": [*BASE, "model.cell='bn-lstm'", "model.cell_options.max_length=128"],
+        "settings": {**BASE, "model.cell": "bn-lstm", "model.cell_options.max_length": 128},
         "epochs": 30,
         "seeds": 3,
     },
@@ -95,7 +100,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "label": "Peephole LSTM (same shape as the LSTM)",
         "published": None,
         "source": "",
-        "overrides": [*BASE, "model.cell='peephole-lstm'"],
+        "settings": {**BASE, "model.cell": "peephole-lstm"},
         "epochs": 30,
         "seeds": 3,
     },
@@ -103,12 +108,12 @@ MODELS: dict[str, dict[str, Any]] = {
         "label": "Bidirectional residual LSTM (2 layers, 2 × 32 per layer)",
         "published": 93.35,
         "source": "Zhao et al. 2018 (Deep Residual Bidir-LSTM)",
-        "overrides": [
-            *BASE,
-            "model.cell='lstm'",
-            "model.bidirectional=true",
-            "model.residual=true",
-        ],
+        "settings": {
+            **BASE,
+            "model.cell": "lstm",
+            "model.bidirectional": True,
+            "model.residual": True,
+        },
         "epochs": 30,
         "seeds": 3,
     },
@@ -151,9 +156,8 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     if task["threads"]:
         torch.set_num_threads(task["threads"])
     spec = MODELS[task["name"]]
-    config = load_config(
-        None,
-        [*spec["overrides"], f"train.epochs={task['epochs']}", f"train.seed={task['seed']}"],
+    config = make_config(
+        spec["settings"], {"train.epochs": task["epochs"], "train.seed": task["seed"]}
     )
     splits = recipe_splits(config, task["data_root"], task["quick"])
     run_dir = Path(task["runs"]) / f"{task['name']}-s{task['seed']}-{config.digest()}"
@@ -177,6 +181,14 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This recipe's own flags of ``nnzoo reproduce`` (the shared ones:
+    `nnzoo.experiments.options.add_recipe_arguments`)."""
+    p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
+    p.add_argument("--seeds", type=int, help="seeds per model (overrides the recipe's budget)")
+    p.add_argument("--models", help="comma-separated subset of the recipe's models")
+
+
 def reproduce(args: argparse.Namespace) -> int:
     names = list(MODELS) if not args.models else [m.strip() for m in args.models.split(",")]
     unknown = [n for n in names if n not in MODELS]
@@ -184,14 +196,10 @@ def reproduce(args: argparse.Namespace) -> int:
         raise ConfigError(f"--models: unknown {unknown[0]!r}; expected some of {', '.join(MODELS)}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds}: expected an integer >= 1")
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs={args.jobs}: expected an integer >= 1")
+    check_common(args)
     out = Path(args.out or ("runs/larnn-har-quick" if args.quick else "results"))
     runs = Path(args.runs or ("runs/larnn-har-quick" if args.quick else "runs/larnn-har"))
-    if args.data_root is None:
-        from nnzoo.data import data_root
-
-        args.data_root = str(data_root())
+    fill_data_root(args)
     tasks = []
     for name in names:
         spec = MODELS[name]
@@ -207,15 +215,7 @@ def reproduce(args: argparse.Namespace) -> int:
     # The slowest cells first, so that parallel workers finish together.
     cost = {"larnn": 100, "bn-lstm": 8, "bi-res-lstm": 5, "peephole-lstm": 4, "gru": 3}
     order = sorted(tasks, key=lambda t: -cost.get(t["name"], 1) * t["epochs"])
-    if args.jobs == 1:
-        done = [run_one(t) for t in order]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-            done = list(pool.map(run_one, order))
+    done = map_tasks(run_one, order, args.jobs)
 
     rows = []
     for name in names:
@@ -360,3 +360,6 @@ def write_results(
     ]
     write_report(out / f"{stem}.md", "LARNN paper's UCI HAR table, reproduced", sections)
     print(f"wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
+
+
+EXPERIMENT = register(Experiment(NAME, "recipe", HELP, add_arguments, reproduce))

@@ -40,7 +40,11 @@ import tomli_w
 import torch
 
 from nnzoo.errors import ConfigError
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import fill_data_root
 
+NAME = "larnn-har-search"
+HELP = "the LARNN paper's two-round hyperparameter search on UCI HAR, on a small budget"
 ATTENTION_SIZE = 72
 HEADS = [6, 8, 9, 12, 18, 24, 36]  # the divisors of ATTENTION_SIZE from 6 to 36
 DEFAULTS = {"trials": (10, 6), "epochs": 3, "train_windows": 1500}
@@ -292,6 +296,15 @@ def command_text(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This recipe's own flags of ``nnzoo reproduce`` (the shared ones:
+    `nnzoo.experiments.options.add_recipe_arguments`)."""
+    p.add_argument("--trials", help="larnn-har-search: trials of round 1 and round 2, e.g. 10,6")
+    p.add_argument("--train-windows", type=int, help="larnn-har-search: training windows per trial")
+    p.add_argument("--val-windows", type=int, help="larnn-har-search: validation windows")
+    p.add_argument("--test-windows", type=int, help="larnn-har-search: test windows")
+
+
 def reproduce(args: argparse.Namespace) -> int:
     from nnzoo.search import run_search
     from nnzoo.search.report import write_search_report
@@ -304,10 +317,7 @@ def reproduce(args: argparse.Namespace) -> int:
         raise ConfigError("--epochs and --train-windows: expected integers >= 1")
     out = Path(args.out or "results")
     runs = Path(args.runs or "runs/larnn-har-search")
-    if args.data_root is None:
-        from nnzoo.data import data_root
-
-        args.data_root = str(data_root())
+    fill_data_root(args)
     runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     facts = write_subset(
@@ -345,7 +355,7 @@ def write_results(
     command: str,
     seconds: float,
 ) -> Path:
-    from nnzoo.experiments.base import publish
+    from nnzoo.experiments.folder import publish
     from nnzoo.report.markdown import table
     from nnzoo.utils.environment import provenance
 
@@ -490,3 +500,6 @@ def write_results(
     target = publish(runs, out / "larnn-har-search.md", record, sections)
     print(f"wrote {target} and {target.with_suffix('.json')}")
     return target
+
+
+EXPERIMENT = register(Experiment(NAME, "recipe", HELP, add_arguments, reproduce))

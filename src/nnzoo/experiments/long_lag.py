@@ -31,10 +31,20 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import RunConfig, load_config
+from nnzoo.config import RunConfig
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import base
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import (
+    CELLS_HELP,
+    CellSpec,
+    add_common_arguments,
+    make_config,
+    parse_cells,
+    parse_list,
+)
+from nnzoo.experiments.plan import run_tasks, task_for
 from nnzoo.report.markdown import table
+from nnzoo.runs.train import cached_splits
 
 NAME = "long-lag"
 HELP = "test accuracy against sequence length for recurrent cells on a long-lag task"
@@ -47,7 +57,7 @@ TASKS = ("first-symbol", "adding")
 def add_task_arguments(p: argparse.ArgumentParser, *, epochs: int, train_size: int) -> None:
     p.add_argument("--task", default="first-symbol", help="first-symbol | adding")
     p.add_argument(
-        "--cells", default="elman,gru,lstm", help=base.CELLS_HELP + "; default elman,gru,lstm"
+        "--cells", default="elman,gru,lstm", help=CELLS_HELP + "; default elman,gru,lstm"
     )
     p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
     p.add_argument("--symbols", type=int, default=4, help="first-symbol alphabet (default 4)")
@@ -66,8 +76,8 @@ def add_task_arguments(p: argparse.ArgumentParser, *, epochs: int, train_size: i
     )
 
 
-def check_cells(text: str) -> list[base.CellSpec]:
-    return base.parse_cells("--cells", text)
+def check_cells(text: str) -> list[CellSpec]:
+    return parse_cells("--cells", text)
 
 
 def check_length(flag: str, length: int) -> int:
@@ -86,47 +96,45 @@ def check_task(args: argparse.Namespace) -> None:
 
 
 def run_config(
-    args: argparse.Namespace, cell: base.CellSpec, length: int, *overrides: str
+    args: argparse.Namespace,
+    cell: CellSpec,
+    length: int,
+    settings: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """One run: a one-layer classifier of ``cell`` on the task at ``length``, then overrides.
+    """One run: a one-layer classifier of ``cell`` on the task at ``length``, then ``--set``,
+    the cell's options and ``settings`` (typed values, e.g. ``{"train.seed": 3}``).
 
     The cell's own options come after ``--set``, so ``lstm:forget_bias=1`` wins over a
     ``--set model.cell_options.forget_bias=...`` meant for every cell.
     """
-    from nnzoo.runs.train import check_config
-
-    data = [
-        f"data.name={args.task}",
-        f"data.options.length={length}",
-        f"data.options.train_size={args.train_size}",
-        f"data.options.val_size={args.val_size}",
-        f"data.options.test_size={args.test_size}",
-    ]
+    flags: dict[str, Any] = {
+        "data.name": args.task,
+        "data.options.length": length,
+        "data.options.train_size": args.train_size,
+        "data.options.val_size": args.val_size,
+        "data.options.test_size": args.test_size,
+    }
     if args.task == "first-symbol":
-        data.append(f"data.options.symbols={args.symbols}")
-    model = [
-        "model.name=sequence-classifier",
-        f"model.cell={cell.name}",
-        f"model.hidden={args.hidden}",
-        "model.layers=1",
-        "model.readout=last",
-    ]
-    train = [
-        "train.optimizer=adam",
-        f"train.lr={args.lr!r}",
-        f"train.batch_size={args.batch_size}",
-        f"train.epochs={args.epochs}",
-        f"train.seed={args.seed}",
-        "train.monitor=val_accuracy",
-    ]
-    config = load_config(None, [*data, *model, *train, *args.set, *cell.overrides(), *overrides])
-    check_config(config)
-    return config
+        flags["data.options.symbols"] = args.symbols
+    flags |= {
+        "model.name": "sequence-classifier",
+        "model.cell": cell.name,
+        "model.hidden": args.hidden,
+        "model.layers": 1,
+        "model.readout": "last",
+        "train.optimizer": "adam",
+        "train.lr": args.lr,
+        "train.batch_size": args.batch_size,
+        "train.epochs": args.epochs,
+        "train.seed": args.seed,
+        "train.monitor": "val_accuracy",
+    }
+    return make_config(flags, args.set, cell.settings(), settings or {})
 
 
 def chance(config: RunConfig, data_root: str | None) -> float:
     """The task's chance accuracy (and a check of its options: bad ones raise here)."""
-    return float(base.cached_splits(config, data_root).info["chance"])
+    return float(cached_splits(config, data_root).info["chance"])
 
 
 def setup(o: dict[str, Any], seeds: list[int] | None = None) -> str:
@@ -152,7 +160,7 @@ def accuracy(done: dict[str, Any], key: str = "test") -> float | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-long-lag")
+    add_common_arguments(p, "runs/study-long-lag")
     add_task_arguments(p, epochs=20, train_size=1000)
     p.add_argument("--lengths", default="25,50,100,200", help="sequence lengths (25,50,100,200)")
     p.add_argument(
@@ -165,14 +173,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     check_task(args)
     cells = check_cells(args.cells)
-    lengths = [
-        check_length("--lengths", n) for n in base.parse_list("--lengths", args.lengths, int)
-    ]
+    lengths = [check_length("--lengths", n) for n in parse_list("--lengths", args.lengths, int)]
     seeds = [args.seed]
     if args.seeds is not None:
-        seeds = base.parse_list("--seeds", args.seeds, int)
+        seeds = parse_list("--seeds", args.seeds, int)
     configs = {
-        (cell, n, seed): run_config(args, cell, n, f"train.seed={seed}")
+        (cell, n, seed): run_config(args, cell, n, {"train.seed": seed})
         for cell in cells
         for n in lengths
         for seed in seeds
@@ -181,10 +187,10 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     for n in lengths:  # every length's data, drawn (and checked) before any training
         chance(configs[cells[0], n, seeds[0]], args.data_root)
     tasks = [
-        base.task_for(args, study_dir, f"{cell.key}-T{n}-s{seed}", config)
+        task_for(args, study_dir, f"{cell.key}-T{n}-s{seed}", config)
         for (cell, n, seed), config in configs.items()
     ]
-    done = base.map_tasks(base.train_task, tasks, args.jobs)
+    done = run_tasks(tasks, args.jobs)
     rows = []
     for (cell, n, seed), d in zip(configs, done):
         results = d["results"]
@@ -309,3 +315,6 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("Every run", table(detail, detail_headers, floatfmt=".2f")),
     ]
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import base
+from nnzoo.experiments import Experiment, register
+from nnzoo.experiments.options import (
+    add_common_arguments,
+    add_training_arguments,
+    course_setup,
+    parse_list,
+    training_config,
+)
+from nnzoo.experiments.plan import run_row, run_tasks, task_for
+from nnzoo.experiments.sections import overlay_section, plot_overlays, runs_section
 from nnzoo.report.markdown import table
 
 NAME = "lr-sweep"
@@ -25,13 +34,13 @@ PUBLISHED = {0.1: {"final": 87.2, "mean": 84.7}}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    base.add_common_arguments(p, "runs/study-lr-sweep")
-    base.add_training_arguments(p, epochs=10)
+    add_common_arguments(p, "runs/study-lr-sweep")
+    add_training_arguments(p, epochs=10)
     p.add_argument("--lrs", default="1,0.1,0.01,0.001", help="learning rates (comma-separated)")
 
 
 def learning_rates(text: str) -> list[float]:
-    lrs = base.parse_list("--lrs", text, float)
+    lrs = parse_list("--lrs", text, float)
     bad = [lr for lr in lrs if not lr > 0]
     if bad:
         raise ConfigError(f"--lrs: {bad[0]!r} is not a learning rate; expected numbers > 0")
@@ -41,14 +50,14 @@ def learning_rates(text: str) -> list[float]:
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     lrs = learning_rates(args.lrs)
     tasks = [
-        base.task_for(args, study_dir, f"lr{lr:g}", base.training_config(args, f"train.lr={lr!r}"),
-                      test_curve=True)
+        task_for(args, study_dir, f"lr{lr:g}", training_config(args, {"train.lr": lr}),
+                 test_curve=True)
         for lr in lrs
     ]  # fmt: skip
-    done = base.map_tasks(base.train_task, tasks, args.jobs)
-    rows = [{"lr": lr, **base.run_row(d)} for lr, d in zip(lrs, done)]
+    done = run_tasks(tasks, args.jobs)
+    rows = [{"lr": lr, **run_row(d)} for lr, d in zip(lrs, done)]
     histories = {f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)}
-    base.plot_overlays(histories, study_dir / "plots", "SGD")
+    plot_overlays(histories, study_dir / "plots", "SGD")
     return {
         "title": f"Learning-rate sweep: {args.model} on {args.data}, {args.optimizer}, "
         f"batch {args.batch_size}, {args.epochs} epochs",
@@ -65,7 +74,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
             lines.append([f"{r['lr']:g}", "diverged", "", "", "", "", ""])
             continue
         published = (
-            PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and base.course_setup(o, 10) else None
+            PUBLISHED.get(r["lr"]) if o.get("model") == "mlp" and course_setup(o, 10) else None
         )
         lines.append(
             [
@@ -94,6 +103,9 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     return [
         ("Test accuracy per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + notes),
-        base.overlay_section(study_dir),
-        base.runs_section(rows, lambda r: f"lr {r['lr']:g}"),
+        overlay_section(study_dir),
+        runs_section(rows, lambda r: f"lr {r['lr']:g}"),
     ]
+
+
+EXPERIMENT = register(Experiment(NAME, "study", HELP, add_arguments, run, report))

@@ -7,6 +7,10 @@ Variable-length batches (``lengths`` (B,) or a PackedSequence): each sequence's 
 its own last element, outputs past it are zero, and every sequence gets exactly the result it
 would get alone. ``reverse=True`` reads each sequence backwards from its own last element and
 returns outputs aligned with the input (output t belongs to input t).
+
+``collect=[]`` also hands back each step's h_t (B, H), the very tensor that feeds step t + 1
+and the layer above, so that ``torch.autograd.grad(loss, collect)`` is the total derivative
+dL/dh_t through every later step (the gradient-flow study reads it).
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ def unroll(
     state: NamedTuple | None = None,
     lengths: Any = None,
     reverse: bool = False,
+    collect: list[Tensor] | None = None,
 ):
     """Run ``cell`` over a batch of sequences.
 
@@ -94,6 +99,11 @@ def unroll(
         state: the state before the first step (default: ``cell.init_state``).
         lengths: (B,) number of valid steps of each sequence (default: all T).
         reverse: read each sequence from its own last element back to its first.
+        collect: a list that each step's h_t (B, H), as ``cell.recur`` returned it, is appended
+            to, in the order the steps run (with ``reverse``, from the last element back). It
+            takes the step-by-step loop, never the cell's fused ``sequence_recur``, so that
+            every h_t is a tensor of the graph. With ``lengths``, a sequence's h_t past its end
+            feeds nothing (its state and output keep their last values).
 
     Returns:
         outputs (B, T, H) (a PackedSequence if x was one), with zeros past each length, and the
@@ -113,7 +123,7 @@ def unroll(
         x = reverse_padded(x, lengths)
 
     xp = cell.input_projection(x)  # (B, T, P)
-    fast = cell.sequence_recur(xp, state) if lengths is None else None
+    fast = cell.sequence_recur(xp, state) if lengths is None and collect is None else None
     if fast is not None:
         out, state = fast
         return repack(reverse_padded(out, None) if reverse else out, padded), state
@@ -122,6 +132,8 @@ def unroll(
         for xp_t in xp.unbind(1):
             h, state = cell.recur(xp_t, state)
             outputs.append(h)
+            if collect is not None:
+                collect.append(h)
     else:
         running = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (B, T)
         for xp_t, mask in zip(xp.unbind(1), running[:, :, None].unbind(1)):
@@ -129,6 +141,8 @@ def unroll(
                 h, new = cell.recur(xp_t, state, mask=mask)
             else:
                 h, new = cell.recur(xp_t, state)
+            if collect is not None:
+                collect.append(h)
             state = type(state)(*(_keep(mask, n, s) for n, s in zip(new, state)))
             outputs.append(torch.where(mask, h, torch.zeros_like(h)))
     out = torch.stack(outputs, 1)  # (B, T, H)

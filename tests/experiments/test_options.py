@@ -1,13 +1,19 @@
-"""The parts every study shares: list flags, study.json, and rebuilding a report."""
+"""Flags, list and cell-spec parsing, and configs built from typed values."""
 
-import json
+import argparse
 
 import pytest
 
-from nnzoo.cli import main
+from nnzoo.config import load_config
 from nnzoo.errors import ConfigError
-from nnzoo.experiments import STUDIES, rebuild_report, study_module
-from nnzoo.experiments.base import CellSpec, load_record, parse_cells, parse_list
+from nnzoo.experiments.options import (
+    CellSpec,
+    add_training_arguments,
+    make_config,
+    parse_cells,
+    parse_list,
+    training_config,
+)
 
 
 def test_parse_list():
@@ -35,10 +41,15 @@ def test_parse_cells_plain_names_and_options():
     assert [s.key for s in specs] == [
         "elman", "lstm", "lstm-forget_bias1", "peephole-lstm-peepholefull-biasfalse"
     ]  # fmt: skip
-    assert specs[2].overrides() == ["model.cell_options.forget_bias=1"]
-    assert specs[1].overrides() == []
+    assert specs[2].settings() == {"model.cell_options.forget_bias": 1}
+    assert specs[3].settings() == {
+        "model.cell_options.peephole": "full",
+        "model.cell_options.bias": False,
+    }
+    assert specs[1].settings() == {}
     odd = parse_cells("--cells", "lstm:forget_bias=-0.5,peephole-lstm:peephole='a/b c'")
     assert [s.key for s in odd] == ["lstm-forget_bias-0.5", "peephole-lstm-peepholea_b_c"]
+    assert odd[1].settings() == {"model.cell_options.peephole": "a/b c"}
 
 
 @pytest.mark.parametrize(
@@ -71,30 +82,33 @@ def test_parse_cells_errors_name_what_was_wrong(text, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-def test_every_study_module_has_the_contract():
-    for name in STUDIES:
-        module = study_module(name)
-        assert name == module.NAME and module.HELP
-        assert callable(module.add_arguments) and callable(module.run)
-        assert callable(module.report)
+def test_typed_layers_equal_the_same_values_as_override_texts():
+    """The reference: `load_config` reading every value as ``--set`` text, in the same order."""
+    typed = make_config(
+        {"data.name": "first-symbol", "data.options.length": 7, "model.cell": "gru",
+         "train.lr": 0.1, "train.momentum": 0.0, "model.bidirectional": True},
+        ["train.lr=0.5", "model.cell_options.bias=false"],
+        {"train.seed": 3, "model.hidden": 6},
+    )  # fmt: skip
+    texts = load_config(
+        None,
+        ["data.name=first-symbol", "data.options.length=7", "model.cell=gru", "train.lr=0.1",
+         "train.momentum=0.0", "model.bidirectional=true", "train.lr=0.5",
+         "model.cell_options.bias=false", "train.seed=3", "model.hidden=6"],
+    )  # fmt: skip
+    assert typed == texts and typed.to_toml() == texts.to_toml()
+    assert typed.train.lr == 0.5  # the --set text came after the typed flag
+    with pytest.raises(ConfigError, match="train.optimizer='adagrad'"):
+        make_config({"train.optimizer": "adagrad"})  # checked like any run config
 
 
-@pytest.mark.parametrize(
-    "content", ["{not json", "[]", json.dumps({"study": "lr-sweep"}), ""]
-)  # fmt: skip
-def test_a_broken_study_json_is_one_line_and_nothing_is_rewritten(tmp_path, capsys, content):
-    (tmp_path / "study.json").write_text(content)
-    (tmp_path / "report.md").write_text("keep me")
-    with pytest.raises(ConfigError, match="study.json"):
-        load_record(tmp_path)
-    assert main(["report", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "study.json" in err[0]
-    assert (tmp_path / "report.md").read_text() == "keep me"
-
-
-def test_a_study_record_naming_an_unknown_study_is_named(tmp_path):
-    record = {"study": "nope", "title": "t", "options": {}}
-    (tmp_path / "study.json").write_text(json.dumps(record))
-    with pytest.raises(ConfigError, match="nope"):
-        rebuild_report(tmp_path)
+def test_training_config_applies_flags_then_set_then_settings():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seed", type=int, default=0)
+    add_training_arguments(p, epochs=10)
+    args = p.parse_args(["--lr", "1", "--set", "train.momentum=0.5", "--set", "train.lr=0.2"])
+    config = training_config(args, {"model.name": "wider"})
+    assert (config.data.name, config.model.name) == ("fashion-mnist", "wider")
+    assert (config.train.optimizer, config.train.lr, config.train.momentum) == ("sgd", 0.2, 0.5)
+    assert (config.train.batch_size, config.train.epochs, config.train.seed) == (64, 10, 0)
+    assert training_config(args, {"train.lr": 0.01}).train.lr == 0.01

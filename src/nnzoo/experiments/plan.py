@@ -1,0 +1,148 @@
+"""A study's runs: one picklable task per run, trained or picked up, and its row of numbers.
+
+``task_for`` describes a run (its key, config and folder); ``run_tasks`` trains every task
+through the process pool (`nnzoo.runs.pool`), ``train_task`` being the default worker: it
+picks up a finished run of the same config (its results.json) or trains the folder with
+`nnzoo.runs.train.train_run`, which resumes a killed run from ``checkpoints/last.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.runs.pool import map_tasks, workers
+from nnzoo.runs.train import cached_splits
+
+
+def task_for(
+    args: argparse.Namespace, study_dir: Path, key: str, config: RunConfig, **extra: Any
+) -> dict[str, Any]:
+    """A picklable description of one run for ``train_task`` (``extra``: its options)."""
+    return {
+        "key": key,
+        "config": config,
+        "run_dir": str(Path(study_dir) / "runs" / key),
+        "data_root": args.data_root,
+        "threads": args.threads,
+        **extra,
+    }
+
+
+def run_tasks(
+    tasks: Sequence[dict[str, Any]],
+    jobs: int,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """``fn`` (default ``train_task``) on every task, in ``jobs`` processes; order kept.
+
+    In one process each run shows its own epoch progress bar (on a terminal); with several,
+    one bar counts the finished runs.
+    """
+    if workers(jobs, len(tasks)) == 0:
+        tasks = [{**t, "progress": None} for t in tasks]
+    return map_tasks(fn or train_task, tasks, jobs)
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """A run's metrics.jsonl; [] when no epoch was logged (a run that diverged in epoch 1)."""
+    from nnzoo.report.rebuild import read_history as read_metrics
+
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file() or not path.read_text().strip():
+        return []
+    return read_metrics(path)  # a malformed line is one error naming the file and line
+
+
+def finished(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
+    """The results of a finished run of exactly this config, or None."""
+    run_dir = Path(run_dir)
+    results, saved = run_dir / "results.json", run_dir / "config.toml"
+    if not (results.exists() and saved.exists()):
+        return None
+    if config_from_toml(saved.read_text(), source=str(saved)) != config:
+        return None
+    return json.loads(results.read_text())
+
+
+def train_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Train (or pick up) one run of a study; runs in a worker process with ``--jobs``.
+
+    ``task``: ``config`` (a RunConfig), ``run_dir``, ``data_root``, ``threads``, and optional
+    ``test_curve`` (evaluate the test split after every epoch, for the curves only),
+    ``callbacks`` (more callbacks for the run, e.g. a stopping rule; picklable, one set per
+    task) and ``progress`` (the epoch bar: None on a terminal, False off).
+    Returns {"key", "run_dir", "results", "history", "resumed"}.
+    """
+    from nnzoo.engine.callbacks import EvaluateSplit
+    from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
+    from nnzoo.runs.train import train_run
+
+    if task.get("threads"):
+        torch.set_num_threads(task["threads"])
+    config = task["config"]
+    run_dir = Path(task["run_dir"])
+    done = finished(run_dir, config)
+    out = {"key": task["key"], "run_dir": str(run_dir), "resumed": done is not None}
+    if done is None:
+        splits = cached_splits(config, task.get("data_root"))
+        extra = []
+        if task.get("test_curve"):
+            extra.append(EvaluateSplit(splits.test, "test"))
+        extra += task.get("callbacks", [])
+        started = time.perf_counter()
+        try:
+            progress = task.get("progress", False)
+            done = train_run(
+                config, run_dir, splits=splits, progress=progress, extra_callbacks=extra
+            )
+        except NonFiniteLossError as e:  # a diverging run is a result of the study
+            done = {"diverged": str(e)}
+        print(f"{task['key']}: {summary_line(done)} ({time.perf_counter() - started:.0f} s)")
+    out["results"] = done
+    out["history"] = read_history(run_dir)
+    return out
+
+
+def summary_line(results: dict[str, Any]) -> str:
+    if "diverged" in results:
+        return "diverged"
+    return (
+        f"test {results['test']['accuracy']:.4f} at epoch {results['selected_epoch']}/"
+        f"{results['epochs_run']}, {results['seconds_per_epoch']:.1f} s/epoch"
+    )
+
+
+def run_row(done: dict[str, Any]) -> dict[str, Any]:
+    """One run's numbers for a study table, accuracies in percent.
+
+    ``final_test`` and ``mean_test`` need the per-epoch test curve (``test_curve=True``);
+    ``selected_test`` is the test accuracy at the epoch the validation split picked.
+    """
+    results, history = done["results"], done["history"]
+    test = [100 * h["test_accuracy"] for h in history if "test_accuracy" in h]
+    out = {"run": done["run_dir"], "epochs": len(history)}
+    if "diverged" in results:
+        return {**out, "diverged": results["diverged"]}
+    return {
+        **out,
+        "final_test": test[-1] if test else None,
+        "mean_test": statistics.fmean(test) if test else None,
+        "selected_test": 100 * results["test"]["accuracy"],
+        "selected_epoch": results["selected_epoch"],
+        "final_train_loss": history[-1]["loss"] if history else None,
+        "final_val": 100 * history[-1]["val_accuracy"]
+        if history and "val_accuracy" in history[-1]
+        else None,
+        "stop_reason": results["stop_reason"],
+        "params": results["params"],
+        "seconds_per_epoch": results["seconds_per_epoch"],
+    }

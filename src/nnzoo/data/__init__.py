@@ -17,6 +17,7 @@ from nnzoo.data.registry import DATASETS, DOWNLOADS, GENERATED, RemoteFile
 # Importing the readers registers them.
 from nnzoo.data import uci_har  # noqa: F401  isort: skip
 from nnzoo.data import synthetic  # noqa: F401  isort: skip
+from nnzoo.data import tokens  # noqa: F401  isort: skip
 from nnzoo.data.download import download  # isort: skip
 from nnzoo.data.fashion_mnist import as_images, load_fashion_mnist  # isort: skip
 from nnzoo.data.sequences import load_sequences, save_sequences_npz  # isort: skip

@@ -33,6 +33,7 @@ MODELS: Registry[nn.Module] = Registry("model")
 
 from nnzoo.models import sequence_classifier  # noqa: E402, F401  isort: skip
 from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: skip
+from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
 from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
 
 NOT_OPTIONS = ("name", "options")  # ModelConfig fields that are not keyword options

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 TASKS: Registry[Task] = Registry("task")
 
-from nnzoo.tasks import classify  # noqa: E402, F401  isort: skip
+from nnzoo.tasks import classify, next_step, seq2seq  # noqa: E402, F401  isort: skip
 
 
 def create_task(config: TaskConfig) -> Task:

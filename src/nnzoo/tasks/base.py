@@ -151,6 +151,14 @@ class Task:
         key = self.metrics[0]
         return f"test {key.replace('_', ' ')} {test[key]:.4f}"
 
+    def run_line(self, results: dict[str, Any]) -> str:
+        """What ``nnzoo train`` prints of a finished run."""
+        final = results["final_epoch_test"][self.metrics[0]]
+        return (
+            f"{self.headline(results['test'])} at epoch {results['selected_epoch']} "
+            f"(picked by {results['monitor']}); final epoch {final:.4f}"
+        )
+
     def summary_rows(self, results: dict[str, Any]) -> list[list[Any]]:
         """Rows for the top of the report's Summary table: the test metrics."""
         return [[f"test {m} (selected epoch)", results["test"][m]] for m in self.metrics]

@@ -1,0 +1,250 @@
+r"""Token data for the ``seq2seq`` and ``next-step`` tasks, and two toy problems drawn from a seed.
+
+`TokenPairs` holds source / target token sequences (translation-shaped data); `StepSequences`
+holds sequences whose next element is predicted: token ids (categorical) or multi-hot vectors
+(several notes at once). Both are padded, carry their lengths and are torch ``Dataset``\ s.
+
+Toys (no files; ``nnzoo data list`` shows them as generated):
+
+``copy-reverse`` (seq2seq): a source of L ~ U{``min_length``..``max_length``} symbols drawn
+from ``symbols`` letters; the target is the same symbols (``direction = "copy"``) or reversed
+(``"reverse"``), then ``<eos>``. Vocabulary: ``<pad> <bos> <eos>`` and the letters, for both
+sides.
+
+``cycles`` (next-step): ``kind = "categorical"``: x_t = (s + k t) mod V with s ~ U{0..V-1},
+k ~ U{1, 2}, so every element after the second is determined by the first two.
+``kind = "multi-hot"``: a triad per step on ``symbols`` = 12 pitch classes, its root moving by
+a fourth each step, r_t = (r_0 + 5t) mod 12, notes {r_t, r_t + 4, r_t + 7} mod 12: every step
+after the first is determined. Lengths are drawn from ``min_length``..``max_length``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nnzoo.data.base import DataError, DataSplits
+from nnzoo.data.registry import DATASETS, GENERATED
+from nnzoo.data.synthetic import SPLITS, TASK_IDS, check_int, stream
+from nnzoo.errors import ConfigError
+
+PAD, BOS, EOS = 0, 1, 2
+SPECIALS = ["<pad>", "<bos>", "<eos>"]
+
+
+def _check_rows(n: int, **tensors: Tensor | None) -> None:
+    for name, value in tensors.items():
+        if value is not None and value.shape[0] != n:
+            raise DataError(f"{name} has {value.shape[0]} rows but expected {n}")
+
+
+@dataclass
+class TokenPairs:
+    """N (source, target) token sequences, padded with ``PAD``.
+
+    Attributes:
+        src: (N, S) int64 source token ids.
+        src_lengths: (N,) int64.
+        tgt: (N, T) int64 target token ids, each ending with ``EOS`` (``<bos>`` is not stored:
+            the task prepends it for teacher forcing).
+        tgt_lengths: (N,) int64, ``EOS`` included.
+    """
+
+    src: Tensor
+    src_lengths: Tensor
+    tgt: Tensor
+    tgt_lengths: Tensor
+
+    def __post_init__(self) -> None:
+        _check_rows(
+            len(self), src_lengths=self.src_lengths, tgt=self.tgt, tgt_lengths=self.tgt_lengths
+        )
+
+    def __len__(self) -> int:
+        return self.src.shape[0]
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.src[i, : self.src_lengths[i]], self.tgt[i, : self.tgt_lengths[i]]
+
+    def subset(self, index: Tensor) -> TokenPairs:
+        return TokenPairs(
+            self.src[index], self.src_lengths[index], self.tgt[index], self.tgt_lengths[index]
+        )
+
+
+@dataclass
+class StepSequences:
+    """N sequences for next-step prediction.
+
+    Attributes:
+        x: (N, T) int64 token ids (categorical) or (N, T, K) float32 multi-hot steps; zero
+            past each sequence's length.
+        lengths: (N,) int64, each >= 2 (one input and one target at least).
+    """
+
+    x: Tensor
+    lengths: Tensor
+
+    def __post_init__(self) -> None:
+        _check_rows(len(self), lengths=self.lengths)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.x[i, : self.lengths[i]]
+
+    def subset(self, index: Tensor) -> StepSequences:
+        return StepSequences(self.x[index], self.lengths[index])
+
+    @property
+    def categorical(self) -> bool:
+        return self.x.dim() == 2
+
+
+def pad(rows: list[np.ndarray], value: int = PAD) -> tuple[Tensor, Tensor]:
+    """Variable-length int rows -> (N, max length) padded with ``value``, and (N,) lengths."""
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    out = np.full((len(rows), int(lengths.max(initial=1))), value, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def check_lengths(min_length: int, max_length: int, low: int) -> None:
+    check_int("min_length", min_length, low)
+    check_int("max_length", max_length, low)
+    if min_length > max_length:
+        raise ConfigError(
+            f"data.options.min_length={min_length} > max_length={max_length}: expected "
+            "min_length <= max_length"
+        )
+
+
+# -- copy-reverse ---------------------------------------------------------------------------
+
+TASK_IDS.update({"copy-reverse": 3, "cycles": 4})
+GENERATED.update({"copy-reverse", "cycles"})
+
+
+def copy_reverse_set(rng, size: int, symbols: int, lengths: tuple[int, int], direction: str):
+    src_rows, tgt_rows = [], []
+    for _ in range(size):
+        n = int(rng.integers(lengths[0], lengths[1] + 1))
+        s = rng.integers(0, symbols, size=n) + len(SPECIALS)
+        src_rows.append(s)
+        tgt_rows.append(np.append(s if direction == "copy" else s[::-1], EOS))
+    src, src_lengths = pad(src_rows)
+    tgt, tgt_lengths = pad(tgt_rows)
+    return TokenPairs(src, src_lengths, tgt, tgt_lengths)
+
+
+@DATASETS.register("copy-reverse")
+def load_copy_reverse(
+    source: Path | None = None,
+    *,
+    seed: int = 0,
+    direction: str = "reverse",
+    symbols: int = 8,
+    min_length: int = 1,
+    max_length: int = 8,
+    train_size: int = 2000,
+    val_size: int = 200,
+    test_size: int = 200,
+) -> DataSplits:
+    """Copy or reverse a string of symbols; see the module docstring."""
+    if direction not in ("copy", "reverse"):
+        raise ConfigError(f"data.options.direction={direction!r}: expected copy or reverse")
+    check_int("symbols", symbols, 2)
+    check_lengths(min_length, max_length, 1)
+    sizes = {"train": train_size, "val": val_size, "test": test_size}
+    for split, size in sizes.items():
+        check_int(f"{split}_size", size, 1)
+    sets = {
+        split: copy_reverse_set(
+            stream("copy-reverse", seed, split), size, symbols, (min_length, max_length), direction
+        )
+        for split, size in sizes.items()
+    }
+    vocab = [*SPECIALS, *(chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(symbols))]
+    return DataSplits(
+        "copy-reverse",
+        sets["train"],
+        sets["val"],
+        sets["test"],
+        vocab,
+        {
+            "source": f"generated (seed {seed})",
+            "layout": (
+                f"{direction} {min_length}-{max_length} symbols of {symbols}; target ends with "
+                "<eos>; one vocabulary for source and target"
+            ),
+            "splits": f"{train_size} / {val_size} / {test_size}, each from its own stream",
+        },
+    )
+
+
+# -- cycles ---------------------------------------------------------------------------------
+
+
+def cycles_set(rng, size: int, kind: str, symbols: int, lengths: tuple[int, int]):
+    n = rng.integers(lengths[0], lengths[1] + 1, size=size)  # (N,)
+    T = int(n.max())
+    t = np.arange(T)
+    if kind == "categorical":
+        start = rng.integers(0, symbols, size=size)
+        step = rng.integers(1, 3, size=size)
+        x = (start[:, None] + step[:, None] * t[None, :]) % symbols  # (N, T)
+        x = np.where(t[None, :] < n[:, None], x, 0)
+        return StepSequences(torch.from_numpy(x.astype(np.int64)), torch.from_numpy(n))
+    root = (rng.integers(0, symbols, size=size)[:, None] + 5 * t[None, :]) % symbols  # (N, T)
+    x = np.zeros((size, T, symbols), dtype=np.float32)
+    for interval in (0, 4, 7):
+        np.put_along_axis(x, ((root + interval) % symbols)[:, :, None], 1.0, axis=2)
+    x *= (t[None, :] < n[:, None])[:, :, None]
+    return StepSequences(torch.from_numpy(x), torch.from_numpy(n))
+
+
+@DATASETS.register("cycles")
+def load_cycles(
+    source: Path | None = None,
+    *,
+    seed: int = 0,
+    kind: str = "categorical",
+    symbols: int = 12,
+    min_length: int = 8,
+    max_length: int = 16,
+    train_size: int = 1000,
+    val_size: int = 200,
+    test_size: int = 200,
+) -> DataSplits:
+    """Cyclic sequences whose next element is predictable; see the module docstring."""
+    if kind not in ("categorical", "multi-hot"):
+        raise ConfigError(f"data.options.kind={kind!r}: expected categorical or multi-hot")
+    check_int("symbols", symbols, 8 if kind == "multi-hot" else 2)
+    check_lengths(min_length, max_length, 2)
+    sizes = {"train": train_size, "val": val_size, "test": test_size}
+    for split, size in sizes.items():
+        check_int(f"{split}_size", size, 1)
+    sets = {
+        split: cycles_set(
+            stream("cycles", seed, split), size, kind, symbols, (min_length, max_length)
+        )
+        for split, size in sizes.items()
+    }
+    return DataSplits(
+        "cycles",
+        sets["train"],
+        sets["val"],
+        sets["test"],
+        [str(i) for i in range(symbols)],
+        {
+            "source": f"generated (seed {seed})",
+            "layout": f"{kind} sequences of {min_length}-{max_length} steps over {symbols} symbols",
+            "splits": " / ".join(str(sizes[s]) for s in SPLITS),
+        },
+    )

@@ -1,0 +1,65 @@
+"""The classify task's binary option against scikit-learn's log loss, and end to end."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import log_loss
+
+from nnzoo.cli import main
+from nnzoo.config import ModelConfig, TaskConfig
+from nnzoo.data import load_dataset
+from nnzoo.models import create_model
+from nnzoo.tasks import create_task
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def adding():
+    return load_dataset("adding", seed=0, length=6, train_size=40, val_size=8, test_size=30)
+
+
+def test_binary_log_loss_accuracy_and_step_match_references():
+    splits = adding()
+    task = create_task(TaskConfig("classify", {"binary": True}))
+    dims = task.model_dims(splits)
+    assert dims["num_classes"] == 1
+    torch.manual_seed(0)
+    model = create_model(ModelConfig(cell="gru", hidden=4, layers=1), 2, 1).eval()
+    with torch.no_grad():
+        p = torch.sigmoid(model(splits.test.x).squeeze(-1)).double().numpy()  # P(class 1)
+    y = splits.test.y.numpy()
+    metrics = task.evaluate(model, splits.test)
+    assert metrics["loss"] == pytest.approx(log_loss(y, p, labels=[0, 1]), abs=1e-6)
+    assert metrics["accuracy"] == np.mean((p >= 0.5) == y)
+    step = task.step(model, task.collate(splits.test, torch.arange(len(y))))
+    bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert step.loss.item() == pytest.approx(bce, abs=1e-6)
+    assert step.counts["correct"] == int(((p >= 0.5) == y).sum())
+
+
+def test_binary_needs_two_classes(capsys):
+    code = main(["train", "--data", "first-symbol", "--set", "task.options.binary=true"])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs exactly 2" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_task_and_option_are_one_line(capsys):
+    for flag, needle in (("task.name=nope", "unknown task 'nope'"),
+                         ("task.options.bogus=1", "has no option 'bogus'")):  # fmt: skip
+        code = main(["train", "--data", "first-symbol", "--set", flag])
+        err = capsys.readouterr().err
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_binary_trains_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--data", "adding", "--set", "data.options.length=6", "--set",
+            "data.options.train_size=200", "--set", "task.options.binary=true", "--cell", "gru",
+            "--hidden", "8", "--layers", "1", "--epochs", "3", "--batch-size", "16",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == "classify" and len(results["test"]["confusion"]) == 2
+    assert (out / "plots" / "confusion.png").is_file()

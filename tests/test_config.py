@@ -14,6 +14,8 @@ from nnzoo.config import (
     TrainConfig,
     config_from_dict,
     config_from_toml,
+    config_with,
+    field_docs,
     load_config,
 )
 from nnzoo.errors import ConfigError
@@ -208,3 +210,90 @@ def test_digest_ignores_fields_left_at_their_defaults():
     assert "new_knob" in extended.to_toml()
     assert extended.digest() == config.digest()
     assert dc.replace(extended, train=Extended(lr=0.01, new_knob=4)).digest() != config.digest()
+
+
+FLAG_TABLES = (DataConfig, ModelConfig, TrainConfig)
+
+
+@pytest.mark.parametrize("cls", FLAG_TABLES, ids=lambda cls: cls.__name__)
+def test_every_field_is_documented_once_in_its_docstring(cls):
+    docs = field_docs(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(docs) == names  # every field, in order, and no entry for a field that is gone
+    for name, text in docs.items():
+        assert len(text) > 10 and "  " not in text, (name, text)
+
+
+def test_field_docs_joins_continued_lines_and_stops_at_the_next_section():
+    @dataclasses.dataclass
+    class Toy:
+        """A toy.
+
+        Attributes:
+            a: the first line
+                and its continuation.
+            b: one line.
+
+        Note:
+            not a field: c.
+        """
+
+        a: int = 0
+        b: int = 0
+
+    assert field_docs(Toy) == {"a": "the first line and its continuation.", "b": "one line."}
+
+
+def test_defaults_for_a_small_dataset_of_ones_own():
+    assert (TrainConfig().batch_size, TrainConfig().epochs) == (32, 30)
+    assert "32" in TrainConfig.__doc__ and "30 epochs" in TrainConfig.__doc__
+
+
+def test_typed_values_are_checked_like_text_overrides(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[train]\nlr = 0.5\n")
+    config = load_config(path, ["train.lr=0.1", "model.hidden=8"], values={"train.lr": 0.006})
+    assert config.train.lr == 0.006 and config.model.hidden == 8  # file, texts, then values
+    typed = {"model.cell_options.window": 38, "train.momentum": 1, "data.options.test_path": "t"}
+    assert config_with(RunConfig(), typed) == load_config(
+        None, ["model.cell_options.window=38", "train.momentum=1", "data.options.test_path=t"]
+    )
+    assert config_with(CUSTOM, {}) == CUSTOM
+    pairs = [("model.cell_options", {"window": 3}), ("model.cell_options.num_heads", 2)]
+    assert config_with(RunConfig(), pairs).model.cell_options == {"window": 3, "num_heads": 2}
+    for values, named in [
+        ({"model.hidden": 1.5}, "model.hidden"),
+        ({"model.hidden": "64"}, "model.hidden"),  # a typed value is not parsed from text
+        ({"model.hiden": 3}, "'hiden'"),
+        ({"hidden": 3}, "'hidden'"),
+        ({"model.hidden.x": 3}, "hidden is not a table"),
+    ]:
+        with pytest.raises(ConfigError, match=named):
+            config_with(RunConfig(), values)
+
+
+def test_the_committed_larnn_har_runs_keep_their_folder_names():
+    """Their configs were written when batch 256 and 100 epochs were the defaults."""
+    import json
+    import re
+    from pathlib import Path
+
+    record = json.loads((Path(__file__).parents[1] / "results" / "larnn-har.json").read_text())
+    for row in record["models"]:
+        saved = config_from_dict(row["config"])
+        assert saved.train.batch_size == 256
+        for run in row["runs"]:
+            seed, digest = re.fullmatch(r".*-s(\d+)-([0-9a-f]{8})", run).groups()
+            assert config_with(saved, {"train.seed": int(seed)}).digest() == digest, run
+
+
+def test_the_digest_measures_changed_defaults_against_their_old_values():
+    import hashlib
+
+    import tomli_w
+
+    old_defaults = RunConfig(train=TrainConfig(epochs=100, batch_size=256))
+    empty = {"data": {}, "model": {}, "train": {}}  # what the digest hashed for the defaults
+    assert old_defaults.digest() == hashlib.sha256(tomli_w.dumps(empty).encode()).hexdigest()[:8]
+    assert RunConfig().digest() != old_defaults.digest()
+    assert RunConfig().changes() == empty  # what reports list as changed: the current defaults

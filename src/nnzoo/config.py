@@ -1,17 +1,27 @@
 """Run configuration: one frozen dataclass per component, saved as TOML.
 
-A run's config has three tables, ``[data]``, ``[model]`` and ``[train]``; it is written to every
-run folder as ``config.toml`` and stored inside every checkpoint, so a checkpoint alone says how
-it was made. ``load_config(path, overrides)`` reads a TOML file and applies ``key=value``
-overrides (``model.hidden=64``, ``model.cell_options.window=38``), checking every name.
+A run's config has the tables ``[data]``, ``[model]`` and ``[train]`` (and ``[task]`` when it is
+not the default); it is written to every run folder as ``config.toml`` and stored inside every
+checkpoint, so a checkpoint alone says how it was made. Each field is documented once, in the
+``Attributes:`` section of its table's docstring (`field_docs`); ``nnzoo train --help`` is made
+from those texts and the dataclass defaults.
+
+Building a config: ``load_config(path, overrides, values=...)`` reads a TOML file, then applies
+``key=value`` texts (``model.hidden=64``, ``model.cell_options.window=38``, read as TOML values),
+then typed values (``{"train.lr": 0.006}``); `config_with` applies typed values to a config in
+memory. Every name is checked.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
+import inspect
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,14 +35,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+# Typed config values by path: {"train.lr": 0.006}, or (path, value) pairs applied in order.
+Values = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which dataset, where from, and the reader's options (e.g. ``val_subjects``)."""
+    """Which dataset, where from, and the reader's options.
+
+    Attributes:
+        name: the dataset, one of nnzoo list datasets; sequences reads your own .npz or .csv file.
+        path: the file or folder to read; empty: <data root>/<name>.
+        split_seed: seeds the choice of the validation (and held-out test) rows; it stays put
+            when train.seed changes, so every seed sees the same split.
+        options: the reader's own options, e.g. val_subjects (uci-har), or test_path,
+            val_fraction and test_fraction (sequences).
+    """
 
     name: str = "uci-har"
-    path: str = ""  # a file or folder; empty: <data root>/<name>
-    split_seed: int = 0  # picks the validation (and held-out test) rows; fixed across seeds
+    path: str = ""
+    split_seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,6 +65,23 @@ class ModelConfig:
     The top-level fields are ``sequence-classifier``'s; another model takes those of them it
     accepts (``dropout``), and its own options from the ``options`` table (``[model.options]``
     ``widths = [512, 512]``). See `nnzoo.models` for how they reach the model.
+
+    Attributes:
+        name: the model, one of nnzoo list models.
+        cell: the recurrent cell of every layer, one of nnzoo list cells.
+        hidden: hidden units of every recurrent layer (per direction when bidirectional).
+        layers: stacked recurrent layers.
+        bidirectional: every layer also reads the sequence backwards; the two directions are
+            concatenated.
+        residual: sum connections around the layers whose input and output widths match.
+        dropout: dropout between recurrent layers (and in models that take it).
+        projection: width of the Linear + activation applied to every step before the encoder;
+            0: none.
+        projection_activation: that projection's activation: relu, tanh, elu, gelu or none.
+        readout: how the sequence becomes one vector: last (each sequence's own last step),
+            mean, or attention.
+        cell_options: the cell's own options, e.g. window and num_heads for larnn.
+        options: the model's other keyword options, e.g. widths for mlp.
     """
 
     name: str = "sequence-classifier"
@@ -52,35 +91,74 @@ class ModelConfig:
     bidirectional: bool = False
     residual: bool = False
     dropout: float = 0.0
-    projection: int = 0  # width of the Linear + activation before the encoder; 0: none
+    projection: int = 0
     projection_activation: str = "relu"
-    readout: str = "last"  # last | mean | attention
+    readout: str = "last"
     cell_options: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)  # the model's other keyword options
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, schedule and stopping rules of ``fit``."""
+    """Optimisation, schedule and stopping rules of ``fit``.
+
+    The defaults suit a small dataset of one's own, as Keras's do: batches of 32, so that a few
+    hundred sequences make 10 to 20 optimizer steps an epoch, and 30 epochs, a few hundred steps
+    in all, enough for a small recurrent network with Adam at 1e-3. The epoch the monitor
+    picks is the one tested, so a run longer than needed costs time, not accuracy; raise the
+    epochs for larger models. (Until these became the defaults they were 256 and 100: one step
+    an epoch on a few hundred sequences. `RunConfig.digest` still measures against those, see
+    ``DIGEST_REFERENCE``.)
+
+    Attributes:
+        seed: seeds the initial weights, the order of the batches and the dropout masks.
+        epochs: passes over the training set.
+        batch_size: sequences per optimizer step.
+        optimizer: sgd, adam, adamw or rmsprop.
+        lr: the learning rate.
+        momentum: momentum of sgd and rmsprop.
+        weight_decay: L2 penalty on the weights (decoupled for adamw).
+        lr_step_every: multiply the lr by lr_step_factor every this many epochs; 0: off.
+        lr_step_factor: the factor of lr_step_every.
+        plateau_patience: multiply the lr by plateau_factor when the monitor has not improved
+            for this many epochs (ReduceLROnPlateau); 0: off.
+        plateau_factor: the factor of plateau_patience.
+        early_stopping: stop when the monitor has not improved for this many epochs; 0: off.
+        monitor: the metric that picks the best epoch (checkpoints/best.pt, the weights that
+            are tested) and that plateau_patience and early_stopping watch: val_accuracy,
+            val_loss, accuracy or loss.
+        clip_norm: clip the norm of all the gradients together to this; 0: off.
+        clip_value: clip every gradient element to [-clip_value, clip_value]; 0: off.
+        device: the torch device, e.g. cpu, cuda or cuda:1.
+        threads: torch threads; 0: torch's default.
+        tensorboard: also write TensorBoard logs to <run folder>/tensorboard (needs the
+            tensorboard package).
+    """
 
     seed: int = 0
-    epochs: int = 100
-    batch_size: int = 256
-    optimizer: str = "adam"  # sgd | adam | adamw | rmsprop
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"
     lr: float = 1e-3
-    momentum: float = 0.0  # sgd and rmsprop
-    weight_decay: float = 0.0  # L2 (decoupled for adamw)
-    lr_step_every: int = 0  # multiply the lr by lr_step_factor every N epochs; 0: off
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    lr_step_every: int = 0
     lr_step_factor: float = 0.75
-    plateau_patience: int = 0  # ReduceLROnPlateau patience in epochs; 0: off
+    plateau_patience: int = 0
     plateau_factor: float = 0.5
-    early_stopping: int = 0  # EarlyStopping patience in epochs; 0: off
-    monitor: str = "val_accuracy"  # the metric that picks the best epoch
-    clip_norm: float = 0.0  # clip the global gradient norm; 0: off
-    clip_value: float = 0.0  # clip every gradient element; 0: off
+    early_stopping: int = 0
+    monitor: str = "val_accuracy"
+    clip_norm: float = 0.0
+    clip_value: float = 0.0
     device: str = "cpu"
-    threads: int = 0  # torch threads; 0: torch's default
+    threads: int = 0
     tensorboard: bool = False
+
+
+# `RunConfig.digest` hashes a config's differences from the defaults, except that these fields
+# are measured against the defaults they had before they changed: a config that sets them to
+# those values keeps the digest, and so the run folder name, it had then.
+DIGEST_REFERENCE: dict[str, dict[str, Any]] = {"train": {"epochs": 100, "batch_size": 256}}
 
 
 @dataclass(frozen=True)
@@ -109,14 +187,17 @@ class RunConfig:
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
 
-    def changes(self) -> dict[str, dict[str, Any]]:
-        """Only the values that differ from the defaults, per table."""
+    def changes(
+        self, reference: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Only the values that differ from the defaults, per table; ``reference`` puts other
+        values in place of some defaults (``{"train": {"epochs": 100}}``)."""
         out = {}
         for section in SECTIONS:
             values = getattr(self, section)
             if section == "task" and values == TaskConfig():
                 continue  # not in the digest of a classify run, as before tasks existed
-            default = dataclasses.asdict(type(values)())
+            default = {**dataclasses.asdict(type(values)()), **(reference or {}).get(section, {})}
             out[section] = {k: v for k, v in dataclasses.asdict(values).items() if v != default[k]}
         return out
 
@@ -124,9 +205,12 @@ class RunConfig:
         """8 hex digits that change whenever anything in the config changes.
 
         Computed over the non-default values only, so that a field added later (with a default)
-        leaves the digests, and so the run folder names, of existing configs as they were.
+        leaves the digests, and so the run folder names, of existing configs as they were; a
+        default that changed is measured against its old value (``DIGEST_REFERENCE``), for
+        the same reason.
         """
-        return hashlib.sha256(tomli_w.dumps(self.changes()).encode()).hexdigest()[:8]
+        changes = self.changes(DIGEST_REFERENCE)
+        return hashlib.sha256(tomli_w.dumps(changes).encode()).hexdigest()[:8]
 
     def replace(self, **sections: Any) -> RunConfig:
         return dataclasses.replace(self, **sections)
@@ -182,9 +266,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> RunConfi
             )
         kwargs = {}
         for key, value in values.items():
-            f = defaults[key]
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            kwargs[key] = _coerce(section, key, value, default)
+            kwargs[key] = _coerce(section, key, value, field_default(defaults[key]))
         sections[section] = cls(**kwargs)
     return RunConfig(**sections)
 
@@ -207,17 +289,34 @@ def set_path(raw: dict[str, Any], parts: list[str], value: Any, where: str) -> N
     node[parts[-1]] = value
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"model.hidden=64"`` -> ``("model.hidden", 64)``: the value is read by `parse_value`."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not sep or len(parts) < 2 or not all(parts):
+        raise ConfigError(f"override {item!r}: expected SECTION.KEY=VALUE, e.g. model.hidden=64")
+    return key, parse_value(text.strip())
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set ``section.key=value`` (or ``section.table.key=value``) entries in a nested dict."""
     raw = copy.deepcopy(raw)
     for item in overrides:
-        key, sep, text = item.partition("=")
-        parts = key.strip().split(".")
-        if not sep or len(parts) < 2 or not all(parts):
-            raise ConfigError(
-                f"override {item!r}: expected SECTION.KEY=VALUE, e.g. model.hidden=64"
-            )
-        set_path(raw, parts, parse_value(text.strip()), f"override {item!r}")
+        key, value = parse_override(item)
+        set_path(raw, key.split("."), value, f"override {item!r}")
+    return raw
+
+
+def apply_values(raw: dict[str, Any], values: Values) -> dict[str, Any]:
+    """A copy of the nested dict with each ``section.key`` (or ``section.table.key``) path set
+    to its value, in order; the values are typed (``{"train.lr": 0.006}``), not text."""
+    raw = copy.deepcopy(raw)
+    for key, value in values.items() if isinstance(values, Mapping) else values:
+        parts = key.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"{key!r}: expected a config path SECTION.KEY, e.g. train.lr")
+        set_path(raw, parts, value, f"{key}={value!r}")
     return raw
 
 
@@ -233,11 +332,51 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """The defaults, then the TOML file (if any), then the overrides."""
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    values: Values | None = None,
+) -> RunConfig:
+    """The defaults, then the TOML file (if any), then the ``KEY=VALUE`` texts of
+    ``overrides``, then the typed ``values`` (``{"train.lr": 0.006}``, or pairs in order)."""
     raw = read_toml(path) if path else {}
     raw = apply_overrides(raw, overrides or [])
+    raw = apply_values(raw, values or {})
     return config_from_dict(raw, source=str(path) if path else "config")
+
+
+def config_with(config: RunConfig, values: Values) -> RunConfig:
+    """``config`` with the typed ``values`` set: ``config_with(c, {"train.lr": 0.006})``."""
+    return config_from_dict(apply_values(config.to_dict(), values))
+
+
+def field_default(f: dataclasses.Field) -> Any:
+    """A dataclass field's default value (a fresh one for a ``default_factory``)."""
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: its documentation}``, from the ``Attributes:`` section of ``cls``'s docstring.
+
+    An entry is ``name: text``, indented under the heading; more-indented lines continue it.
+    """
+    out: dict[str, str] = {}
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    if "Attributes:" not in lines:
+        return out
+    name = None
+    for line in lines[lines.index("Attributes:") + 1 :]:
+        entry = re.fullmatch(r" {4}(\w+): (.*)", line)
+        if entry:
+            name, text = entry.groups()
+            out[name] = text.strip()
+        elif name is not None and line.startswith(" " * 8):
+            out[name] += " " + line.strip()
+        elif line.strip():  # the next section
+            break
+    return out
 
 
 def config_from_toml(text: str, *, source: str = "config") -> RunConfig:

@@ -1,6 +1,8 @@
 """The `nnzoo` command: one line and exit status 2 for every error a user can cause."""
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -8,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from nnzoo.cli import load_trained, main
+from nnzoo.cli import build_parser, main, values_from
+from nnzoo.config import SECTIONS, RunConfig, field_default, field_docs, load_config, parse_value
 from nnzoo.data import load_dataset
 from nnzoo.data.sequences import save_sequences_npz
 from nnzoo.models.summary import count_parameters
+from nnzoo.runs.trained import load_trained
 
 
 def run(capsys, *argv):
@@ -44,7 +48,7 @@ def trained(tmp_path_factory):
     train, test = toy_npz(base / "train.npz"), toy_npz(base / "test.npz", n=20, seed=1)
     argv = ["train", "--data", "sequences", "--data-path", str(train), "--hidden", "6",
             "--cell", "gru", "--epochs", "2", "--batch-size", "16", "--quiet",
-            "--set", f"data.options.test_path='{test}'", "--out", str(base / "run")]  # fmt: skip
+            "--test-path", str(test), "--out", str(base / "run")]  # fmt: skip
     assert main(argv) == 0
     return base / "run", train, test
 
@@ -239,3 +243,109 @@ def test_summary_of_image_models(capsys, tmp_path):
     assert f"Total params: {9 * 3 * 4 + 4 + 8 + 4 * 4 * 4 * 10 + 10:,}" in out
     code, _, err = run(capsys, "summary", str(config), "--input-shape", "1,1")
     assert "too small for 1 blocks of model 'vgg'" in one_line_error(code, err)
+
+
+# -- flags made from the config dataclasses ---------------------------------------------------
+OLD_FLAGS = [
+    "cell", "hidden", "layers", "dropout", "projection", "readout", "model", "bidirectional",
+    "residual", "data", "data-path", "epochs", "batch-size", "optimizer", "lr", "momentum",
+    "weight-decay", "seed", "lr-step-every", "lr-step-factor", "plateau-patience",
+    "early-stopping", "monitor", "clip-norm", "clip-value", "device", "threads", "tensorboard",
+]  # fmt: skip
+RENAMED = {"data.name": "data", "data.path": "data-path", "model.name": "model"}
+
+
+def config_fields(sections=("data", "model", "train")):
+    """(config path, flag, default) of every field that is not a table."""
+    for section in sections:
+        for f in dataclasses.fields(SECTIONS[section]):
+            default = field_default(f)
+            if not isinstance(default, dict):
+                path = f"{section}.{f.name}"
+                yield path, "--" + RENAMED.get(path, f.name.replace("_", "-")), default
+
+
+def help_blocks(capsys, monkeypatch, command):
+    """``{flag: its help text}`` from ``nnzoo COMMAND --help``, unwrapped."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    # an option's lines: "  --flag METAVAR  help" and its help continued, indented further
+    lines = [line for line in text.splitlines() if re.match(r"  -| {6}", line)]
+    out = {}
+    for block in re.split(r"\n(?=  -)", "\n".join(lines)):
+        flags, _, help_text = block.strip().partition("  ")
+        for flag in re.findall(r"--[\w-]+", flags):
+            out[flag] = " ".join(help_text.split())
+    return out, text
+
+
+@pytest.mark.parametrize("command, sections", [("train", ("data", "model", "train")),
+                                               ("summary", ("model",))])  # fmt: skip
+def test_every_field_has_a_flag_with_its_documentation_and_default(
+    capsys, monkeypatch, command, sections
+):
+    blocks, _ = help_blocks(capsys, monkeypatch, command)
+    for path, flag, default in config_fields(sections):
+        section, name = path.split(".")
+        doc = field_docs(SECTIONS[section])[name].rstrip(".")
+        text = blocks[flag]
+        assert text.startswith(doc), (flag, text)
+        shown = re.fullmatch(r".*\(default: (.*)\)", text).group(1)
+        assert parse_value(shown) == default, (flag, shown, default)
+        assert type(parse_value(shown)) is type(default), (flag, shown)
+
+
+def test_the_flags_of_before_still_exist(capsys, monkeypatch):
+    blocks, _ = help_blocks(capsys, monkeypatch, "train")
+    for flag in [*OLD_FLAGS, "cell-option", "set", "test-path"]:
+        assert f"--{flag}" in blocks, flag
+
+
+def test_train_help_shows_the_defaults_and_the_test_split_of_ones_own_data(capsys, monkeypatch):
+    blocks, text = help_blocks(capsys, monkeypatch, "train")
+    assert blocks["--batch-size"].endswith("(default: 32)")
+    assert blocks["--epochs"].endswith("(default: 30)")
+    assert "data.options.test_path" in blocks["--test-path"]
+    assert "--data sequences --data-path train.npz --test-path test.npz" in text
+
+
+def config_of(argv, path=None):
+    args = build_parser().parse_args(["train", *argv])
+    return load_config(path, values=values_from(args))
+
+
+def test_unset_flags_change_nothing_and_each_flag_sets_its_field(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(
+        '[data]\npath = "a.npz"\n[model]\nresidual = true\nhidden = 7\n'
+        "[train]\nlr = 0.5\nepochs = 4\ntensorboard = true\n"
+    )
+    from_file = load_config(path)
+    assert config_of([], path) == from_file and config_of([]) == RunConfig()
+    for config_path, flag, default in config_fields():
+        section, name = config_path.split(".")
+        old = getattr(getattr(from_file, section), name)
+        if isinstance(default, bool):
+            value, argv = not old, [flag if not old else "--no-" + flag[2:]]
+        else:
+            value = old + "x" if isinstance(old, str) else old + 3
+            argv = [flag, str(value)]
+        config = config_of(argv, path)
+        expected = from_file.replace(
+            **{section: dataclasses.replace(getattr(from_file, section), **{name: value})}
+        )
+        assert config == expected, argv
+
+
+def test_test_path_cell_options_and_set_reach_the_tables():
+    config = config_of(["--test-path", "test.npz", "--cell-option", "window=38",
+                        "--set", "data.options.val_fraction=0.1", "--set", "model.hidden=9",
+                        "--hidden", "8"])  # fmt: skip
+    assert config.data.options == {"test_path": "test.npz", "val_fraction": 0.1}
+    assert config.model.cell_options == {"window": 38}
+    assert config.model.hidden == 9  # --set applies after the flags, as it always did
+    by_set = config_of(["--set", "data.options.test_path='t.csv'"])
+    assert config_of(["--test-path", "t.csv"]) == by_set

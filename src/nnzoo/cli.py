@@ -23,43 +23,30 @@ import json
 import sys
 from pathlib import Path
 
+from nnzoo.config import SECTIONS, field_default, field_docs, parse_override
 from nnzoo.errors import ConfigError, NnzooError
 
-# flag -> config key, for the train / summary overrides
-MODEL_FLAGS = {
-    "model": ("model.name", str),
-    "cell": ("model.cell", str),
-    "hidden": ("model.hidden", int),
-    "layers": ("model.layers", int),
-    "dropout": ("model.dropout", float),
-    "projection": ("model.projection", int),
-    "readout": ("model.readout", str),
-}
-TRAIN_FLAGS = {
-    "data": ("data.name", str),
-    "data_path": ("data.path", str),
-    "epochs": ("train.epochs", int),
-    "batch_size": ("train.batch_size", int),
-    "optimizer": ("train.optimizer", str),
-    "lr": ("train.lr", float),
-    "momentum": ("train.momentum", float),
-    "weight_decay": ("train.weight_decay", float),
-    "seed": ("train.seed", int),
-    "lr_step_every": ("train.lr_step_every", int),
-    "lr_step_factor": ("train.lr_step_factor", float),
-    "plateau_patience": ("train.plateau_patience", int),
-    "early_stopping": ("train.early_stopping", int),
-    "monitor": ("train.monitor", str),
-    "clip_norm": ("train.clip_norm", float),
-    "clip_value": ("train.clip_value", float),
-    "device": ("train.device", str),
-    "threads": ("train.threads", int),
-}
-SWITCHES = {
-    "bidirectional": "model.bidirectional",
-    "residual": "model.residual",
-    "tensorboard": "train.tensorboard",
-}
+# -- config flags -----------------------------------------------------------------------------
+# `nnzoo train` has a flag for every field of [data], [model] and [train] (`nnzoo summary` for
+# [model]'s): --<field> with dashes for underscores, or the name below. Its help is the field's
+# documentation (`nnzoo.config.field_docs`) and shows the dataclass default; its dest is the
+# config path ("train.lr"), None unless the flag is given, so an unset flag changes nothing.
+# Tables (options, cell_options) are reached by --set and --cell-option.
+FLAG_NAMES = {"data.name": "data", "data.path": "data-path", "model.name": "model"}
+GROUP_TITLES = {"data": "data ([data])", "model": "model ([model])", "train": "training ([train])"}
+TEST_PATH_HELP = (
+    "the test set of your own data (--data sequences), a file in the format of --data-path; "
+    "sets data.options.test_path (default: none, a stratified data.options.test_fraction of "
+    "--data-path is held out)"
+)
+TRAIN_DESCRIPTION = """\
+Train a model, or resume an unfinished run. The config is the defaults, then CONFIG.toml, then
+the flags; a flag that is not given changes nothing. The flags of the data, model and training
+groups are the fields of nnzoo.config's tables, with their documentation and defaults; --set reaches
+the rest (tables such as data.options and model.options)."""
+TRAIN_EPILOG = """\
+your own data, with its official test split:
+  nnzoo train --data sequences --data-path train.npz --test-path test.npz"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -69,39 +56,68 @@ class Parser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog}: {message} (see --help)")
 
 
-def add_model_flags(p: argparse.ArgumentParser) -> None:
-    for flag, (_, kind) in MODEL_FLAGS.items():
-        p.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
-    for flag in ("bidirectional", "residual"):
-        p.add_argument(f"--{flag}", action="store_true", default=None)
-    p.add_argument(
-        "--cell-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a cell option, e.g. window=38 (repeatable)",
-    )
+def shown(value: object) -> str:
+    """A default as --help shows it, as a TOML config would (strings bare unless empty)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value or '""'
+    return repr(value)
+
+
+def add_config_flags(p: argparse.ArgumentParser, section: str) -> argparse._ArgumentGroup:
+    """A group of flags, one per field of the config table ``section`` that is not a table."""
+    cls = SECTIONS[section]
+    docs = field_docs(cls)
+    group = p.add_argument_group(GROUP_TITLES[section])
+    for f in dataclasses.fields(cls):
+        default = field_default(f)
+        if isinstance(default, dict):
+            continue  # a table: --set
+        path = f"{section}.{f.name}"
+        option = "--" + FLAG_NAMES.get(path, f.name.replace("_", "-"))
+        doc = docs.get(f.name, "").rstrip(".")
+        text = f"{doc} (default: {shown(default)})".replace("%", "%%")
+        if isinstance(default, bool):
+            action = argparse.BooleanOptionalAction
+            group.add_argument(option, dest=path, action=action, default=None, help=text)
+        else:
+            group.add_argument(
+                option, dest=path, type=type(default), default=None, metavar=f.name.upper(),
+                help=text,
+            )  # fmt: skip
+    return group
+
+
+def add_set_flag(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="any config value, e.g. train.lr=0.006 (repeatable)",
+        help="any config value, tables included, e.g. data.options.val_fraction=0.1 "
+        "(repeatable; applied after the other flags)",
     )
 
 
-def overrides_from(args: argparse.Namespace) -> list[str]:
-    """Flags given on the command line, as config overrides (unset flags change nothing)."""
-    out = []
-    for flag, (key, kind) in {**MODEL_FLAGS, **TRAIN_FLAGS}.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            out.append(f"{key}={json.dumps(value) if kind is str else value}")
-    for flag, key in SWITCHES.items():
-        if getattr(args, flag, None):
-            out.append(f"{key}=true")
-    out += [f"model.cell_options.{item}" for item in getattr(args, "cell_option", [])]
-    out += list(getattr(args, "set", []))
+def add_model_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    group = add_config_flags(p, "model")
+    group.add_argument(
+        "--cell-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a cell option, e.g. window=38 (repeatable; sets model.cell_options.KEY)",
+    )
+    return group
+
+
+def values_from(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """The config values given on the command line, as (config path, typed value) pairs in the
+    order they apply: the flags, then --cell-option, then --set. Unset flags change nothing."""
+    out = [(key, value) for key, value in vars(args).items() if "." in key and value is not None]
+    out += [parse_override(f"model.cell_options.{item}") for item in args.cell_option]
+    out += [parse_override(item) for item in args.set]
     return out
 
 
@@ -109,16 +125,23 @@ def build_parser() -> Parser:
     parser = Parser(prog="nnzoo", description="Train, compare and explain deep networks.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("train", help="train a model (resumes an unfinished run)")
+    p = sub.add_parser(
+        "train", help="train a model (resumes an unfinished run)",
+        description=TRAIN_DESCRIPTION, epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("config", nargs="?", help="a TOML config ([data], [model], [train])")
+    data = add_config_flags(p, "data")
+    data.add_argument("--test-path", dest="data.options.test_path", metavar="FILE",
+                      help=TEST_PATH_HELP)  # fmt: skip
     add_model_flags(p)
-    for flag, (_, kind) in TRAIN_FLAGS.items():
-        p.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
-    p.add_argument("--tensorboard", action="store_true", default=None)
-    p.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")
-    p.add_argument("--out", help="run folder (default: runs/<data>-<cell>-s<seed>-<digest>)")
-    p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p, "train")
+    run = p.add_argument_group("run")
+    add_set_flag(run)
+    run.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")
+    run.add_argument("--out", help="run folder (default: runs/<data>-<cell>-s<seed>-<digest>)")
+    run.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
     p.add_argument("run", help="a run folder or a checkpoint file")
@@ -135,7 +158,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("summary", help="per-layer parameter table of a model")
     p.add_argument("source", nargs="?", help="a TOML config, a run folder or a checkpoint")
-    add_model_flags(p)
+    add_set_flag(add_model_flags(p))
     p.add_argument("--input-size", type=int, default=9, help="features per step (default 9)")
     p.add_argument(
         "--num-classes", type=int, help="classes (default 6; 10 for image models)"
@@ -181,7 +204,10 @@ def build_parser() -> Parser:
     p.add_argument("--focus-from", metavar="DIR|URL", help="round 1 to focus round 2 on")
     p.add_argument("--focus-study", metavar="NAME", help="round 1's study name, with a URL")
     p.add_argument("--data-root")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="a value of the run config every trial starts from, e.g. train.epochs=2 (repeatable)",
+    )  # fmt: skip
     return parser
 
 
@@ -189,8 +215,9 @@ def build_parser() -> Parser:
 def cmd_train(args: argparse.Namespace) -> int:
     from nnzoo.config import load_config
     from nnzoo.runs.train import default_run_dir, train_run
+    from nnzoo.tasks import create_task
 
-    config = load_config(args.config, overrides_from(args))
+    config = load_config(args.config, values=values_from(args))
     run_dir = Path(args.out) if args.out else default_run_dir(config)
     results = train_run(
         config,
@@ -199,56 +226,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         progress=False if args.quiet else None,
     )
-    print(
-        f"{run_dir}: test accuracy {results['test']['accuracy']:.4f} at epoch "
-        f"{results['selected_epoch']} (picked by {results['monitor']}); "
-        f"final epoch {results['final_epoch_test']['accuracy']:.4f}; "
-        f"report: {run_dir / 'report.md'}"
-    )
+    line = create_task(config.task).run_line(results)
+    print(f"{run_dir}: {line}; report: {run_dir / 'report.md'}")
     return 0
-
-
-def find_checkpoint(path: str, which: str = "best") -> Path:
-    p = Path(path)
-    if p.is_dir():
-        candidate = p / "checkpoints" / f"{which}.pt"
-        if not candidate.exists() and which == "best":
-            candidate = p / "checkpoints" / "last.pt"
-        if not candidate.exists():
-            raise NnzooError(
-                f"{p}: no checkpoints/{which}.pt; is it a run folder of `nnzoo train`?"
-            )
-        return candidate
-    if not p.exists():
-        raise NnzooError(f"{p}: no such run folder or checkpoint")
-    return p
-
-
-def load_trained(path: str, which: str = "best"):
-    """(model, checkpoint dict) from a run folder or checkpoint file."""
-    from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
-    from nnzoo.models import create_model
-
-    ckpt_path = find_checkpoint(path, which)
-    ckpt = load_checkpoint(ckpt_path)
-    extra = ckpt.get("extra", {})
-    config = ckpt["run_config"]
-    model = create_model(
-        config.model, extra["num_features"], len(extra["class_names"]), extra.get("input_shape")
-    )
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the model ({e})") from None
-    model.eval()
-    return model, ckpt, ckpt_path
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnzoo.config import RunConfig
     from nnzoo.report.markdown import classification_table, confusion_table, write_atomic
     from nnzoo.report.plots import plot_confusion
-    from nnzoo.runs.train import full_evaluation, load_splits
+    from nnzoo.runs.train import load_splits
+    from nnzoo.runs.trained import load_trained
+    from nnzoo.tasks import create_task
 
     model, ckpt, ckpt_path = load_trained(args.run, args.checkpoint)
     config: RunConfig = ckpt["run_config"]
@@ -256,7 +245,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         config = config.replace(data=dataclasses.replace(config.data, path=args.data_path))
     splits = load_splits(config, args.data_root)
     data = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
-    result = full_evaluation(model, data, splits.class_names)
+    result = create_task(config.task).test(model, data, ckpt["extra"])
     # a run's checkpoint: <run>/evaluation/; a loose checkpoint: <name>-evaluation/ beside it
     if ckpt_path.parent.name == "checkpoints":
         out = ckpt_path.parent.parent / "evaluation"
@@ -279,18 +268,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from nnzoo.data.base import SequenceSet, scale
+    from nnzoo.data.base import SequenceSet, restandardize
     from nnzoo.data.sequences import read_unlabelled
-    from nnzoo.engine.fit import predict
+    from nnzoo.runs.trained import load_trained
+    from nnzoo.tasks import create_task
 
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     extra = ckpt["extra"]
     x, lengths, ids = read_unlabelled(args.input, extra["num_features"])
     data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
-    stats = extra.get("standardize") or {}
-    if stats:  # as the training data was
-        data = scale(data, torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
-    probs = predict(model, data)
+    data = restandardize(data, extra.get("standardize"))  # as the training data was
+    probs = create_task(ckpt["run_config"].task).predict(model, data)
     names = extra["class_names"]
     lines = ["sequence,class,probability"]
     for seq_id, row in zip(ids, probs):
@@ -319,13 +307,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from nnzoo.config import load_config
     from nnzoo.models import create_model, model_options, takes_input_shape
     from nnzoo.models.summary import summary
+    from nnzoo.runs.trained import load_trained
 
     source = Path(args.source) if args.source else None
     if source is not None and (source.is_dir() or source.suffix == ".pt"):
         model, ckpt, _ = load_trained(str(source))
         title = ckpt["run_config"].model
     else:
-        config = load_config(source, overrides_from(args))
+        config = load_config(source, values=values_from(args))
         image = takes_input_shape(config.model.name)
         classes = args.num_classes if args.num_classes is not None else (10 if image else 6)
         model = create_model(config.model, args.input_size, classes, args.input_shape)
@@ -408,6 +397,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from nnzoo.config import read_toml
     from nnzoo.search import run_search
 
     command = ["nnzoo", "search", args.config]
@@ -417,9 +407,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     command += [f"--set={item}" for item in args.set]
     command += [f"--{flag}" for flag in ("create", "worker") if getattr(args, flag)]
     run_search(
-        args.config, out=args.out, storage=args.storage, create=args.create,
-        worker=args.worker, focus_from=args.focus_from, focus_study=args.focus_study,
-        data_root=args.data_root, overrides=args.set, command=" ".join(command),
+        read_toml(args.config), name=Path(args.config).stem, source=args.config, out=args.out,
+        storage=args.storage, create=args.create, worker=args.worker,
+        focus_from=args.focus_from, focus_study=args.focus_study, data_root=args.data_root,
+        overrides=args.set, command=" ".join(command),
     )  # fmt: skip
     return 0
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import tests.data.test_uci_har as fake_har
-from nnzoo.cli import load_trained, main
+from nnzoo.cli import main
 from nnzoo.models.summary import count_parameters
+from nnzoo.runs.trained import load_trained
 
 KEYS = {
     "name", "cell", "params", "seeds", "test_accuracy", "test_accuracy_mean",

@@ -101,6 +101,15 @@ def scale(data: SequenceSet, mean: Tensor, std: Tensor) -> SequenceSet:
     return SequenceSet(x.float(), data.y, data.lengths, data.groups)
 
 
+def restandardize(data: SequenceSet, stats: dict[str, list[float]] | None) -> SequenceSet:
+    """New data treated as the training data was: scaled with the statistics `standardize`
+    fitted (``info["standardize"]``, which a run keeps in its checkpoints' ``extra``);
+    unchanged without them."""
+    if not stats:
+        return data
+    return scale(data, torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+
+
 def standardize(splits: DataSplits) -> DataSplits:
     """Scale every feature to zero mean, unit variance with statistics of the TRAIN part only.
 

@@ -103,8 +103,10 @@ def base_config(data_path: Path, epochs: int, threads: int) -> dict[str, Any]:
 
 def write_configs(
     folder: Path, data_path: Path, trials: tuple[int, int], epochs: int, threads: int
-) -> tuple[Path, Path]:
-    """round1.toml and round2.toml: the same space; round 2 is focused at run time."""
+) -> list[tuple[Path, dict[str, Any]]]:
+    """round1.toml and round2.toml: the same space; round 2 is focused at run time. They are
+    the record (``nnzoo search roundN.toml`` reruns a round, as its report says); each comes
+    with its config in memory, which is what the recipe passes to ``run_search``."""
     paths = []
     for n, count in enumerate(trials, 1):
         search = {
@@ -120,8 +122,8 @@ def write_configs(
         raw = {**base_config(data_path, epochs, threads), "search": search}
         path = folder / f"round{n}.toml"
         path.write_text(tomli_w.dumps(raw))
-        paths.append(path)
-    return paths[0], paths[1]
+        paths.append((path, raw))
+    return paths
 
 
 # -- the training subset, in the original format -------------------------------------------
@@ -328,15 +330,15 @@ def reproduce(args: argparse.Namespace) -> int:
         getattr(args, "test_windows", None),
     )
     data_path = runs / "data" / "uci-har"
-    config1, config2 = write_configs(runs, data_path, trials, epochs, threads)
+    configs = write_configs(runs, data_path, trials, epochs, threads)
     command = command_text(args)
     rounds = []
-    for n, config in ((1, config1), (2, config2)):
+    for n, (config, raw) in enumerate(configs, 1):
         folder = runs / f"round{n}"
         focus = str(runs / "round1") if n == 2 else None
         sub = ["nnzoo", "search", str(config), "--out", str(folder)]
         sub += ["--focus-from", focus] if focus else []
-        run_search(config, out=folder, focus_from=focus, command=" ".join(sub))
+        run_search(raw, out=folder, focus_from=focus, command=" ".join(sub), source=str(config))
         write_search_report(folder)
         rounds.append({"round": n, "folder": str(folder), "config": str(config)})
     seconds = time.perf_counter() - started

@@ -25,13 +25,14 @@ derived from round 1 by `nnzoo.search.space.FOCUS_RULE`, written with the rule t
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import warnings
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import apply_overrides, config_from_dict, read_toml
+from nnzoo.config import RunConfig, apply_overrides, config_from_dict
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.report.markdown import write_atomic
 from nnzoo.search.pruning import TrialPruning
@@ -285,8 +286,10 @@ def summary(study, search: SearchConfig, storage: str, command: str) -> dict[str
 
 
 def run_search(
-    config_path: str | Path,
+    config: RunConfig | dict[str, Any],
+    search: dict[str, Any] | None = None,
     *,
+    name: str = "search",
     out: str | Path | None = None,
     storage: str | None = None,
     create: bool = False,
@@ -296,16 +299,32 @@ def run_search(
     data_root: str | Path | None = None,
     overrides: list[str] | None = None,
     command: str = "",
+    source: str = "search config",
 ) -> dict[str, Any]:
-    """Check everything, then run (or create, or join) the study; returns search.json's dict."""
-    config_path = Path(config_path)
-    raw = read_toml(config_path)
-    search_raw = raw.pop("search", None)
+    """Check everything, then run (or create, or join) the study; returns search.json's dict.
+
+    Args:
+        config: the run config every trial starts from: a RunConfig, or its tables as nested
+            dicts, which may hold the ``[search]`` table too (`nnzoo.config.read_toml` of a
+            search config file).
+        search: the ``[search]`` table, when ``config`` does not hold it.
+        name: the study's name when ``[search]`` gives none, and the folder ``out`` defaults
+            to, ``runs/search-<name>``; ``nnzoo search`` passes the config file's stem.
+        overrides: ``SECTION.KEY=VALUE`` texts (``--set``) applied to the run config.
+        command: the command line, for search.json.
+        source: what error messages call the config (``nnzoo search`` passes the file).
+    """
+    raw = config.to_dict() if isinstance(config, RunConfig) else copy.deepcopy(config)
+    table = search
+    if "search" in raw:
+        if table is not None:
+            raise ConfigError(f"{source}: a [search] table in the config and another passed")
+        table = raw.pop("search")
     raw = apply_overrides(raw, overrides or [])
-    base_config = config_from_dict(raw, source=str(config_path))
-    search = parse_search(search_raw, source=str(config_path))
-    name = search.name or config_path.stem
-    out = Path(out) if out else Path("runs") / f"search-{config_path.stem}"
+    base_config = config_from_dict(raw, source=source)
+    search = parse_search(table, source=source)
+    out = Path(out) if out else Path("runs") / f"search-{name}"
+    name = search.name or name
     if (create or worker) and storage is None:
         raise ConfigError("--create and --worker need --storage URL (a shared study)")
     if create and worker:

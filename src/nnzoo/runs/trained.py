@@ -1,0 +1,59 @@
+"""A trained model back from a run folder (or a loose checkpoint file).
+
+``load_trained(path)`` finds the checkpoint (``<run>/checkpoints/best.pt``, else ``last.pt``),
+rebuilds the model from the config stored inside it and loads the weights, in eval mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from torch import nn
+
+from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+
+
+class Trained(NamedTuple):
+    """What `load_trained` returns; unpacks as ``model, checkpoint, path``."""
+
+    model: nn.Module
+    checkpoint: dict[str, Any]  # load_checkpoint's dict: run_config, extra, epoch, ...
+    path: Path  # the checkpoint file
+
+
+def find_checkpoint(path: str | Path, which: str = "best") -> Path:
+    """The checkpoint file of a run folder (``which``: best or last; best falls back to last
+    when the run never saved one), or ``path`` itself when it is a file."""
+    p = Path(path)
+    if p.is_dir():
+        candidate = p / "checkpoints" / f"{which}.pt"
+        if not candidate.exists() and which == "best":
+            candidate = p / "checkpoints" / "last.pt"
+        if not candidate.exists():
+            raise CheckpointError(
+                f"{p}: no checkpoints/{which}.pt; is it a run folder of `nnzoo train`?"
+            )
+        return candidate
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such run folder or checkpoint")
+    return p
+
+
+def load_trained(path: str | Path, which: str = "best") -> Trained:
+    """The model of a run folder or checkpoint file, its weights loaded, in eval mode."""
+    from nnzoo.models import create_model
+
+    ckpt_path = find_checkpoint(path, which)
+    ckpt = load_checkpoint(ckpt_path)
+    extra = ckpt.get("extra", {})
+    config = ckpt["run_config"]
+    model = create_model(
+        config.model, extra["num_features"], len(extra["class_names"]), extra.get("input_shape")
+    )
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the model ({e})") from None
+    model.eval()
+    return Trained(model, ckpt, ckpt_path)

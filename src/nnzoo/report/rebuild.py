@@ -26,11 +26,12 @@ from nnzoo.io import read_json, read_jsonl, read_text
 from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_compare
-from nnzoo.report.run import PROVENANCE, format_duration, training_seconds, write_run_report
+from nnzoo.report.run import format_duration, training_seconds, unrecorded_env, write_run_report
+from nnzoo.runs.rundir import RunDir
 from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
-RUN_FILES = ("config.toml", "results.json")
+RUN_FILES = (RunDir.CONFIG, RunDir.RESULTS)
 STUDY_FILE = "study.json"
 SEARCH_FILE = "search.json"
 TRAIN_FIRST = "train it first with nnzoo train"
@@ -116,11 +117,7 @@ def read_run(path: str | os.PathLike) -> RunFolder:
     )
     results = _check_results(path / "results.json", _read_json(path / "results.json"), config)
     history = read_history(path / "metrics.jsonl")
-    env = None
-    if (path / PROVENANCE).is_file():
-        env = _read_json(path / PROVENANCE)
-        if not isinstance(env, dict):
-            raise ReportError(f"{path / PROVENANCE}: expected a JSON object")
+    env = RunDir(path).read_provenance(ReportError)
     return RunFolder(path, config, history, results, env)
 
 
@@ -140,7 +137,7 @@ def rebuild_run(path: str | os.PathLike) -> list[Path]:
     """Write report.md and report.html of a run folder again; return their paths."""
     run = read_run(path)
     md = write_run_report(
-        run.path, run.config, run.history, run.results, env=run.env or rebuilt_env(run.config)
+        run.path, run.config, run.history, run.results, env=run.env or unrecorded_env(run.config)
     )
     return [md, html_path(md)]
 

@@ -12,19 +12,16 @@ training took. It is saved as provenance.json in the run folder, so a report reb
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.io import write_atomic
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_curves
+from nnzoo.runs.rundir import RunDir
 from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
-
-PROVENANCE = "provenance.json"
 
 
 def format_duration(seconds: float) -> str:
@@ -59,19 +56,20 @@ def write_run_report(
         history: one record per epoch (metrics.jsonl).
         results: results.json of the run.
         seconds: wall time of the training; default: the sum of the epochs' seconds.
-        env: the provenance (command, machine, torch, python, date) of the run; default: this
-            process's, which is then saved as provenance.json beside the report.
+        env: the provenance (command, machine, torch, python, date) of the run; default: the
+            run folder's provenance.json (written by the run), else a note that none was
+            recorded. The report never writes provenance.json itself.
 
     Returns:
         The path of report.md.
     """
     run_dir = Path(run_dir)
-    save_env = env is None
-    env = provenance(config.train.device) if env is None else env
+    if env is None:
+        env = RunDir(run_dir).read_provenance() or unrecorded_env(config)
     duration = training_seconds(history) if seconds is None else float(seconds)
     task = create_task(config.task)
     title = f"{config.data.name} / {model_label(config)}, seed {config.train.seed}"
-    plot_curves(history, run_dir / "plots" / "curves.png", title=title)
+    plot_curves(history, RunDir(run_dir).plots / "curves.png", title=title)
     summary = [
         *task.summary_rows(results),
         ["selected epoch (by " + results["monitor"] + ")", results["selected_epoch"]],
@@ -90,10 +88,19 @@ def write_run_report(
         ("Config", f"```toml\n{config.to_toml()}```"),
         ("Provenance", table(provenance_rows(config, env, duration, len(history)), ["", ""])),
     ]
-    path = write_report(run_dir / "report.md", title, sections)
-    if save_env:
-        write_atomic(run_dir / PROVENANCE, json.dumps(env, indent=2) + "\n")
-    return path
+    return write_report(RunDir(run_dir).report, title, sections)
+
+
+def unrecorded_env(config: RunConfig) -> dict[str, Any]:
+    """Provenance for a run folder that has none: says so, and who wrote the report."""
+    now = provenance(config.train.device)
+    return {
+        "command": "not recorded (the run folder has no provenance.json)",
+        "report rebuilt with": (
+            f"{now['command']} on {now['machine']}, torch {now['torch']}, "
+            f"python {now['python']}, {now['date']}"
+        ),
+    }
 
 
 def model_label(config: RunConfig) -> str:

@@ -10,15 +10,13 @@ checkpoint the validation split picked (``best.pt``), and writes the folder::
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.config import RunConfig
 from nnzoo.data import DataSplits, load_dataset
 from nnzoo.engine.callbacks import (
     Callback,
@@ -36,9 +34,10 @@ from nnzoo.engine.checkpoint import load_checkpoint
 from nnzoo.engine.fit import fit
 from nnzoo.errors import ConfigError
 from nnzoo.models import check_model, create_model
-from nnzoo.report.markdown import write_atomic
+from nnzoo.runs.rundir import RunDir
 from nnzoo.tasks import create_task
 from nnzoo.tasks.base import Task
+from nnzoo.utils.environment import provenance
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
@@ -92,10 +91,11 @@ def build_callbacks(
     if t.early_stopping > 0:
         callbacks.append(EarlyStopping(t.monitor, t.early_stopping))
     callbacks.append(ProgressBar(progress))
-    callbacks.append(MetricsLogger(run_dir))
+    run = RunDir(run_dir)
+    callbacks.append(MetricsLogger(run.path))
     if t.tensorboard:
-        callbacks.append(TensorBoard(run_dir / "tensorboard"))
-    callbacks.append(ModelCheckpoint(run_dir / "checkpoints", t.monitor))
+        callbacks.append(TensorBoard(run.tensorboard))
+    callbacks.append(ModelCheckpoint(run.checkpoints, t.monitor))
     return callbacks
 
 
@@ -120,25 +120,6 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError(f"train.monitor={t.monitor!r}: expected {listing}{hint}")
 
 
-def prepare_run_dir(config: RunConfig, run_dir: Path, fresh: bool) -> None:
-    """Create the folder, or check that it holds this config (``fresh`` clears it instead)."""
-    saved = run_dir / "config.toml"
-    if fresh and run_dir.exists():
-        for name in ("checkpoints", "plots", "tensorboard"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-        for name in ("config.toml", "metrics.jsonl", "metrics.csv", "results.json", "report.md"):
-            (run_dir / name).unlink(missing_ok=True)
-    if saved.exists():
-        previous = config_from_toml(saved.read_text(), source=str(saved))
-        if previous != config:
-            raise ConfigError(
-                f"{run_dir} holds a run with a different config; pass another --out, "
-                "or --fresh to replace it"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(saved, config.to_toml())
-
-
 def train_run(
     config: RunConfig,
     run_dir: str | Path,
@@ -160,10 +141,11 @@ def train_run(
     splits = splits if splits is not None else load_splits(config, data_root)
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
-    prepare_run_dir(config, run_dir, fresh)
+    run = RunDir(run_dir)
+    run.prepare(config, fresh)
     model = build_model(config, splits, task)
     callbacks = build_callbacks(config, run_dir, progress, extra_callbacks)
-    last = run_dir / "checkpoints" / "last.pt"
+    last = run.checkpoint("last")
     extra = task.data_extra(splits)
     loop = fit(
         model, splits.train, splits.val, config, task=task, callbacks=callbacks,
@@ -172,7 +154,7 @@ def train_run(
 
     device = config.train.device
     final = task.test(model, splits.test, extra, device)  # the last epoch's model
-    best_path = run_dir / "checkpoints" / "best.pt"
+    best_path = run.checkpoint("best")
     best = load_checkpoint(best_path) if best_path.exists() else load_checkpoint(last)
     model.load_state_dict(best["model"])
     chosen = task.test(model, splits.test, extra, device)  # the model the validation split picked
@@ -193,9 +175,11 @@ def train_run(
         "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else 0.0,
         **task.results(splits),
     }
-    write_atomic(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    run.write_results(results)
+    env = provenance(device)
+    run.write_provenance(env)  # by the run, not as a side effect of its report
     if write_report:
         from nnzoo.report.run import write_run_report
 
-        write_run_report(run_dir, config, loop.history, results)
+        write_run_report(run_dir, config, loop.history, results, env=env)
     return results

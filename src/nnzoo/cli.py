@@ -32,8 +32,13 @@ from nnzoo.errors import ConfigError, NnzooError
 # documentation (`nnzoo.config.field_docs`) and shows the dataclass default; its dest is the
 # config path ("train.lr"), None unless the flag is given, so an unset flag changes nothing.
 # Tables (options, cell_options) are reached by --set and --cell-option.
-FLAG_NAMES = {"data.name": "data", "data.path": "data-path", "model.name": "model"}
-GROUP_TITLES = {"data": "data ([data])", "model": "model ([model])", "train": "training ([train])"}
+FLAG_NAMES = {
+    "data.name": "data", "data.path": "data-path", "model.name": "model", "task.name": "task",
+}  # fmt: skip
+GROUP_TITLES = {
+    "data": "data ([data])", "model": "model ([model])", "train": "training ([train])",
+    "task": "task ([task])",
+}  # fmt: skip
 TEST_PATH_HELP = (
     "the test set of your own data (--data sequences), a file in the format of --data-path; "
     "sets data.options.test_path (default: none, a stratified data.options.test_fraction of "
@@ -136,6 +141,7 @@ def build_parser() -> Parser:
                       help=TEST_PATH_HELP)  # fmt: skip
     add_model_flags(p)
     add_config_flags(p, "train")
+    add_config_flags(p, "task")
     run = p.add_argument_group("run")
     add_set_flag(run)
     run.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")

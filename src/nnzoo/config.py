@@ -163,10 +163,17 @@ DIGEST_REFERENCE: dict[str, dict[str, Any]] = {"train": {"epochs": 100, "batch_s
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """The kind of problem (`nnzoo.tasks`): how batches are made, the loss, the metrics."""
+    """The kind of problem (`nnzoo.tasks`): how batches are made, the loss, the metrics.
 
-    name: str = "classify"  # classify | seq2seq | next-step
-    options: dict[str, Any] = field(default_factory=dict)  # the task's own options
+    Attributes:
+        name: the task: classify (one label per example), seq2seq (a target sequence per
+            source sequence) or next-step (the next element of a sequence).
+        options: the task's own options (``[task.options]``), e.g. binary = true for classify,
+            kind = "multi-hot" for next-step.
+    """
+
+    name: str = "classify"
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def test_greedy_decoding_equals_argmax_one_token_at_a_time():
 
 def test_copy_reverse_reaches_100_percent_sequence_accuracy_from_the_cli(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "--set", "task.name=seq2seq", "--data", "copy-reverse", "--model", "seq2seq",
+    argv = ["train", "--task", "seq2seq", "--data", "copy-reverse", "--model", "seq2seq",
             "--set", "data.options.max_length=5", "--set", "data.options.symbols=5",
             "--set", "data.options.train_size=2000", "--cell", "gru", "--hidden", "64",
             "--layers", "1", "--bidirectional", "--epochs", "24", "--batch-size", "32",

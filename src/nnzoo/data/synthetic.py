@@ -32,6 +32,7 @@ split starts with the sequences of a smaller one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,20 @@ def check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
-def check_sizes(length: int, sizes: dict[str, int]) -> None:
-    check_int("length", length, 2)
+def generated_splits(
+    task: str,
+    seed: int,
+    sizes: dict[str, int],
+    draw: Callable[[np.random.Generator, int], Any],
+    class_names: list[str],
+    info: dict[str, Any],
+) -> DataSplits:
+    """Draw each split with ``draw(stream, size)`` from its own stream (sizes checked first)."""
     for split, size in sizes.items():
         check_int(f"{split}_size", size, 1)
+    sets = {split: draw(stream(task, seed, split), size) for split, size in sizes.items()}
+    info = {"source": f"generated (seed {seed})", **info}
+    return DataSplits(task, sets["train"], sets["val"], sets["test"], class_names, info)
 
 
 def stream(task: str, seed: int, split: str) -> np.random.Generator:
@@ -87,21 +98,15 @@ def load_first_symbol(
     test_size: int = 1000,
 ) -> DataSplits:
     """Remember the first of ``length`` one-hot symbols; see the module docstring."""
-    sizes = {"train": train_size, "val": val_size, "test": test_size}
-    check_sizes(length, sizes)
+    check_int("length", length, 2)
     check_int("symbols", symbols, 2)
-    sets = {
-        split: first_symbol_set(stream("first-symbol", seed, split), size, length, symbols)
-        for split, size in sizes.items()
-    }
-    return DataSplits(
+    return generated_splits(
         "first-symbol",
-        sets["train"],
-        sets["val"],
-        sets["test"],
+        seed,
+        {"train": train_size, "val": val_size, "test": test_size},
+        lambda rng, size: first_symbol_set(rng, size, length, symbols),
         [f"symbol {i}" for i in range(symbols)],
         {
-            "source": f"generated (seed {seed})",
             "layout": (
                 f"T = {length} steps of F = {symbols + 1}: a one-hot symbol of {symbols} and a "
                 "start marker; the label is the symbol at step 1"
@@ -137,20 +142,14 @@ def load_adding(
     test_size: int = 1000,
 ) -> DataSplits:
     """Is the sum of the two marked values above 1? See the module docstring."""
-    sizes = {"train": train_size, "val": val_size, "test": test_size}
-    check_sizes(length, sizes)
-    sets = {
-        split: adding_set(stream("adding", seed, split), size, length)
-        for split, size in sizes.items()
-    }
-    return DataSplits(
+    check_int("length", length, 2)
+    return generated_splits(
         "adding",
-        sets["train"],
-        sets["val"],
-        sets["test"],
+        seed,
+        {"train": train_size, "val": val_size, "test": test_size},
+        lambda rng, size: adding_set(rng, size, length),
         ["sum <= 1", "sum > 1"],
         {
-            "source": f"generated (seed {seed})",
             "layout": (
                 f"T = {length} steps of F = 2: a value in [0, 1) and a marker on one step of "
                 "each half; the label is whether the two marked values sum to more than 1"

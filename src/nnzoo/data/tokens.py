@@ -29,7 +29,7 @@ from torch import Tensor
 
 from nnzoo.data.base import DataError, DataSplits
 from nnzoo.data.registry import DATASETS, GENERATED
-from nnzoo.data.synthetic import SPLITS, TASK_IDS, check_int, stream
+from nnzoo.data.synthetic import TASK_IDS, check_int, generated_splits
 from nnzoo.errors import ConfigError
 
 PAD, BOS, EOS = 0, 1, 2
@@ -161,29 +161,18 @@ def load_copy_reverse(
         raise ConfigError(f"data.options.direction={direction!r}: expected copy or reverse")
     check_int("symbols", symbols, 2)
     check_lengths(min_length, max_length, 1)
-    sizes = {"train": train_size, "val": val_size, "test": test_size}
-    for split, size in sizes.items():
-        check_int(f"{split}_size", size, 1)
-    sets = {
-        split: copy_reverse_set(
-            stream("copy-reverse", seed, split), size, symbols, (min_length, max_length), direction
-        )
-        for split, size in sizes.items()
-    }
     vocab = [*SPECIALS, *(chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(symbols))]
-    return DataSplits(
+    return generated_splits(
         "copy-reverse",
-        sets["train"],
-        sets["val"],
-        sets["test"],
+        seed,
+        {"train": train_size, "val": val_size, "test": test_size},
+        lambda rng, size: copy_reverse_set(rng, size, symbols, (min_length, max_length), direction),
         vocab,
         {
-            "source": f"generated (seed {seed})",
             "layout": (
                 f"{direction} {min_length}-{max_length} symbols of {symbols}; target ends with "
                 "<eos>; one vocabulary for source and target"
             ),
-            "splits": f"{train_size} / {val_size} / {test_size}, each from its own stream",
         },
     )
 
@@ -227,24 +216,11 @@ def load_cycles(
         raise ConfigError(f"data.options.kind={kind!r}: expected categorical or multi-hot")
     check_int("symbols", symbols, 8 if kind == "multi-hot" else 2)
     check_lengths(min_length, max_length, 2)
-    sizes = {"train": train_size, "val": val_size, "test": test_size}
-    for split, size in sizes.items():
-        check_int(f"{split}_size", size, 1)
-    sets = {
-        split: cycles_set(
-            stream("cycles", seed, split), size, kind, symbols, (min_length, max_length)
-        )
-        for split, size in sizes.items()
-    }
-    return DataSplits(
+    return generated_splits(
         "cycles",
-        sets["train"],
-        sets["val"],
-        sets["test"],
+        seed,
+        {"train": train_size, "val": val_size, "test": test_size},
+        lambda rng, size: cycles_set(rng, size, kind, symbols, (min_length, max_length)),
         [str(i) for i in range(symbols)],
-        {
-            "source": f"generated (seed {seed})",
-            "layout": f"{kind} sequences of {min_length}-{max_length} steps over {symbols} symbols",
-            "splits": " / ".join(str(sizes[s]) for s in SPLITS),
-        },
+        {"layout": f"{kind} sequences of {min_length}-{max_length} steps over {symbols} symbols"},
     )

@@ -32,13 +32,9 @@ class Generator(nn.Module):
     Args:
         num_features: V (token ids) or K (multi-hot width) of the inputs.
         num_classes: V or K of the outputs.
-        cell: registry name of the recurrent cell.
-        hidden: H of every recurrent layer.
-        layers: stacked recurrent layers.
-        residual: sum connections around layers whose widths match.
-        dropout: between recurrent layers.
+        cell, hidden, layers, residual, dropout, cell_options: the recurrent stack, as in
+            ``sequence-classifier``.
         embedding: E.
-        cell_options: passed to every cell.
     """
 
     def __init__(

@@ -31,7 +31,7 @@ from nnzoo.runs.rundir import RunDir
 from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
-RUN_FILES = (RunDir.CONFIG, RunDir.RESULTS)
+RUN_FILES = (RunDir.config.name, RunDir.results.name)
 STUDY_FILE = "study.json"
 SEARCH_FILE = "search.json"
 TRAIN_FIRST = "train it first with nnzoo train"
@@ -119,18 +119,6 @@ def read_run(path: str | os.PathLike) -> RunFolder:
     history = read_history(path / "metrics.jsonl")
     env = RunDir(path).read_provenance(ReportError)
     return RunFolder(path, config, history, results, env)
-
-
-def rebuilt_env(config: RunConfig) -> dict[str, Any]:
-    """Provenance for a run folder that has none: says so, and who rebuilt the report."""
-    now = provenance(config.train.device)
-    return {
-        "command": "not recorded (the run folder has no provenance.json)",
-        "report rebuilt with": (
-            f"{now['command']} on {now['machine']}, torch {now['torch']}, "
-            f"python {now['python']}, {now['date']}"
-        ),
-    }
 
 
 def rebuild_run(path: str | os.PathLike) -> list[Path]:

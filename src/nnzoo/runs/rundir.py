@@ -25,19 +25,29 @@ from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import read_json, read_jsonl, read_text, write_atomic, write_json
 
 
+class Entry:
+    """A file or folder of a run folder: ``RunDir(p).results`` is ``p / "results.json"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: RunDir | None, owner: type) -> Any:
+        return self if run is None else run.path / self.name
+
+
 class RunDir:
     """A run folder at ``path`` (it need not exist yet)."""
 
-    CONFIG = "config.toml"
-    METRICS = "metrics.jsonl"
-    METRICS_CSV = "metrics.csv"
-    RESULTS = "results.json"
-    PROVENANCE = "provenance.json"
-    REPORT = "report.md"
-    CHECKPOINTS = "checkpoints"
-    PLOTS = "plots"
-    TENSORBOARD = "tensorboard"
-    EVALUATION = "evaluation"
+    config = Entry("config.toml")
+    metrics = Entry("metrics.jsonl")
+    metrics_csv = Entry("metrics.csv")
+    results = Entry("results.json")
+    provenance = Entry("provenance.json")
+    report = Entry("report.md")
+    checkpoints = Entry("checkpoints")
+    plots = Entry("plots")
+    tensorboard = Entry("tensorboard")
+    evaluation = Entry("evaluation")
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -47,47 +57,6 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
-
-    # -- where things are ---------------------------------------------------------------------
-    @property
-    def config(self) -> Path:
-        return self.path / self.CONFIG
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / self.METRICS
-
-    @property
-    def metrics_csv(self) -> Path:
-        return self.path / self.METRICS_CSV
-
-    @property
-    def results(self) -> Path:
-        return self.path / self.RESULTS
-
-    @property
-    def provenance(self) -> Path:
-        return self.path / self.PROVENANCE
-
-    @property
-    def report(self) -> Path:
-        return self.path / self.REPORT
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / self.CHECKPOINTS
-
-    @property
-    def plots(self) -> Path:
-        return self.path / self.PLOTS
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.path / self.TENSORBOARD
-
-    @property
-    def evaluation(self) -> Path:
-        return self.path / self.EVALUATION
 
     def checkpoint(self, which: str = "last") -> Path:
         """checkpoints/<which>.pt (``best`` or ``last``)."""

@@ -127,6 +127,17 @@ class Task:
         """The one test evaluation: ``evaluate``'s metrics plus any detail the report shows."""
         return self.evaluate(model, data, device)
 
+    def summed(self, model: nn.Module, data: Any, device: str = "cpu") -> Totals:
+        """The batches' losses and counts over ``data`` in evaluation mode, without gradients
+        (``step`` on every batch, in order)."""
+        model.eval()
+        totals = Totals()
+        with torch.no_grad():
+            for batch in self.batches(data, self.eval_batch_size):
+                step = self.step(model, move(batch, device))
+                totals.add(step.loss.item(), step)
+        return totals
+
     def monitors(self) -> list[str]:
         """Every name ``train.monitor`` may take."""
         return [*(f"val_{m}" for m in self.metrics), *self.train_metrics]

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from nnzoo.data.tokens import StepSequences
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import TASKS
-from nnzoo.tasks.base import Batch, Section, Step, Task, Totals, move
+from nnzoo.tasks.base import Batch, Section, Step, Task, Totals
 
 KINDS = ("categorical", "multi-hot")
 SAMPLES = 4  # sampled continuations in a report
@@ -72,7 +72,7 @@ class NextStep(Task):
         lengths = data.lengths[index]
         return data.x[index, : int(lengths.max())], lengths
 
-    def _forward(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int, int]:
+    def step(self, model: nn.Module, batch: Batch) -> Step:
         x, lengths = batch
         inputs, targets = x[:, :-1], x[:, 1:]  # (B, T-1[, K])
         logits = model(inputs, lengths - 1)  # (B, T-1, V|K)
@@ -85,11 +85,7 @@ class NextStep(Task):
             bce = F.binary_cross_entropy_with_logits(logits[mask], targets[mask], reduction="none")
             loss = bce.sum(-1).mean()  # summed over keys, mean over steps
             correct = 0
-        return loss, int(mask.sum()), correct
-
-    def step(self, model: nn.Module, batch: Batch) -> Step:
-        loss, n, correct = self._forward(model, batch)
-        return Step(loss, n, {"correct": correct})
+        return Step(loss, int(mask.sum()), {"correct": correct})
 
     def epoch_logs(self, totals: Totals) -> dict[str, float]:
         logs = {"loss": totals.loss_sum / totals.size}
@@ -97,19 +93,10 @@ class NextStep(Task):
             logs["accuracy"] = totals.counts["correct"] / totals.size
         return logs
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, data: StepSequences, device: str = "cpu"):
         if len(data) == 0:
             return dict.fromkeys(self.metrics, float("nan"))
-        model.eval()
-        loss_sum, steps, correct = 0.0, 0, 0
-        for batch in self.batches(data, self.eval_batch_size):
-            loss, n, right = self._forward(model, move(batch, device))
-            loss_sum, steps, correct = loss_sum + loss.item() * n, steps + n, correct + right
-        out = {"loss": loss_sum / steps}
-        if self.categorical:
-            out["accuracy"] = correct / steps
-        return out
+        return self.epoch_logs(self.summed(model, data, device))
 
     @torch.no_grad()
     def sample(

@@ -77,17 +77,13 @@ class Seq2Seq(Task):
         steps = torch.arange(tgt_out.shape[1], device=tgt_out.device)
         return steps[None, :] < tgt_lengths[:, None]  # (B, T)
 
-    def _forward(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int, int]:
+    def step(self, model: nn.Module, batch: Batch) -> Step:
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = batch
         logits = model(src, src_lengths, tgt_in)  # (B, T, V)
         mask = self._mask(tgt_out, tgt_lengths)
         loss = F.cross_entropy(logits[mask], tgt_out[mask])  # mean over real target tokens
         correct = int((logits.argmax(-1)[mask] == tgt_out[mask]).sum())
-        return loss, int(mask.sum()), correct
-
-    def step(self, model: nn.Module, batch: Batch) -> Step:
-        loss, tokens, correct = self._forward(model, batch)
-        return Step(loss, tokens, {"correct": correct})
+        return Step(loss, int(mask.sum()), {"correct": correct})
 
     def epoch_logs(self, totals: Totals) -> dict[str, float]:
         return {
@@ -124,22 +120,13 @@ class Seq2Seq(Task):
             out += [strip(row) for row in self.greedy(model, src, src_lengths, steps).tolist()]
         return out
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, data: TokenPairs, device: str = "cpu"):
         if len(data) == 0:
             return dict.fromkeys(self.metrics, float("nan"))
-        model.eval()
-        loss_sum, tokens, correct = 0.0, 0, 0
-        for batch in self.batches(data, self.eval_batch_size):
-            loss, n, right = self._forward(model, move(batch, device))
-            loss_sum, tokens, correct = loss_sum + loss.item() * n, tokens + n, correct + right
+        totals = self.summed(model, data, device)
         decoded = self.decode(model, data, device)
         exact = sum(d == strip(t) for d, t in zip(decoded, data.tgt.tolist()))
-        return {
-            "sequence_accuracy": exact / len(data),
-            "token_accuracy": correct / tokens,
-            "loss": loss_sum / tokens,
-        }
+        return {"sequence_accuracy": exact / len(data), **self.epoch_logs(totals)}
 
     def test(self, model: nn.Module, data: TokenPairs, extra: dict[str, Any], device="cpu"):
         """The metrics and the first few test examples, decoded to text."""

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 DROP = {
+    "storage",
     "seconds",
     "seconds_per_epoch",
     "provenance",

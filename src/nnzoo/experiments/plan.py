@@ -9,7 +9,6 @@ picks up a finished run of the same config (its results.json) or trains the fold
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,8 +17,10 @@ from typing import Any
 
 import torch
 
-from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.config import RunConfig
+from nnzoo.report.html import ReportError
 from nnzoo.runs.pool import map_tasks, workers
+from nnzoo.runs.rundir import RunDir
 from nnzoo.runs.train import cached_splits
 
 
@@ -52,27 +53,6 @@ def run_tasks(
     return map_tasks(fn or train_task, tasks, jobs)
 
 
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """A run's metrics.jsonl; [] when no epoch was logged (a run that diverged in epoch 1)."""
-    from nnzoo.report.rebuild import read_history as read_metrics
-
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file() or not path.read_text().strip():
-        return []
-    return read_metrics(path)  # a malformed line is one error naming the file and line
-
-
-def finished(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
-    """The results of a finished run of exactly this config, or None."""
-    run_dir = Path(run_dir)
-    results, saved = run_dir / "results.json", run_dir / "config.toml"
-    if not (results.exists() and saved.exists()):
-        return None
-    if config_from_toml(saved.read_text(), source=str(saved)) != config:
-        return None
-    return json.loads(results.read_text())
-
-
 def train_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or pick up) one run of a study; runs in a worker process with ``--jobs``.
 
@@ -90,7 +70,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(task["threads"])
     config = task["config"]
     run_dir = Path(task["run_dir"])
-    done = finished(run_dir, config)
+    done = RunDir(run_dir).finished(config)
     out = {"key": task["key"], "run_dir": str(run_dir), "resumed": done is not None}
     if done is None:
         splits = cached_splits(config, task.get("data_root"))
@@ -108,7 +88,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
             done = {"diverged": str(e)}
         print(f"{task['key']}: {summary_line(done)} ({time.perf_counter() - started:.0f} s)")
     out["results"] = done
-    out["history"] = read_history(run_dir)
+    out["history"] = RunDir(run_dir).read_history(ReportError)  # [] if none logged
     return out
 
 

@@ -97,6 +97,12 @@ class ModelConfig:
     cell_options: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """What titles, plots and run folder names call the model: the cell of a sequence
+        classifier, else the model's name (an MLP run is "mlp", not the unused default cell)."""
+        return self.cell if self.name == "sequence-classifier" else self.name
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -53,7 +53,7 @@ def test_compare_puts_one_column_per_run(run_copies, capsys, tmp_path):
             ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}  # fmt: skip
     a, b = (json.loads((f / "results.json").read_text()) for f in (lstm, gru))
     assert rows["data"] == ["synthetic", "synthetic"]
-    assert rows["model / cell"] == ["sequence-classifier / lstm", "sequence-classifier / gru"]
+    assert rows["model"] == ["lstm", "gru"]
     assert rows["train.lr"] == ["0.02", "0.01"]  # non-default values, one row each
     assert rows["model.hidden"] == ["4", "4"] and "train.optimizer" not in rows
     assert rows["test accuracy (selected epoch)"] == [

@@ -185,9 +185,9 @@ def _column_names(runs: Sequence[RunFolder]) -> list[str]:
 
 
 def comparison_table(runs: Sequence[RunFolder], names: Sequence[str]) -> str:
-    """One column per run: data, model / cell, every config value that is not a default in
-    some run, the test headline metric of each run's task (accuracy for classify; selected
-    and final epoch), selected epoch, params, s / epoch."""
+    """One column per run: data, model (`ModelConfig.label`), every config value that is not a
+    default in some run, the test headline metric of each run's task (accuracy for classify;
+    selected and final epoch), selected epoch, params, s / epoch."""
     flat = [_flat(run.config.to_dict()) for run in runs]
     changed = dict.fromkeys(
         key
@@ -205,7 +205,7 @@ def comparison_table(runs: Sequence[RunFolder], names: Sequence[str]) -> str:
 
     rows: list[list[Any]] = [
         ["data", *(run.results.get("data", run.config.data.name) for run in runs)],
-        ["model / cell", *(f"{run.config.model.name} / {run.config.model.cell}" for run in runs)],
+        ["model", *(run.config.model.label for run in runs)],
         *[[key, *(_text(f[key]) if key in f else None for f in flat)] for key in changed],
         *test_rows("test", "selected epoch"),
         ["selected epoch", *(run.results["selected_epoch"] for run in runs)],

@@ -68,7 +68,7 @@ def write_run_report(
         env = RunDir(run_dir).read_provenance() or unrecorded_env(config)
     duration = training_seconds(history) if seconds is None else float(seconds)
     task = create_task(config.task)
-    title = f"{config.data.name} / {model_label(config)}, seed {config.train.seed}"
+    title = f"{config.data.name} / {config.model.label}, seed {config.train.seed}"
     plot_curves(history, RunDir(run_dir).plots / "curves.png", title=title)
     summary = [
         *task.summary_rows(results),
@@ -101,14 +101,6 @@ def unrecorded_env(config: RunConfig) -> dict[str, Any]:
             f"python {now['python']}, {now['date']}"
         ),
     }
-
-
-def model_label(config: RunConfig) -> str:
-    """What a title calls the model: the cell of a sequence classifier, else the model's name
-    (an MLP run is "mlp", not the unused default cell)."""
-    if config.model.name == "sequence-classifier":
-        return config.model.cell
-    return config.model.name
 
 
 def provenance_rows(

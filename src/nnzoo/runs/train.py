@@ -45,8 +45,8 @@ def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
 
     ``<cell>`` is the model's name for models other than ``sequence-classifier``.
     """
-    model = config.model.cell if config.model.name == "sequence-classifier" else config.model.name
-    return Path(root) / f"{config.data.name}-{model}-s{config.train.seed}-{config.digest()}"
+    name = f"{config.data.name}-{config.model.label}-s{config.train.seed}-{config.digest()}"
+    return Path(root) / name
 
 
 def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:

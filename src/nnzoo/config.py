@@ -46,14 +46,18 @@ class DataConfig:
     Attributes:
         name: the dataset, one of nnzoo list datasets; sequences reads your own .npz or .csv file.
         path: the file or folder to read; empty: <data root>/<name>.
+        split: how the validation set is drawn from the training part, one of nnzoo list
+            splits (stratified, random, group, kfold, group-kfold); empty: the dataset's own
+            (uci-har: by subject; sequences: stratified by class).
         split_seed: seeds the choice of the validation (and held-out test) rows; it stays put
             when train.seed changes, so every seed sees the same split.
-        options: the reader's own options, e.g. val_subjects (uci-har), or test_path,
-            val_fraction and test_fraction (sequences).
+        options: the reader's and the split's options, e.g. test_path (sequences),
+            val_fraction (stratified, random), val_groups (group), folds and fold (kfold).
     """
 
     name: str = "uci-har"
     path: str = ""
+    split: str = ""
     split_seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 

@@ -173,7 +173,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "task": task,
         "config": config.to_dict(),
-        "cell": config.model.cell,
+        "cell": config.model.label,
         "run_dir": str(run_dir),
         "result": result,
         "splits_info": {k: v for k, v in splits.info.items() if k != "standardize"},

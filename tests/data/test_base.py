@@ -1,33 +1,45 @@
+"""SequenceSet, DataSplits and the standardisation, against NumPy."""
+
+import numpy as np
 import pytest
 import torch
 
-from nnzoo.data import DataError, SequenceSet
-from nnzoo.data.base import split_by_group, split_random
+from nnzoo.data import DataError, DataSplits, SequenceSet, standardize
+from nnzoo.data.base import check_int, restandardize
+from nnzoo.errors import ConfigError
 
 
-def numbered(n: int, classes: int = 3) -> SequenceSet:
-    """x[i, 0, 0] = i, labels i % classes, groups i // 4."""
-    x = torch.arange(n, dtype=torch.float32).reshape(n, 1, 1)
-    return SequenceSet(x, torch.arange(n) % classes, None, torch.arange(n) // 4)
+def ragged(n: int, seed: int) -> SequenceSet:
+    """n sequences of 5 steps, 2 features, lengths 1..5, padding zero."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 6, size=n)
+    x = rng.normal(3.0, 2.0, size=(n, 5, 2)).astype(np.float32)
+    x[np.arange(5)[None, :] >= lengths[:, None]] = 0.0
+    y = torch.zeros(n, dtype=torch.int64)
+    return SequenceSet(torch.from_numpy(x), y, torch.tensor(lengths))
 
 
-def test_split_random_is_stratified_seeded_and_disjoint():
-    data = numbered(30)
-    train, val = split_random(data, 0.3, seed=4, source="s")
-    assert val.y.bincount().tolist() == [3, 3, 3]
-    assert sorted(train.x.flatten().tolist() + val.x.flatten().tolist()) == list(range(30))
-    again, _ = split_random(data, 0.3, seed=4, source="s")
-    assert torch.equal(again.x, train.x)
+def test_standardize_fits_the_valid_steps_of_train_and_keeps_padding_zero():
+    train, val = ragged(20, 0), ragged(7, 1)
+    splits = standardize(DataSplits("toy", train, val, ragged(4, 2), ["a"]))
+    steps = np.concatenate([train.x[i, : train.lengths[i]].numpy() for i in range(20)])
+    mean, std = steps.mean(0), steps.std(0, ddof=1)
+    np.testing.assert_allclose(splits.info["standardize"]["mean"], mean, rtol=1e-5)
+    np.testing.assert_allclose(splits.info["standardize"]["std"], std, rtol=1e-5)
+    valid = val.mask().numpy()[:, :, None]
+    expected = np.where(valid, (val.x.numpy() - mean) / std, 0.0)
+    np.testing.assert_allclose(splits.val.x.numpy(), expected, atol=1e-5)
+    again = restandardize(val, splits.info["standardize"])  # new data, scaled the same way
+    np.testing.assert_allclose(again.x.numpy(), expected, atol=1e-5)
 
 
-def test_split_random_of_an_empty_set():
-    train, val = split_random(numbered(0), 0.2, seed=0, source="s")
-    assert len(train) == 0 and len(val) == 0
+def test_rows_must_agree():
+    with pytest.raises(DataError, match="y has 3 rows but x has 4"):
+        SequenceSet(torch.zeros(4, 2, 1), torch.zeros(3, dtype=torch.int64))
 
 
-def test_split_by_group_moves_whole_groups():
-    train, val, chosen = split_by_group(numbered(16), 2, seed=1, source="s")
-    assert len(chosen) == 2 and set(val.groups.tolist()) == set(chosen)
-    assert not set(train.groups.tolist()) & set(chosen) and len(train) + len(val) == 16
-    with pytest.raises(DataError, match="s: cannot hold out 4 of 4 groups"):
-        split_by_group(numbered(16), 4, seed=1, source="s")
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
+def test_check_int_names_the_option(value):
+    with pytest.raises(ConfigError) as e:
+        check_int("folds", value, 1)
+    assert str(e.value) == f"data.options.folds={value!r}: expected an integer >= 1"

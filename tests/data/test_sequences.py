@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from nnzoo.data import DATASETS, DataError, load_dataset, load_sequences, save_sequences_npz
+from nnzoo.data import (
+    DATASETS,
+    DEFAULTS,
+    DataError,
+    load_dataset,
+    load_sequences,
+    save_sequences_npz,
+)
+from nnzoo.data.registry import DatasetDefaults
 
 NAMES = ["walk", "sit", "run"]
 
@@ -183,12 +191,16 @@ def test_standardisation_uses_the_valid_steps_of_the_train_part_only(tmp_path):
     ("options", "message"),
     [
         ({"test_fraction": 0.0}, "test_fraction=0.0; expected a number in (0, 1)"),
-        ({"val_fraction": 1.0}, "val_fraction=1.0; expected a number in [0, 1)"),
-        ({"test_fraction": 0.4, "val_fraction": 0.9}, "too few to hold out"),
+        (
+            {"test_fraction": 0.5, "val_fraction": 1.0},
+            "val_fraction=1.0; expected a number in [0, 1)",
+        ),
+        ({"test_fraction": 0.9}, "test_fraction=0.9 leaves no training sequence"),
+        ({"test_fraction": 0.4, "val_fraction": 0.9}, "val_fraction=0.9 leaves no training"),
         ({"test_fraction": 0.2}, "test_fraction=0.2 rounds to no sequence of any class"),
         (
             {"test_fraction": 0.5, "val_fraction": 0.1},
-            "val_fraction=0.1 rounds to no sequence of any class",
+            "val_fraction=0.1 rounds to no validation sequences in any class",
         ),
     ],
 )
@@ -201,13 +213,8 @@ def test_bad_fractions(tmp_path, options, message):
 def test_registered_and_reached_through_load_dataset(tmp_path):
     x, y, lengths = make_arrays()
     path = save_sequences_npz(tmp_path / "s.npz", x, y, lengths)
-    assert DATASETS.options("sequences") == {
-        "seed": 0,
-        "val_fraction": 0.2,
-        "test_path": None,
-        "test_fraction": 0.2,
-        "standardize_features": True,
-    }
+    assert DATASETS.options("sequences") == {"test_path": None, "test_fraction": 0.2}
+    assert DEFAULTS["sequences"] == DatasetDefaults("stratified", {"val_fraction": 0.2}, {}, True)
     splits = load_dataset("sequences", path=path, seed=None, val_fraction=0.0)
     assert splits.name == "sequences" and len(splits.val) == 0 and len(splits.test) == 6
 

@@ -1,22 +1,24 @@
-"""What every dataset reader returns: padded sequences with labels, split three ways.
+"""What readers return (`DataParts`) and what a run trains on (`DataSplits`).
 
 Shape legend: N sequences, T time steps, F features (the I of the cells).
 
-A reader turns ORIGINAL files into a `DataSplits`: train / val / test `SequenceSet`s, class names
-and a record of where the data came from. Validation is always carved out of the training files,
-never out of the test files, and standardisation statistics come from the training part alone.
+A reader turns ORIGINAL files into `DataParts`: the training part, the test part, class names and
+a record of where the data came from; it draws no validation set. `nnzoo.data.splits` then carves
+the validation set out of the training part with a split policy chosen by name, never out of the
+test part, and standardises with statistics of what is left for training; the result is a
+`DataSplits` of train / val / test `SequenceSet`s (or token sets, `nnzoo.data.tokens`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from nnzoo.errors import NnzooError
+from nnzoo.errors import ConfigError, NnzooError
 
 
 class DataError(NnzooError, ValueError):
@@ -63,6 +65,41 @@ class SequenceSet:
         return steps[None, :] < self.lengths[:, None]
 
 
+class Rows(Protocol):
+    """What a split policy needs of a part: its number of rows and a subset of them."""
+
+    def __len__(self) -> int: ...
+
+    def subset(self, index: Tensor) -> Rows: ...
+
+
+@dataclass
+class DataParts:
+    """What a reader returns: the parts its files hold, before a split policy and standardisation.
+
+    Attributes:
+        name: registry name of the dataset.
+        train: the training part (a `SequenceSet`, or token sets); the split policy carves the
+            validation set out of it.
+        test: the official test part, or (data without one) the part the reader holds out.
+        class_names: one name per class index (the vocabulary for token sets).
+        info: where the data came from (source path, layout, how the test part was chosen).
+        val: a validation part drawn with the data (the generated datasets), which the
+            ``given`` policy keeps; None when the files hold none.
+        rows: what a row is called in ``info`` ("windows", "images", "sequences").
+        groups: what a group is called in ``info`` ("subjects").
+    """
+
+    name: str
+    train: Rows
+    test: Rows
+    class_names: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+    val: Rows | None = None
+    rows: str = "sequences"
+    groups: str = "groups"
+
+
 @dataclass
 class DataSplits:
     """train / val / test sets of one dataset, with class names and provenance.
@@ -71,8 +108,9 @@ class DataSplits:
         name: registry name of the dataset.
         train, val, test: the three splits (val may be empty when ``val`` is turned off).
         class_names: one name per class index.
-        info: where the data came from and what was done to it (source path, split rule,
-            standardisation mean and std), written into every run's report.
+        info: where the data came from and what was done to it (source path, the validation
+            rows and the split policy, standardisation mean and std), written into every run's
+            report.
     """
 
     name: str
@@ -132,52 +170,16 @@ def standardize(splits: DataSplits) -> DataSplits:
     )
 
 
-def split_by_group(
-    data: SequenceSet, num_val_groups: int, seed: int, *, source: str
-) -> tuple[SequenceSet, SequenceSet, list[int]]:
-    """Move every sequence of ``num_val_groups`` randomly chosen groups into a validation set."""
-    if data.groups is None:
-        raise DataError(f"{source}: no group ids to split by")
-    groups = torch.unique(data.groups)
-    if not 0 <= num_val_groups < len(groups):
-        raise DataError(
-            f"{source}: cannot hold out {num_val_groups} of {len(groups)} groups for validation; "
-            f"expected 0 to {len(groups) - 1}"
-        )
-    gen = torch.Generator().manual_seed(seed)
-    chosen = groups[torch.randperm(len(groups), generator=gen)[:num_val_groups]]
-    is_val = torch.isin(data.groups, chosen)
-    return (
-        data.subset(torch.nonzero(~is_val).squeeze(1)),
-        data.subset(torch.nonzero(is_val).squeeze(1)),
-        sorted(chosen.tolist()),
-    )
-
-
-def split_random(
-    data: SequenceSet, val_fraction: float, seed: int, *, source: str
-) -> tuple[SequenceSet, SequenceSet]:
-    """Hold out a seeded random ``val_fraction`` of the sequences, stratified by class."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise DataError(f"{source}: val_fraction={val_fraction!r}; expected a number in [0, 1)")
-    gen = torch.Generator().manual_seed(seed)
-    val_index = []
-    for label in torch.unique(data.y):
-        rows = torch.nonzero(data.y == label).squeeze(1)
-        rows = rows[torch.randperm(len(rows), generator=gen)]
-        val_index.append(rows[: round(val_fraction * len(rows))])
-    is_val = torch.zeros(len(data), dtype=torch.bool)
-    if val_index:  # no classes at all when ``data`` is empty
-        is_val[torch.cat(val_index)] = True
-    return (
-        data.subset(torch.nonzero(~is_val).squeeze(1)),
-        data.subset(torch.nonzero(is_val).squeeze(1)),
-    )
-
-
 def check_labels(y: Tensor, num_classes: int, *, source: str | Path) -> None:
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
         raise DataError(
             f"{source}: label {bad} is out of range; expected class indices 0..{num_classes - 1}"
         )
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """``value`` of config option ``data.options.<name>``: an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"data.options.{name}={value!r}: expected an integer >= {low}")
+    return value

@@ -3,8 +3,9 @@
 Reads the four ORIGINAL idx files (``train-images-idx3-ubyte.gz`` and the rest, gzipped or not)
 from a folder. Returns x (N, 28, 28) float32 in [0, 1]: row by row, each image is a sequence of
 T = 28 steps of F = 28 pixels; `as_images` turns it into (N, 1, 28, 28) for convolutional
-networks. Validation is a seeded, stratified ``val_fraction`` of the 60000 training images (5000
-by default); the test set is the 10000 ``t10k`` images.
+networks. `read_fashion_mnist` returns the 60000 training and the 10000 ``t10k`` test images;
+the split (`nnzoo.data.splits`) then draws validation from the training images, by default the
+``stratified`` policy: a seeded ``val_fraction`` of each class (1/12, 5000 images).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nnzoo.data.base import DataError, DataSplits, SequenceSet, split_random, standardize
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
 from nnzoo.data.files import read_bytes
-from nnzoo.data.registry import DATASETS, DOWNLOADS, RemoteFile
+from nnzoo.data.registry import DATASETS, DEFAULTS, DOWNLOADS, DatasetDefaults, RemoteFile
+from nnzoo.data.splits import prepare
 from nnzoo.errors import ConfigError
 
 CLASS_NAMES = (
@@ -65,23 +67,17 @@ DOWNLOADS["fashion-mnist"] = tuple(
 )
 
 
+DEFAULTS["fashion-mnist"] = DatasetDefaults(
+    "stratified", {"val_fraction": 1 / 12}, standardize=False
+)
+
+
 @DATASETS.register("fashion-mnist")
-def load_fashion_mnist(
-    source: Path,
-    *,
-    seed: int = 0,
-    val_fraction: float = 1 / 12,
-    standardize_features: bool = False,
-) -> DataSplits:
-    """Fashion-MNIST as train / val / test sequences of image rows.
+def read_fashion_mnist(source: Path) -> DataParts:
+    """The training and ``t10k`` test images as sequences of image rows.
 
     Args:
         source: the folder holding the four idx files (``.gz`` or uncompressed).
-        seed: draws the validation images.
-        val_fraction: share of the training images, per class, that validates (0 turns
-            validation off).
-        standardize_features: zero mean, unit variance per pixel column, fitted on the train
-            part; off by default, the pixels are already in [0, 1].
     """
     source = Path(source).expanduser()
     if not source.is_dir():
@@ -89,22 +85,31 @@ def load_fashion_mnist(
             f"{source}: not a folder; expected the folder holding {FILES['train'][0]}.gz "
             "and the other three idx files"
         )
-    train = read_part(source, "train")
-    test = read_part(source, "test")
-    train, val = split_random(train, val_fraction, seed, source=str(source))
-    splits = DataSplits(
+    return DataParts(
         "fashion-mnist",
-        train,
-        val,
-        test,
+        read_part(source, "train"),
+        read_part(source, "test"),
         list(CLASS_NAMES),
         {
             "source": str(source),
             "layout": "rows as time steps: T = 28 rows of F = 28 pixels, scaled to [0, 1]",
-            "validation": f"a stratified {val_fraction:g} of the training images (seed {seed})",
         },
+        rows="images",
     )
-    return standardize(splits) if standardize_features else splits
+
+
+def load_fashion_mnist(source: Path, **options) -> DataSplits:
+    """Fashion-MNIST as train / val / test: ``load_dataset("fashion-mnist", path=source)``.
+
+    Args:
+        source: the folder holding the four idx files (``.gz`` or uncompressed).
+        **options: ``seed`` (draws the validation images), ``split`` and its options
+            (``val_fraction``: share of the training images, per class, that validates, 1/12;
+            0 turns validation off) and ``standardize_features`` (zero mean, unit variance per
+            pixel column, fitted on the train part; off by default, the pixels are already in
+            [0, 1]).
+    """
+    return prepare("fashion-mnist", source, **options)
 
 
 def as_images(x: Tensor) -> Tensor:

@@ -30,11 +30,12 @@ Column names are matched ignoring case. Rows may come in any order: sequences ke
 their first row, steps are sorted by time, and shorter sequences are zero-padded at the end with
 their ``lengths`` recorded.
 
-Splits: ``test_path`` (either format) is the test set; without it a stratified ``test_fraction``
-of ``source`` is held out, always drawn with seed 0 so that the test set stays the same when
-``seed`` changes. Validation is a stratified ``val_fraction`` of the remaining training sequences,
-drawn with ``seed``. The classes are those of both files together. Standardisation statistics
-come from the training part alone, padding left out.
+Parts: ``test_path`` (either format) is the test set; without it a stratified ``test_fraction``
+of ``source`` is held out by the reader, always drawn with seed 0 so that the test set stays the
+same when ``seed`` changes. The classes are those of both files together. The split
+(`nnzoo.data.splits`) then draws validation from the remaining training sequences, by default the
+``stratified`` policy: a ``val_fraction`` (0.2) of each class, drawn with ``seed``; the features
+are standardised with statistics of the training part alone, padding left out.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nnzoo.data.base import DataError, DataSplits, SequenceSet, split_random, standardize
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
 from nnzoo.data.files import COMPRESSED, read_bytes
-from nnzoo.data.registry import DATASETS
+from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
+from nnzoo.data.splits import prepare, split_random
 
 # The column of each role: the first name of each tuple, else exactly one of the others.
 COLUMNS = {
@@ -80,27 +82,20 @@ class _Part:
     ids: list[str] | None = None  # the CSV's sequence ids
 
 
+DEFAULTS["sequences"] = DatasetDefaults("stratified", {"val_fraction": 0.2}, standardize=True)
+
+
 @DATASETS.register("sequences")
-def load_sequences(
-    source: Path,
-    *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_path: str | None = None,
-    test_fraction: float = 0.2,
-    standardize_features: bool = True,
-) -> DataSplits:
-    """Your own labelled sequences from a ``.npz`` or ``.csv`` file, as train / val / test.
+def read_sequences(
+    source: Path, *, test_path: str | None = None, test_fraction: float = 0.2
+) -> DataParts:
+    """Your own labelled sequences from a ``.npz`` or ``.csv`` file, as training and test parts.
 
     Args:
         source: the ``.npz`` or ``.csv`` file (see the module docstring for both formats).
-        seed: draws the validation sequences.
-        val_fraction: share of the training sequences, per class, that validates (0 turns
-            validation off).
         test_path: a file in either format holding the test set; when given, ``test_fraction``
             is not used.
         test_fraction: share of ``source``, per class, held out as the test set (seed 0).
-        standardize_features: zero mean, unit variance per feature, fitted on the train part.
     """
     source = Path(source).expanduser()
     parts = [_read_file(source)]
@@ -129,38 +124,33 @@ def load_sequences(
     else:
         train, test = split_random(sets[0], test_fraction, TEST_SEED, source=str(source))
         test_rule = f"a stratified {test_fraction:g} of {source} (seed {TEST_SEED})"
-    train, val = split_random(train, val_fraction, seed, source=str(source))
-    n = len(parts[0].labels)
-    if test_path is None and len(test) == 0:
-        raise DataError(
-            f"{source}: test_fraction={test_fraction:g} rounds to no sequence of any class "
-            f"({n} sequences); raise it or pass test_path"
-        )
-    if val_fraction > 0 and len(val) == 0:
-        raise DataError(
-            f"{source}: val_fraction={val_fraction:g} rounds to no sequence of any class "
-            f"({n} sequences); raise it or set it to 0"
-        )
-    if len(train) == 0:
-        raise DataError(
-            f"{source}: {n} sequences are too few to hold out a test and a validation set; "
-            "lower test_fraction or val_fraction"
-        )
-    splits = DataSplits(
-        "sequences",
-        train,
-        val,
-        test,
-        class_names,
-        {
-            "source": str(source),
-            "features": feature_names,
-            "steps": steps,
-            "test": test_rule,
-            "validation": f"a stratified {val_fraction:g} of the training sequences (seed {seed})",
-        },
-    )
-    return standardize(splits) if standardize_features else splits
+        n = len(sets[0])
+        if len(test) == 0:
+            raise DataError(
+                f"{source}: test_fraction={test_fraction:g} rounds to no sequence of any class "
+                f"({n} sequences); raise it or pass test_path"
+            )
+        if len(train) == 0:
+            raise DataError(
+                f"{source}: test_fraction={test_fraction:g} leaves no training sequence "
+                f"({n} sequences); lower it or pass test_path"
+            )
+    info = {"source": str(source), "features": feature_names, "steps": steps, "test": test_rule}
+    return DataParts("sequences", train, test, class_names, info)
+
+
+def load_sequences(source: Path, **options) -> DataSplits:
+    """Your own sequences as train / val / test: ``load_dataset("sequences", path=source)``.
+
+    Args:
+        source: the ``.npz`` or ``.csv`` file (see the module docstring for both formats).
+        **options: `read_sequences`'s (``test_path``, ``test_fraction``), ``seed`` (draws the
+            validation sequences), ``split`` and its options (``val_fraction``: share of the
+            training sequences, per class, that validates, 0.2; 0 turns validation off) and
+            ``standardize_features`` (zero mean, unit variance per feature, fitted on the train
+            part; on by default).
+    """
+    return prepare("sequences", source, **options)
 
 
 def save_sequences_npz(

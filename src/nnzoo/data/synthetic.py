@@ -23,59 +23,98 @@ Hinton 2015). The regression target v_a + v_b is cast as "is the sum above 1?", 
 the two classes are balanced and chance is 1/2.
 
 Both datasets need no files: ``source`` is ignored. Options: ``length`` (T >= 2),
-``train_size``, ``val_size``, ``test_size`` (sequences per split, each >= 1), ``seed``, and
-``symbols`` (n >= 2) for ``first-symbol``. Every split is drawn from its own random stream,
-derived from (task, seed, split), so the same seed gives the same data on every machine and the
+``train_size``, ``val_size``, ``test_size`` (sequences per part, each >= 1), ``seed``, and
+``symbols`` (n >= 2) for ``first-symbol``. Every part is drawn from its own random stream,
+derived from (task, seed, part), so the same seed gives the same data on every machine and the
 test sequences never repeat the training stream. Sequences are drawn row by row, so a larger
-split starts with the sequences of a smaller one.
+part starts with the sequences of a smaller one. The validation part drawn here is what the
+default split policy, ``given``, keeps; another policy (``data.split``) splits the union of the
+training and validation parts instead (`nnzoo.data.splits`).
+
+`generated` registers such a dataset: each states only its own options and how to draw a part;
+the seed, the three sizes and the streams are common.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from nnzoo.data.base import DataSplits, SequenceSet
-from nnzoo.data.registry import DATASETS, GENERATED
+from nnzoo.data.base import DataParts, SequenceSet, check_int
+from nnzoo.data.registry import DATASETS, DEFAULTS, GENERATED, DatasetDefaults
 from nnzoo.errors import ConfigError
 
-SPLITS = ("train", "val", "test")
-TASK_IDS = {"first-symbol": 1, "adding": 2}  # keeps the streams of the two tasks apart
-
-GENERATED.update(TASK_IDS)
+PARTS = ("train", "val", "test")
+TASK_IDS: dict[str, int] = {}  # keeps the streams of the tasks apart; set by `generated`
 
 
-def check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"data.options.{name}={value!r}: expected an integer >= {low}")
-    return value
+class Recipe(NamedTuple):
+    """How to draw one generated dataset, once its options are checked.
+
+    Attributes:
+        draw: ``draw(stream, size)`` -> one part of ``size`` rows.
+        class_names: one name per class (the vocabulary for token data).
+        info: the layout and the like, after ``source``.
+    """
+
+    draw: Callable[[np.random.Generator, int], Any]
+    class_names: list[str]
+    info: dict[str, Any]
 
 
-def generated_splits(
-    task: str,
-    seed: int,
-    sizes: dict[str, int],
-    draw: Callable[[np.random.Generator, int], Any],
-    class_names: list[str],
-    info: dict[str, Any],
-) -> DataSplits:
-    """Draw each split with ``draw(stream, size)`` from its own stream (sizes checked first)."""
-    for split, size in sizes.items():
-        check_int(f"{split}_size", size, 1)
-    sets = {split: draw(stream(task, seed, split), size) for split, size in sizes.items()}
-    info = {"source": f"generated (seed {seed})", **info}
-    return DataSplits(task, sets["train"], sets["val"], sets["test"], class_names, info)
+def generated(
+    name: str, task_id: int, *, train_size: int = 1000, val_size: int = 200, test_size: int = 200
+) -> Callable[[Callable[..., Recipe]], Callable[..., DataParts]]:
+    """Register dataset ``name``, drawn from a seed by the decorated function's `Recipe`.
+
+    The decorated function takes the dataset's own keyword options and checks them; the reader
+    registered in its place also takes ``source`` (ignored), ``seed`` and the three sizes (the
+    defaults given here), and draws each part from its own stream (see `stream`).
+
+    Args:
+        name: the registry name.
+        task_id: keeps the dataset's streams apart from every other's; never reuse one.
+        train_size, val_size, test_size: the default sizes of the three parts.
+    """
+    sizes = {"train_size": train_size, "val_size": val_size, "test_size": test_size}
+
+    def register(recipe: Callable[..., Recipe]) -> Callable[..., DataParts]:
+        def reader(source: Path | None = None, *, seed: int = 0, **options: Any) -> DataParts:
+            size = {part: options.pop(f"{part}_size", sizes[f"{part}_size"]) for part in PARTS}
+            for part, n in size.items():
+                check_int(f"{part}_size", n, 1)
+            made = recipe(**options)
+            sets = {part: made.draw(stream(name, seed, part), n) for part, n in size.items()}
+            info = {"source": f"generated (seed {seed})", **made.info}
+            return DataParts(name, sets["train"], sets["test"], made.class_names, info, sets["val"])
+
+        common = inspect.signature(reader).parameters
+        own = inspect.signature(recipe).parameters.values()
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        size_options = [inspect.Parameter(k, keyword, default=v) for k, v in sizes.items()]
+        reader.__signature__ = inspect.Signature(
+            [common["source"], common["seed"], *own, *size_options]
+        )
+        reader.__name__, reader.__qualname__ = recipe.__name__, recipe.__qualname__
+        reader.__doc__ = recipe.__doc__
+        TASK_IDS[name] = task_id
+        GENERATED.add(name)
+        DEFAULTS[name] = DatasetDefaults("given")
+        return DATASETS.register(name)(reader)
+
+    return register
 
 
-def stream(task: str, seed: int, split: str) -> np.random.Generator:
-    """The random stream of one split: independent of every other (task, seed, split)."""
+def stream(task: str, seed: int, part: str) -> np.random.Generator:
+    """The random stream of one part: independent of every other (task, seed, part)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed={seed!r}: expected an integer >= 0")
-    return np.random.default_rng([TASK_IDS[task], seed, SPLITS.index(split)])
+    return np.random.default_rng([TASK_IDS[task], seed, PARTS.index(part)])
 
 
 def first_symbol_set(rng: np.random.Generator, size: int, length: int, symbols: int) -> SequenceSet:
@@ -86,24 +125,12 @@ def first_symbol_set(rng: np.random.Generator, size: int, length: int, symbols: 
     return SequenceSet(torch.from_numpy(x), torch.from_numpy(s[:, 0].astype(np.int64)))
 
 
-@DATASETS.register("first-symbol")
-def load_first_symbol(
-    source: Path | None = None,
-    *,
-    seed: int = 0,
-    length: int = 50,
-    symbols: int = 4,
-    train_size: int = 1000,
-    val_size: int = 200,
-    test_size: int = 1000,
-) -> DataSplits:
+@generated("first-symbol", 1, test_size=1000)
+def load_first_symbol(*, length: int = 50, symbols: int = 4) -> Recipe:
     """Remember the first of ``length`` one-hot symbols; see the module docstring."""
     check_int("length", length, 2)
     check_int("symbols", symbols, 2)
-    return generated_splits(
-        "first-symbol",
-        seed,
-        {"train": train_size, "val": val_size, "test": test_size},
+    return Recipe(
         lambda rng, size: first_symbol_set(rng, size, length, symbols),
         [f"symbol {i}" for i in range(symbols)],
         {
@@ -131,22 +158,11 @@ def adding_set(rng: np.random.Generator, size: int, length: int) -> SequenceSet:
     return SequenceSet(torch.from_numpy(x), torch.from_numpy(y))
 
 
-@DATASETS.register("adding")
-def load_adding(
-    source: Path | None = None,
-    *,
-    seed: int = 0,
-    length: int = 50,
-    train_size: int = 1000,
-    val_size: int = 200,
-    test_size: int = 1000,
-) -> DataSplits:
+@generated("adding", 2, test_size=1000)
+def load_adding(*, length: int = 50) -> Recipe:
     """Is the sum of the two marked values above 1? See the module docstring."""
     check_int("length", length, 2)
-    return generated_splits(
-        "adding",
-        seed,
-        {"train": train_size, "val": val_size, "test": test_size},
+    return Recipe(
         lambda rng, size: adding_set(rng, size, length),
         ["sum <= 1", "sum > 1"],
         {

@@ -4,7 +4,9 @@ r"""Token data for the ``seq2seq`` and ``next-step`` tasks, and two toy problems
 holds sequences whose next element is predicted: token ids (categorical) or multi-hot vectors
 (several notes at once). Both are padded, carry their lengths and are torch ``Dataset``\ s.
 
-Toys (no files; ``nnzoo data list`` shows them as generated):
+Toys (no files; ``nnzoo data list`` shows them as generated; registered with
+`nnzoo.data.synthetic.generated`, so each draws a validation part of its own that the default
+split policy ``given`` keeps):
 
 ``copy-reverse`` (seq2seq): a source of L ~ U{``min_length``..``max_length``} symbols drawn
 from ``symbols`` letters; the target is the same symbols (``direction = "copy"``) or reversed
@@ -21,15 +23,13 @@ after the first is determined. Lengths are drawn from ``min_length``..``max_leng
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from nnzoo.data.base import DataError, DataSplits
-from nnzoo.data.registry import DATASETS, GENERATED
-from nnzoo.data.synthetic import TASK_IDS, check_int, generated_splits
+from nnzoo.data.base import DataError, check_int
+from nnzoo.data.synthetic import Recipe, generated
 from nnzoo.errors import ConfigError
 
 PAD, BOS, EOS = 0, 1, 2
@@ -127,9 +127,6 @@ def check_lengths(min_length: int, max_length: int, low: int) -> None:
 
 # -- copy-reverse ---------------------------------------------------------------------------
 
-TASK_IDS.update({"copy-reverse": 3, "cycles": 4})
-GENERATED.update({"copy-reverse", "cycles"})
-
 
 def copy_reverse_set(rng, size: int, symbols: int, lengths: tuple[int, int], direction: str):
     src_rows, tgt_rows = [], []
@@ -143,29 +140,17 @@ def copy_reverse_set(rng, size: int, symbols: int, lengths: tuple[int, int], dir
     return TokenPairs(src, src_lengths, tgt, tgt_lengths)
 
 
-@DATASETS.register("copy-reverse")
+@generated("copy-reverse", 3, train_size=2000)
 def load_copy_reverse(
-    source: Path | None = None,
-    *,
-    seed: int = 0,
-    direction: str = "reverse",
-    symbols: int = 8,
-    min_length: int = 1,
-    max_length: int = 8,
-    train_size: int = 2000,
-    val_size: int = 200,
-    test_size: int = 200,
-) -> DataSplits:
+    *, direction: str = "reverse", symbols: int = 8, min_length: int = 1, max_length: int = 8
+) -> Recipe:
     """Copy or reverse a string of symbols; see the module docstring."""
     if direction not in ("copy", "reverse"):
         raise ConfigError(f"data.options.direction={direction!r}: expected copy or reverse")
     check_int("symbols", symbols, 2)
     check_lengths(min_length, max_length, 1)
     vocab = [*SPECIALS, *(chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(symbols))]
-    return generated_splits(
-        "copy-reverse",
-        seed,
-        {"train": train_size, "val": val_size, "test": test_size},
+    return Recipe(
         lambda rng, size: copy_reverse_set(rng, size, symbols, (min_length, max_length), direction),
         vocab,
         {
@@ -198,28 +183,16 @@ def cycles_set(rng, size: int, kind: str, symbols: int, lengths: tuple[int, int]
     return StepSequences(torch.from_numpy(x), torch.from_numpy(n))
 
 
-@DATASETS.register("cycles")
+@generated("cycles", 4)
 def load_cycles(
-    source: Path | None = None,
-    *,
-    seed: int = 0,
-    kind: str = "categorical",
-    symbols: int = 12,
-    min_length: int = 8,
-    max_length: int = 16,
-    train_size: int = 1000,
-    val_size: int = 200,
-    test_size: int = 200,
-) -> DataSplits:
+    *, kind: str = "categorical", symbols: int = 12, min_length: int = 8, max_length: int = 16
+) -> Recipe:
     """Cyclic sequences whose next element is predictable; see the module docstring."""
     if kind not in ("categorical", "multi-hot"):
         raise ConfigError(f"data.options.kind={kind!r}: expected categorical or multi-hot")
     check_int("symbols", symbols, 8 if kind == "multi-hot" else 2)
     check_lengths(min_length, max_length, 2)
-    return generated_splits(
-        "cycles",
-        seed,
-        {"train": train_size, "val": val_size, "test": test_size},
+    return Recipe(
         lambda rng, size: cycles_set(rng, size, kind, symbols, (min_length, max_length)),
         [str(i) for i in range(symbols)],
         {"layout": f"{kind} sequences of {min_length}-{max_length} steps over {symbols} symbols"},

@@ -4,10 +4,12 @@ Reads the ORIGINAL distribution as it is: ``UCI HAR Dataset.zip``, its extracted
 folder with the signal files compressed (``*.txt.xz`` / ``*.txt.gz``). ``source`` may be the zip,
 the ``UCI HAR Dataset`` folder, or a folder holding either.
 
-Returns x (N, 128, 9) float32 with the channels in the order of ``CHANNELS``, labels 0..5 named
-by ``activity_labels.txt`` and subject ids as groups. Validation holds every window of
-``val_subjects`` of the 21 training subjects (seeded), never test windows; standardisation
-statistics come from the remaining training subjects.
+`read_uci_har` returns the train/ and test/ windows as they are: x (N, 128, 9) float32 with the
+channels in the order of ``CHANNELS``, labels 0..5 named by ``activity_labels.txt`` and subject
+ids as groups. The split (`nnzoo.data.splits`) then carves validation out of the training
+windows, by default the ``group`` policy: every window of ``val_subjects`` (the dataset's name
+for ``val_groups``, 5 by default) of the 21 training subjects, seeded, never test windows; the
+channels are standardised with statistics of the remaining training subjects.
 """
 
 from __future__ import annotations
@@ -17,16 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnzoo.data.base import (
-    DataError,
-    DataSplits,
-    SequenceSet,
-    check_labels,
-    split_by_group,
-    standardize,
-)
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, check_labels
 from nnzoo.data.files import FileTree, parse_table
-from nnzoo.data.registry import DATASETS, DOWNLOADS, RemoteFile
+from nnzoo.data.registry import DATASETS, DEFAULTS, DOWNLOADS, DatasetDefaults, RemoteFile
+from nnzoo.data.splits import prepare
 
 FOLDER = "UCI HAR Dataset"
 CHANNELS = tuple(
@@ -42,6 +38,9 @@ DOWNLOADS["uci-har"] = (
         filename="UCI HAR Dataset.zip",
         sha256="a2b4d0301548a7f06c9628b567edf7eb2f2c3f279bb994f004314aa93470d462",
     ),
+)
+DEFAULTS["uci-har"] = DatasetDefaults(
+    "group", {"val_groups": 5}, aliases={"val_subjects": "val_groups"}, standardize=True
 )
 
 
@@ -90,16 +89,11 @@ def read_part(tree: FileTree, part: str, num_classes: int) -> SequenceSet:
 
 
 @DATASETS.register("uci-har")
-def load_uci_har(
-    source: Path, *, seed: int = 0, val_subjects: int = 5, standardize_features: bool = True
-) -> DataSplits:
-    """UCI HAR as train / val (by subject) / test.
+def read_uci_har(source: Path) -> DataParts:
+    """UCI HAR's training and test windows, as the files hold them.
 
     Args:
         source: the zip, the extracted folder, or a folder holding either.
-        seed: picks the validation subjects.
-        val_subjects: how many of the 21 training subjects validate (0 turns validation off).
-        standardize_features: zero mean, unit variance per channel, fitted on the train part.
     """
     tree = open_tree(Path(source))
     class_names: list[str] = []
@@ -113,19 +107,25 @@ def load_uci_har(
                 f"expected '{len(class_names) + 1} <ACTIVITY NAME>' (labels numbered 1, 2, ...)"
             )
         class_names.append(fields[1].strip())
-    train = read_part(tree, "train", len(class_names))
-    test = read_part(tree, "test", len(class_names))
-    train, val, chosen = split_by_group(train, val_subjects, seed, source=str(tree))
-    splits = DataSplits(
+    return DataParts(
         "uci-har",
-        train,
-        val,
-        test,
+        read_part(tree, "train", len(class_names)),
+        read_part(tree, "test", len(class_names)),
         class_names,
-        {
-            "source": str(tree),
-            "channels": list(CHANNELS),
-            "validation": f"subjects {chosen} of the training set (seed {seed})",
-        },
+        {"source": str(tree), "channels": list(CHANNELS)},
+        rows="windows",
+        groups="subjects",
     )
-    return standardize(splits) if standardize_features else splits
+
+
+def load_uci_har(source: Path, **options) -> DataSplits:
+    """UCI HAR as train / val (by subject) / test: ``load_dataset("uci-har", path=source)``.
+
+    Args:
+        source: the zip, the extracted folder, or a folder holding either.
+        **options: ``seed`` (picks the validation subjects), ``split`` and its options
+            (``val_subjects``: how many of the 21 training subjects validate, 5; 0 turns
+            validation off) and ``standardize_features`` (zero mean, unit variance per channel,
+            fitted on the train part; on by default).
+    """
+    return prepare("uci-har", source, **options)

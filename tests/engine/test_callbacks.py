@@ -42,7 +42,12 @@ class FakeLoop:
 
 def real_loop(model, epoch=0):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    return Loop(model, opt, RunConfig(), None, [], batches_per_epoch=1, epoch=epoch)
+    return Loop(model, opt, RunConfig(), [], batches_per_epoch=1, epoch=epoch)
+
+
+def logger(folder):
+    """A MetricsLogger writing a run folder's two files in ``folder``."""
+    return MetricsLogger(folder / "metrics.jsonl", folder / "metrics.csv")
 
 
 # -- StepDecay -------------------------------------------------------------------------------------
@@ -226,11 +231,10 @@ def test_nan_guard_names_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_p
     last = tmp_path / "checkpoints" / "last.pt"
     poison = PoisonAt(3, last)
     callbacks = [
-        NanGuard(), poison, MetricsLogger(tmp_path), ModelCheckpoint(tmp_path / "checkpoints"),
+        NanGuard(last), poison, logger(tmp_path), ModelCheckpoint(last.with_name("best.pt"), last),
     ]  # fmt: skip
     with pytest.raises(NonFiniteLossError) as info:
-        fit(new_model(config), splits.train, splits.val, config, callbacks=callbacks,
-            run_dir=tmp_path)  # fmt: skip
+        fit(new_model(config), splits.train, splits.val, config, callbacks=callbacks)
     message = str(info.value)
     per_epoch = 2  # 32 rows in batches of 16
     assert "loss became nan" in message
@@ -258,7 +262,7 @@ def test_metrics_logger_files_equal_the_history(tmp_path):
     splits = synthetic_splits(32)
     config = tiny_config(epochs=3)
     loop = fit(new_model(config), splits.train, splits.val, config,
-               callbacks=[MetricsLogger(tmp_path)])  # fmt: skip
+               callbacks=[logger(tmp_path)])  # fmt: skip
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == loop.history  # exact: JSON keeps repr
     with (tmp_path / "metrics.csv").open(newline="") as f:
@@ -273,11 +277,11 @@ def test_metrics_logger_rewrites_from_the_history_on_resume(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n')
     loop = real_loop(nn.Linear(1, 1))
     loop.history = [{"epoch": 1, "loss": 0.5}]
-    logger = MetricsLogger(tmp_path)
-    logger.on_train_begin(loop)
+    metrics = logger(tmp_path)
+    metrics.on_train_begin(loop)
     assert (tmp_path / "metrics.jsonl").read_text() == '{"epoch": 1, "loss": 0.5}\n'
     loop.history.append({"epoch": 2, "loss": 0.25})
-    logger.on_epoch_end(loop, loop.history[-1])
+    metrics.on_epoch_end(loop, loop.history[-1])
     assert [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == (
         loop.history
     )
@@ -299,7 +303,7 @@ def test_model_checkpoint_best_only_on_improvement_last_every_epoch(
 ):
     model = nn.Linear(2, 1)
     loop = real_loop(model)
-    checkpoint = ModelCheckpoint(tmp_path, monitor)
+    checkpoint = ModelCheckpoint(tmp_path / "best.pt", tmp_path / "last.pt", monitor)
     loop.callbacks = [checkpoint]
     for epoch, (value, best_epoch) in enumerate(zip(values, best_epochs), 1):
         with torch.no_grad():
@@ -323,7 +327,8 @@ def test_model_checkpoint_best_only_on_improvement_last_every_epoch(
 
 def test_model_checkpoint_without_the_monitored_metric_writes_only_last(tmp_path):
     loop = real_loop(nn.Linear(2, 1), epoch=1)
-    ModelCheckpoint(tmp_path, "val_accuracy").on_epoch_end(loop, {"epoch": 1, "loss": 0.3})
+    checkpoint = ModelCheckpoint(tmp_path / "best.pt", tmp_path / "last.pt", "val_accuracy")
+    checkpoint.on_epoch_end(loop, {"epoch": 1, "loss": 0.3})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 

@@ -62,7 +62,7 @@ def test_resume_restores_model_optimizer_and_counters(saved):
     path, loop = saved
     model = new_model(loop.run_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=loop.config.lr)
-    fresh = Loop(model, optimizer, loop.run_config, None, [], loop.batches_per_epoch)
+    fresh = Loop(model, optimizer, loop.run_config, [], loop.batches_per_epoch)
     resume(fresh, path)
     assert (fresh.epoch, fresh.step, fresh.history) == (loop.epoch, loop.step, loop.history)
     for key, value in loop.model.state_dict().items():
@@ -78,7 +78,7 @@ def test_resume_refuses_a_checkpoint_of_another_config(saved):
     path, loop = saved
     other = loop.run_config.replace(model=ModelConfig(cell="gru", hidden=4, layers=1, dropout=0.1))
     model = new_model(other)
-    fresh = Loop(model, torch.optim.Adam(model.parameters()), other, None, [], 1)
+    fresh = Loop(model, torch.optim.Adam(model.parameters()), other, [], 1)
     with pytest.raises(CheckpointError, match="different config") as info:
         resume(fresh, path)
     assert str(path) in str(info.value)

@@ -62,7 +62,6 @@ class Loop:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     run_config: RunConfig
-    run_dir: Path | None
     callbacks: list[Callback]
     batches_per_epoch: int
     task: Task | None = None  # None: the config's [task]
@@ -114,14 +113,13 @@ def fit(
     *,
     task: Task | None = None,
     callbacks: list[Callback] = (),
-    run_dir: Path | None = None,
     resume_from: Path | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Loop:
     """Train ``model`` on ``train``, validating on ``val`` after every epoch.
 
     ``task`` (default: the config's ``[task]``) makes the batches, computes each batch's loss
-    and evaluates ``val``.
+    and evaluates ``val``. The loop writes no file: callbacks do, at the paths they were given.
     """
     config = run_config.train
     task = task if task is not None else create_task(run_config.task)
@@ -129,7 +127,7 @@ def fit(
     model.to(device)
     optimizer = make_optimizer(model, config)
     per_epoch = -(-len(train) // config.batch_size)
-    loop = Loop(model, optimizer, run_config, run_dir, list(callbacks), per_epoch, task)
+    loop = Loop(model, optimizer, run_config, list(callbacks), per_epoch, task)
     loop.extra = dict(extra or {})
     if resume_from is not None and Path(resume_from).exists():
         resume(loop, Path(resume_from))

@@ -12,6 +12,7 @@ training took. It is saved as provenance.json in the run folder, so a report reb
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def training_seconds(history: list[dict[str, Any]]) -> float:
 
 
 def write_run_report(
-    run_dir: Path,
+    run_dir: str | os.PathLike,
     config: RunConfig,
     history: list[dict[str, Any]],
     results: dict[str, Any],
@@ -63,13 +64,13 @@ def write_run_report(
     Returns:
         The path of report.md.
     """
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     if env is None:
-        env = RunDir(run_dir).read_provenance() or unrecorded_env(config)
+        env = run.read_provenance() or unrecorded_env(config)
     duration = training_seconds(history) if seconds is None else float(seconds)
     task = create_task(config.task)
     title = f"{config.data.name} / {config.model.label}, seed {config.train.seed}"
-    plot_curves(history, RunDir(run_dir).plots / "curves.png", title=title)
+    curves = plot_curves(history, run.curves, title=title)
     summary = [
         *task.summary_rows(results),
         ["selected epoch (by " + results["monitor"] + ")", results["selected_epoch"]],
@@ -82,13 +83,13 @@ def write_run_report(
     ]
     sections = [
         ("Summary", table(summary, ["", "value"])),
-        ("Curves", "![loss and accuracy](plots/curves.png)"),
-        *task.sections(run_dir, results),
+        ("Curves", f"![loss and accuracy]({run.link(curves)})"),
+        *task.sections(run, results),
         ("Data", table([[k, str(v)] for k, v in results["data_info"].items()], ["", ""])),
         ("Config", f"```toml\n{config.to_toml()}```"),
         ("Provenance", table(provenance_rows(config, env, duration, len(history)), ["", ""])),
     ]
-    return write_report(RunDir(run_dir).report, title, sections)
+    return write_report(run.report, title, sections)
 
 
 def unrecorded_env(config: RunConfig) -> dict[str, Any]:

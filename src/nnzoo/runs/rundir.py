@@ -1,4 +1,6 @@
-"""`RunDir`: the one owner of a run folder's layout. Nothing else spells these names::
+"""The folders nnzoo writes, each with one owner of its names. Nothing else spells them.
+
+`RunDir`, a run folder (``nnzoo train``)::
 
     config.toml        the run's config (also inside every checkpoint)
     metrics.jsonl      one JSON object per epoch; metrics.csv the same as a table
@@ -10,6 +12,23 @@
     tensorboard/       event files, when asked for
     evaluation/        what ``nnzoo evaluate`` writes
 
+`StudyDir`, a study folder (``nnzoo study``)::
+
+    study.json         the study's name, options, rows and provenance
+    runs/<key>/        one run folder per run
+    plots/             the study's own plots
+    report.md, .html   the study's report
+
+`SearchDir`, a search folder (``nnzoo search``)::
+
+    search.json        the search summed up; focus.json: a focused round's rule and space
+    search.journal     the Optuna storage (unless search.json names another)
+    trials/<n>/        one run folder per trial
+    plots/             the analysis plots
+    report.md, .html   the analysis report
+
+A comparison of runs (``nnzoo report RUN RUN``) is a plain `Folder`: plots/ and report.md.
+A report links its plots relative to its folder (`Folder.link`), so the folder can move.
 Reads go through `nnzoo.io`'s checked readers; writes through its atomic writer.
 """
 
@@ -26,28 +45,21 @@ from nnzoo.io import read_json, read_jsonl, read_text, write_atomic, write_json
 
 
 class Entry:
-    """A file or folder of a run folder: ``RunDir(p).results`` is ``p / "results.json"``."""
+    """A file or folder of a folder: ``RunDir(p).results`` is ``p / "results.json"``; on the
+    class, ``RunDir.results`` is the Entry itself (``.name``: ``"results.json"``)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, run: RunDir | None, owner: type) -> Any:
-        return self if run is None else run.path / self.name
+    def __get__(self, folder: Folder | None, owner: type) -> Any:
+        return self if folder is None else folder.path / self.name
 
 
-class RunDir:
-    """A run folder at ``path`` (it need not exist yet)."""
+class Folder:
+    """A folder at ``path`` (it need not exist yet) with a report and its plots."""
 
-    config = Entry("config.toml")
-    metrics = Entry("metrics.jsonl")
-    metrics_csv = Entry("metrics.csv")
-    results = Entry("results.json")
-    provenance = Entry("provenance.json")
     report = Entry("report.md")
-    checkpoints = Entry("checkpoints")
     plots = Entry("plots")
-    tensorboard = Entry("tensorboard")
-    evaluation = Entry("evaluation")
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -56,7 +68,33 @@ class RunDir:
         return str(self.path)
 
     def __repr__(self) -> str:
-        return f"RunDir({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def plot(self, name: str) -> Path:
+        """plots/<name>.png."""
+        return self.plots / f"{name}.png"
+
+    def link(self, path: str | os.PathLike) -> str:
+        """``path`` (inside the folder) as the report links it: relative, with ``/``."""
+        return Path(path).relative_to(self.path).as_posix()
+
+
+class RunDir(Folder):
+    """A run folder of ``nnzoo train``."""
+
+    config = Entry("config.toml")
+    metrics = Entry("metrics.jsonl")
+    metrics_csv = Entry("metrics.csv")
+    results = Entry("results.json")
+    provenance = Entry("provenance.json")
+    checkpoints = Entry("checkpoints")
+    tensorboard = Entry("tensorboard")
+    evaluation = Entry("evaluation")
+
+    @property
+    def curves(self) -> Path:
+        """plots/curves.png: the loss and accuracy through the epochs."""
+        return self.plot("curves")
 
     def checkpoint(self, which: str = "last") -> Path:
         """checkpoints/<which>.pt (``best`` or ``last``)."""
@@ -76,7 +114,10 @@ class RunDir:
                 "or --fresh to replace it"
             )
         self.path.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.config, config.to_toml())
+        self.write_config(config)
+
+    def write_config(self, config: RunConfig) -> Path:
+        return write_atomic(self.config, config.to_toml())
 
     def write_results(self, results: dict[str, Any]) -> Path:
         return write_json(self.results, results)
@@ -103,10 +144,36 @@ class RunDir:
             return None
         return read_json(self.provenance, error, kind=dict)
 
+    def holds(self, config: RunConfig) -> bool:
+        """True when config.toml is exactly ``config``."""
+        return self.config.is_file() and self.read_config() == config
+
     def finished(self, config: RunConfig) -> dict[str, Any] | None:
         """The results of a finished run of exactly this config, or None."""
-        if not (self.results.is_file() and self.config.is_file()):
-            return None
-        if self.read_config() != config:
+        if not (self.results.is_file() and self.holds(config)):
             return None
         return self.read_results()
+
+
+class StudyDir(Folder):
+    """A study folder of ``nnzoo study``."""
+
+    record = Entry("study.json")
+    runs = Entry("runs")
+
+    def run(self, key: str) -> RunDir:
+        """runs/<key>/."""
+        return RunDir(self.runs / key)
+
+
+class SearchDir(Folder):
+    """A search folder of ``nnzoo search``."""
+
+    settings = Entry("search.json")
+    focus = Entry("focus.json")
+    journal = Entry("search.journal")
+    trials = Entry("trials")
+
+    def trial(self, number: int) -> RunDir:
+        """trials/<number>/."""
+        return RunDir(self.trials / str(number))

@@ -81,7 +81,8 @@ def build_callbacks(
 ) -> list[Callback]:
     """Schedules, stopping rules and ``extra`` first, loggers next, the checkpoint last."""
     t = config.train
-    callbacks: list[Callback] = [NanGuard(), *extra]
+    run = RunDir(run_dir)
+    callbacks: list[Callback] = [NanGuard(run.checkpoint("last")), *extra]
     if t.clip_norm > 0 or t.clip_value > 0:
         callbacks.append(GradientClipping(norm=t.clip_norm, value=t.clip_value))
     if t.lr_step_every > 0:
@@ -91,11 +92,10 @@ def build_callbacks(
     if t.early_stopping > 0:
         callbacks.append(EarlyStopping(t.monitor, t.early_stopping))
     callbacks.append(ProgressBar(progress))
-    run = RunDir(run_dir)
-    callbacks.append(MetricsLogger(run.path))
+    callbacks.append(MetricsLogger(run.metrics, run.metrics_csv))
     if t.tensorboard:
         callbacks.append(TensorBoard(run.tensorboard))
-    callbacks.append(ModelCheckpoint(run.checkpoints, t.monitor))
+    callbacks.append(ModelCheckpoint(run.checkpoint("best"), run.checkpoint("last"), t.monitor))
     return callbacks
 
 
@@ -149,7 +149,7 @@ def train_run(
     extra = task.data_extra(splits)
     loop = fit(
         model, splits.train, splits.val, config, task=task, callbacks=callbacks,
-        run_dir=run_dir, resume_from=last if last.exists() else None, extra=extra,
+        resume_from=last if last.exists() else None, extra=extra,
     )  # fmt: skip
 
     device = config.train.device

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from torch import nn
 
 from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+from nnzoo.runs.rundir import RunDir
 
 
 class Trained(NamedTuple):
@@ -27,12 +28,13 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     when the run never saved one), or ``path`` itself when it is a file."""
     p = Path(path)
     if p.is_dir():
-        candidate = p / "checkpoints" / f"{which}.pt"
+        run = RunDir(p)
+        candidate = run.checkpoint(which)
         if not candidate.exists() and which == "best":
-            candidate = p / "checkpoints" / "last.pt"
+            candidate = run.checkpoint("last")
         if not candidate.exists():
             raise CheckpointError(
-                f"{p}: no checkpoints/{which}.pt; is it a run folder of `nnzoo train`?"
+                f"{p}: no {run.link(run.checkpoint(which))}; is it a run folder of `nnzoo train`?"
             )
         return candidate
     if not p.exists():

@@ -18,11 +18,13 @@ them to the device. Shape legend: B batch, T time, F features, C classes, V voca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from nnzoo.runs.rundir import RunDir
 
 Batch = tuple[Any, ...]
 Section = tuple[str, str]  # (heading, Markdown)
@@ -179,8 +181,9 @@ class Task:
         m = self.metrics[0]
         return [[f"test {m} (final epoch)", results["final_epoch_test"][m]]]
 
-    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
-        """The task's own report sections (its plots written into ``run_dir / "plots"``)."""
+    def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:
+        """The task's own report sections; its plots go to ``run.plot(name)``, linked as
+        ``run.link(path)``."""
         return []
 
     def check_results(self, results: dict[str, Any]) -> str | None:

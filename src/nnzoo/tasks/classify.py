@@ -20,8 +20,7 @@ the model is called as ``model(x, lengths)`` and returns (B, C) logits, or (B, 1
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +30,9 @@ from nnzoo.errors import ConfigError
 from nnzoo.tasks import TASKS
 from nnzoo.tasks.base import Batch, Section, Step, Task, Totals, move
 from nnzoo.tasks.metrics import classification_report, confusion_matrix
+
+if TYPE_CHECKING:
+    from nnzoo.runs.rundir import RunDir
 
 
 @TASKS.register("classify")
@@ -149,15 +151,15 @@ class Classify(Task):
     def final_rows(self, results: dict[str, Any]) -> list[list[Any]]:
         return [["test accuracy (final epoch)", results["final_epoch_test"]["accuracy"]]]
 
-    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
+    def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:
         from nnzoo.report.markdown import classification_table, confusion_table
         from nnzoo.report.plots import plot_confusion
 
         test = results["test"]
-        plot_confusion(
+        confusion = plot_confusion(
             test["confusion"],
             results["class_names"],
-            Path(run_dir) / "plots" / "confusion.png",
+            run.plot("confusion"),
             title=f"test, epoch {results['selected_epoch']}",
         )
         return [
@@ -165,7 +167,7 @@ class Classify(Task):
             (
                 "Confusion matrix (test, selected epoch; rows true, columns predicted)",
                 confusion_table(test["confusion"], results["class_names"])
-                + "\n\n![confusion matrix](plots/confusion.png)",
+                + f"\n\n![confusion matrix]({run.link(confusion)})",
             ),
         ]
 

@@ -23,8 +23,7 @@ the model is called as ``model(x, lengths)`` and returns (B, T, V|K) logits.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +33,9 @@ from nnzoo.data.tokens import StepSequences
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import TASKS
 from nnzoo.tasks.base import Batch, Section, Step, Task, Totals
+
+if TYPE_CHECKING:
+    from nnzoo.runs.rundir import RunDir
 
 KINDS = ("categorical", "multi-hot")
 SAMPLES = 4  # sampled continuations in a report
@@ -167,7 +169,7 @@ class NextStep(Task):
     def headline(self, test: dict[str, Any]) -> str:
         return f"test NLL {test['loss']:.4f} nats per step"
 
-    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
+    def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:
         samples = results["test"].get("samples", [])
         body = "\n".join(f"{i + 1}. `{s}`" for i, s in enumerate(samples))
         heading = (f"Samples (selected epoch; first test step as prompt, "

@@ -21,8 +21,7 @@ problems; a decoder that carries its state between calls would make it O(T).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +31,9 @@ from nnzoo.data.tokens import BOS, EOS, PAD, TokenPairs
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import TASKS
 from nnzoo.tasks.base import Batch, Section, Step, Task, Totals, move
+
+if TYPE_CHECKING:
+    from nnzoo.runs.rundir import RunDir
 
 EXAMPLES = 8  # decoded test examples in a report
 
@@ -158,7 +160,7 @@ class Seq2Seq(Task):
     def data_extra(self, splits) -> dict[str, Any]:
         return {**self.model_dims(splits), "vocabulary": list(splits.class_names)}
 
-    def sections(self, run_dir: Path, results: dict[str, Any]) -> list[Section]:
+    def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:
         from nnzoo.report.markdown import table
 
         rows = [[e["source"], e["target"], e["decoded"], e["decoded"] == e["target"]]

@@ -1,4 +1,4 @@
-"""MetricsLogger: one JSON line (metrics.jsonl) and one CSV row (metrics.csv) per epoch.
+"""MetricsLogger: one JSON line and one CSV row per epoch (a run's metrics.jsonl and .csv).
 
 On a resumed run the files are rewritten from the checkpoint's history first, so epochs that
 were logged after the last checkpoint (and will be run again) do not appear twice.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from nnzoo.engine.callbacks.base import Callback
 
 
 class MetricsLogger(Callback):
-    def __init__(self, folder: Path):
-        self.jsonl, self.csv = Path(folder) / "metrics.jsonl", Path(folder) / "metrics.csv"
+    """Writes the history to ``jsonl`` (one object a line) and ``csv`` (one row an epoch)."""
+
+    def __init__(self, jsonl: str | os.PathLike, csv: str | os.PathLike):
+        self.jsonl, self.csv = Path(jsonl), Path(csv)
 
     def on_train_begin(self, loop) -> None:
         self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in loop.history))

@@ -1,10 +1,11 @@
-"""ModelCheckpoint: ``checkpoints/last.pt`` every epoch, ``best.pt`` when the monitor improves.
+"""ModelCheckpoint: the last checkpoint every epoch, the best one when the monitor improves.
 
 Run it after every other callback of an epoch, so that the checkpoint holds their updated state.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,23 @@ from nnzoo.engine.checkpoint import save_checkpoint
 
 
 class ModelCheckpoint(Callback):
-    def __init__(self, folder: Path, monitor: str = "val_accuracy"):
-        self.folder, self.monitor, self.mode = Path(folder), monitor, mode_of(monitor)
+    """Saves to ``last`` after every epoch and to ``best`` when ``monitor`` improves (a run's
+    checkpoints/last.pt and best.pt)."""
+
+    def __init__(
+        self, best: str | os.PathLike, last: str | os.PathLike, monitor: str = "val_accuracy"
+    ):
+        self.best_path, self.last_path = Path(best), Path(last)
+        self.monitor, self.mode = monitor, mode_of(monitor)
         self.best: float | None = None
         self.best_epoch = 0
 
     def on_epoch_end(self, loop, logs: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         value = logs.get(self.monitor)
         if value is not None and improved(value, self.best, self.mode):
             self.best, self.best_epoch = value, logs["epoch"]
-            save_checkpoint(self.folder / "best.pt", loop)
-        save_checkpoint(self.folder / "last.pt", loop)
+            save_checkpoint(self.best_path, loop)
+        save_checkpoint(self.last_path, loop)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}

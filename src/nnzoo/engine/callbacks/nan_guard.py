@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 from nnzoo.engine.callbacks.base import Callback
 from nnzoo.errors import NnzooError
@@ -13,13 +15,17 @@ class NonFiniteLossError(NnzooError):
 
 
 class NanGuard(Callback):
+    """Raises `NonFiniteLossError`, naming ``last`` (the checkpoint of the last good epoch)."""
+
+    def __init__(self, last: str | os.PathLike | None = None):
+        self.last = Path(last) if last is not None else None
+
     def on_batch_end(self, loop, loss: float) -> None:
         if math.isfinite(loss):
             return
-        last = loop.run_dir / "checkpoints" / "last.pt" if loop.run_dir else None
         kept = (
-            f"the last good checkpoint is {last} (epoch {loop.epoch - 1})"
-            if last is not None and last.exists()
+            f"the last good checkpoint is {self.last} (epoch {loop.epoch - 1})"
+            if self.last is not None and self.last.exists()
             else "no checkpoint was written before it"
         )
         raise NonFiniteLossError(

@@ -345,7 +345,7 @@ def test_test_path_cell_options_and_set_reach_the_tables():
                         "--set", "data.options.val_fraction=0.1", "--set", "model.hidden=9",
                         "--hidden", "8"])  # fmt: skip
     assert config.data.options == {"test_path": "test.npz", "val_fraction": 0.1}
-    assert config.model.cell_options == {"window": 38}
-    assert config.model.hidden == 9  # --set applies after the flags, as it always did
+    assert config.model.options["cell_options"] == {"window": 38}
+    assert config.model.options["hidden"] == 9  # --set applies after the flags, as it always did
     by_set = config_of(["--set", "data.options.test_path='t.csv'"])
     assert config_of(["--test-path", "t.csv"]) == by_set

@@ -99,8 +99,8 @@ def test_override_replaces_a_value_from_the_file(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nhidden = 16\n[model.cell_options]\nwindow = 5\n")
     config = load_config(path, ["model.hidden=64", "model.cell_options.window=38"])
-    assert config.model.hidden == 64
-    assert config.model.cell_options == {"window": 38}
+    assert config.model.options["hidden"] == 64
+    assert config.model.options["cell_options"] == {"window": 38}
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,11 @@ def test_digest_ignores_fields_left_at_their_defaults():
     from nnzoo.config import RunConfig, TrainConfig, load_config
 
     config = load_config(None, ["model.hidden=64", "train.lr=0.01"])
-    assert config.changes() == {"data": {}, "model": {"hidden": 64}, "train": {"lr": 0.01}}
+    assert config.changes() == {
+        "data": {},
+        "model": {"options": {"hidden": 64}},
+        "train": {"lr": 0.01},
+    }
     # A field added later with a default must not rename existing run folders.
     Extended = dc.make_dataclass(
         "TrainConfig", [("new_knob", int, dc.field(default=3))], bases=(TrainConfig,), frozen=True
@@ -253,20 +257,26 @@ def test_typed_values_are_checked_like_text_overrides(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[train]\nlr = 0.5\n")
     config = load_config(path, ["train.lr=0.1", "model.hidden=8"], values={"train.lr": 0.006})
-    assert config.train.lr == 0.006 and config.model.hidden == 8  # file, texts, then values
+    assert config.train.lr == 0.006 and config.model.options == {
+        "hidden": 8
+    }  # file, texts, then values
     typed = {"model.cell_options.window": 38, "train.momentum": 1, "data.options.test_path": "t"}
     assert config_with(RunConfig(), typed) == load_config(
         None, ["model.cell_options.window=38", "train.momentum=1", "data.options.test_path=t"]
     )
     assert config_with(CUSTOM, {}) == CUSTOM
     pairs = [("model.cell_options", {"window": 3}), ("model.cell_options.num_heads", 2)]
-    assert config_with(RunConfig(), pairs).model.cell_options == {"window": 3, "num_heads": 2}
+    assert config_with(RunConfig(), pairs).model.options["cell_options"] == {
+        "window": 3,
+        "num_heads": 2,
+    }
     for values, named in [
         ({"model.hidden": 1.5}, "model.hidden"),
         ({"model.hidden": "64"}, "model.hidden"),  # a typed value is not parsed from text
         ({"model.hiden": 3}, "'hiden'"),
         ({"hidden": 3}, "'hidden'"),
-        ({"model.hidden.x": 3}, "hidden is not a table"),
+        ({"model.hidden.x": 3}, "model.hidden=.*expected an integer"),
+        ({"train.lr.x": 3}, "lr is not a table"),
     ]:
         with pytest.raises(ConfigError, match=named):
             config_with(RunConfig(), values)
@@ -297,3 +307,77 @@ def test_the_digest_measures_changed_defaults_against_their_old_values():
     assert old_defaults.digest() == hashlib.sha256(tomli_w.dumps(empty).encode()).hexdigest()[:8]
     assert RunConfig().digest() != old_defaults.digest()
     assert RunConfig().changes() == empty  # what reports list as changed: the current defaults
+
+
+def test_model_options_defaults_are_sequence_classifiers_own():
+    from nnzoo.config import MODEL_OPTIONS
+    from nnzoo.models import MODELS
+
+    factory = MODELS.options("sequence-classifier")
+    assert {k: factory[k] for k in MODEL_OPTIONS if k != "cell_options"} == {
+        k: v for k, v in MODEL_OPTIONS.items() if k != "cell_options"
+    }
+    assert factory["cell_options"] is None and MODEL_OPTIONS["cell_options"] == {}
+
+
+# What `RunConfig.to_toml` wrote for the [model] table before [model.options] existed: every
+# field at the top, at its default unless set.
+FLAT_MODEL = """
+[model]
+name = "{name}"
+cell = "{cell}"
+hidden = {hidden}
+layers = 2
+bidirectional = false
+residual = false
+dropout = {dropout}
+projection = 0
+projection_activation = "relu"
+readout = "last"
+
+[model.cell_options]
+{cell_options}
+[model.options]
+{options}
+"""
+
+
+@pytest.mark.parametrize(
+    ("flat", "canonical"),
+    [
+        ({}, {}),
+        ({"cell": "gru", "hidden": 8}, {"options": {"cell": "gru", "hidden": 8}}),
+        ({"cell_options": "window = 38\n"}, {"options": {"cell_options": {"window": 38}}}),
+        ({"name": "mlp", "options": "widths = [4]\n"},
+         {"name": "mlp", "options": {"widths": [4]}}),
+        ({"name": "mlp", "dropout": 0.2}, {"name": "mlp", "options": {"dropout": 0.2}}),
+    ],
+)  # fmt: skip
+def test_a_flat_model_table_reads_as_name_and_options_with_the_same_digest(flat, canonical):
+    values = {"name": "sequence-classifier", "cell": "lstm", "hidden": 32, "dropout": 0.0,
+              "cell_options": "", "options": "", **flat}  # fmt: skip
+    old = config_from_toml(FLAT_MODEL.format(**values))
+    new = config_from_dict({"model": canonical})
+    assert old == new
+    # The digest hashes the non-default values as the flat table holds them: for the
+    # sequence-classifier with hidden 8 that is {"cell": "gru", "hidden": 8} at the top.
+    flat_changes = {k: v for k, v in flat.items() if k not in ("cell_options", "options")}
+    if "cell_options" in flat:
+        flat_changes["cell_options"] = {"window": 38}
+    if "options" in flat:
+        flat_changes["options"] = {"widths": [4]}
+    assert new.model.digest_view() == flat_changes
+    assert config_from_toml(new.to_toml()) == new  # and the canonical form reads back
+
+
+def test_a_key_at_the_top_of_model_sets_or_unsets_its_option():
+    assert ModelConfig(cell="gru").options == {"cell": "gru"}
+    assert ModelConfig(options={"hidden": 64}, hidden=32).options == {}  # the default: unset
+    assert ModelConfig(name="mlp", options={"dropout": 0.3}, dropout=0.0).options == {}
+    assert ModelConfig(name="mlp", options={"dropout": 0.0}).options == {"dropout": 0.0}
+    merged = ModelConfig(options={"cell_options": {"window": 5}}, cell_options={"num_heads": 2})
+    assert merged.options == {"cell_options": {"window": 5, "num_heads": 2}}
+    assert ModelConfig(hidden=32) == ModelConfig()  # a default left out: equal configs
+    assert ModelConfig(name="mlp").label == "mlp" and ModelConfig(cell="gru").label == "gru"
+    with pytest.raises(ConfigError, match="model.hiden: unknown"):
+        ModelConfig(hiden=3)

@@ -37,9 +37,11 @@ def test_python_examples_run(index):
 
 def test_toml_examples_are_valid_configs():
     from nnzoo.config import config_from_toml
+    from nnzoo.models import check_model
 
     examples = blocks("toml")
     assert examples
     for text in examples:
         config = config_from_toml(text, source="README.md")
-        assert config.to_dict()["model"]["cell"] in __import__("nnzoo").list_cells()
+        assert config.model.option("cell") in __import__("nnzoo").list_cells()
+        check_model(config.model)  # the model takes every option the example gives it

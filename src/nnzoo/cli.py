@@ -23,12 +23,13 @@ import json
 import sys
 from pathlib import Path
 
-from nnzoo.config import SECTIONS, field_default, field_docs, parse_override
+from nnzoo.config import SECTIONS, ModelOptions, field_default, field_docs, parse_override
 from nnzoo.errors import ConfigError, NnzooError
 
 # -- config flags -----------------------------------------------------------------------------
-# `nnzoo train` has a flag for every field of [data], [model] and [train] (`nnzoo summary` for
-# [model]'s): --<field> with dashes for underscores, or the name below. Its help is the field's
+# `nnzoo train` has a flag for every field of [data], [model] (with the ModelOptions it may
+# hold) and [train] (`nnzoo summary` for [model]'s): --<field> with dashes for underscores, or
+# the name below. Its help is the field's
 # documentation (`nnzoo.config.field_docs`) and shows the dataclass default; its dest is the
 # config path ("train.lr"), None unless the flag is given, so an unset flag changes nothing.
 # Tables (options, cell_options) are reached by --set and --cell-option.
@@ -71,26 +72,28 @@ def shown(value: object) -> str:
 
 
 def add_config_flags(p: argparse.ArgumentParser, section: str) -> argparse._ArgumentGroup:
-    """A group of flags, one per field of the config table ``section`` that is not a table."""
-    cls = SECTIONS[section]
-    docs = field_docs(cls)
+    """A group of flags, one per field of the config table ``section`` that is not a table
+    (for [model], also one per `nnzoo.config.ModelOptions` field, which [model] may hold)."""
     group = p.add_argument_group(GROUP_TITLES[section])
-    for f in dataclasses.fields(cls):
-        default = field_default(f)
-        if isinstance(default, dict):
-            continue  # a table: --set
-        path = f"{section}.{f.name}"
-        option = "--" + FLAG_NAMES.get(path, f.name.replace("_", "-"))
-        doc = docs.get(f.name, "").rstrip(".")
-        text = f"{doc} (default: {shown(default)})".replace("%", "%%")
-        if isinstance(default, bool):
-            action = argparse.BooleanOptionalAction
-            group.add_argument(option, dest=path, action=action, default=None, help=text)
-        else:
-            group.add_argument(
-                option, dest=path, type=type(default), default=None, metavar=f.name.upper(),
-                help=text,
-            )  # fmt: skip
+    classes = [SECTIONS[section], *([ModelOptions] if section == "model" else [])]
+    for cls in classes:
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            default = field_default(f)
+            if isinstance(default, dict):
+                continue  # a table: --set
+            path = f"{section}.{f.name}"
+            option = "--" + FLAG_NAMES.get(path, f.name.replace("_", "-"))
+            doc = docs.get(f.name, "").rstrip(".")
+            text = f"{doc} (default: {shown(default)})".replace("%", "%%")
+            if isinstance(default, bool):
+                action = argparse.BooleanOptionalAction
+                group.add_argument(option, dest=path, action=action, default=None, help=text)
+            else:
+                group.add_argument(
+                    option, dest=path, type=type(default), default=None,
+                    metavar=f.name.upper(), help=text,
+                )  # fmt: skip
     return group
 
 
@@ -326,7 +329,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         model = create_model(config.model, args.input_size, classes, args.input_shape)
         title = config.model
     if title.name == "sequence-classifier":
-        print(f"{title.name}: cell {title.cell}, hidden {title.hidden}, layers {title.layers}")
+        cell, hidden, layers = (title.option(k) for k in ("cell", "hidden", "layers"))
+        print(f"{title.name}: cell {cell}, hidden {hidden}, layers {layers}")
     else:
         options = ", ".join(f"{k} {v}" for k, v in model_options(title).items())
         print(f"{title.name}: {options or 'default options'}")

@@ -63,15 +63,14 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """A model from the model registry.
+class ModelOptions:
+    """The options of the default model, ``sequence-classifier``, and their defaults.
 
-    The top-level fields are ``sequence-classifier``'s; another model takes those of them it
-    accepts (``dropout``), and its own options from the ``options`` table (``[model.options]``
-    ``widths = [512, 512]``). See `nnzoo.models` for how they reach the model.
+    They may be written at the top of ``[model]`` (``hidden = 64``), and ``nnzoo train`` has a
+    flag for each (``--hidden 64``); any other model takes those of them it accepts
+    (``dropout``). See `ModelConfig` for how such a key reaches ``[model.options]``.
 
     Attributes:
-        name: the model, one of nnzoo list models.
         cell: the recurrent cell of every layer, one of nnzoo list cells.
         hidden: hidden units of every recurrent layer (per direction when bidirectional).
         layers: stacked recurrent layers.
@@ -85,10 +84,8 @@ class ModelConfig:
         readout: how the sequence becomes one vector: last (each sequence's own last step),
             mean, or attention.
         cell_options: the cell's own options, e.g. window and num_heads for larnn.
-        options: the model's other keyword options, e.g. widths for mlp.
     """
 
-    name: str = "sequence-classifier"
     cell: str = "lstm"
     hidden: int = 32
     layers: int = 2
@@ -99,13 +96,86 @@ class ModelConfig:
     projection_activation: str = "relu"
     readout: str = "last"
     cell_options: dict[str, Any] = field(default_factory=dict)
+
+
+# {option: default} of `ModelOptions`, in its order.
+MODEL_OPTIONS: dict[str, Any] = {f.name: f.default for f in fields(ModelOptions)}
+MODEL_OPTIONS["cell_options"] = {}
+DEFAULT_MODEL = "sequence-classifier"
+
+
+@dataclass(frozen=True, init=False)
+class ModelConfig:
+    """A model from the model registry: its name and its keyword options.
+
+    ``options`` (``[model.options]``) holds the keyword options of the model's factory
+    (``widths = [512, 512]`` for mlp); they are checked against the factory's signature when
+    the model is built (`nnzoo.models.model_options`), and an option not given keeps the
+    factory's default. A `ModelOptions` key may also be written at the top of ``[model]``, or
+    passed as a keyword (``ModelConfig(cell="gru", hidden=64)``): it sets that option (a table,
+    cell_options, adds its keys to the option's), except that at its `ModelOptions` default it
+    unsets it, so the model's own default holds (configs written before ``[model.options]``
+    existed list every such key, at those defaults). A key at the top wins over the same key
+    in ``options``. A
+    sequence-classifier's options equal to their defaults are left out, so two configs of the
+    same model are equal.
+
+    Attributes:
+        name: the model, one of nnzoo list models.
+        options: the model's keyword options, e.g. cell, hidden and layers for
+            sequence-classifier (see its flags below), widths for mlp.
+    """
+
+    name: str = DEFAULT_MODEL
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self, name: str = DEFAULT_MODEL, options: dict[str, Any] | None = None, **shorthand: Any
+    ) -> None:
+        options = dict(options or {})
+        unknown = sorted(set(shorthand) - set(MODEL_OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"model.{unknown[0]}: unknown; the top of [model] holds name, options and "
+                f"{', '.join(MODEL_OPTIONS)}; set other options under [model.options]"
+            )
+        for key, value in shorthand.items():
+            if isinstance(value, dict):  # cell_options: added to those in options
+                value = {**options.get(key, {}), **value}
+            if value == MODEL_OPTIONS[key]:
+                options.pop(key, None)
+            else:
+                options[key] = value
+        if name == DEFAULT_MODEL:  # its defaults are those of ModelOptions
+            options = {
+                k: v for k, v in options.items() if k not in MODEL_OPTIONS or v != MODEL_OPTIONS[k]
+            }
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "options", options)
+
+    def option(self, key: str) -> Any:
+        """A `ModelOptions` option as the model gets it: its value, else its default."""
+        return self.options.get(key, MODEL_OPTIONS[key])
 
     @property
     def label(self) -> str:
         """What titles, plots and run folder names call the model: the cell of a sequence
         classifier, else the model's name (an MLP run is "mlp", not the unused default cell)."""
-        return self.cell if self.name == "sequence-classifier" else self.name
+        return self.option("cell") if self.name == DEFAULT_MODEL else self.name
+
+    def digest_view(self) -> dict[str, Any]:
+        """The non-default values as the flat table of configs written before
+        ``[model.options]``: name, the `ModelOptions` keys in their order, then ``options``,
+        so that `RunConfig.digest`, and so the run folder names, stay what they were."""
+        out: dict[str, Any] = {} if self.name == DEFAULT_MODEL else {"name": self.name}
+        rest = {}
+        for key, value in self.options.items():
+            if key in MODEL_OPTIONS and value != MODEL_OPTIONS[key]:
+                out[key] = value
+            else:
+                rest[key] = value
+        ordered = {k: out[k] for k in ["name", *MODEL_OPTIONS] if k in out}
+        return {**ordered, "options": rest} if rest else ordered
 
 
 @dataclass(frozen=True)
@@ -227,6 +297,7 @@ class RunConfig:
         the same reason.
         """
         changes = self.changes(DIGEST_REFERENCE)
+        changes["model"] = self.model.digest_view()
         return hashlib.sha256(tomli_w.dumps(changes).encode()).hexdigest()[:8]
 
     def replace(self, **sections: Any) -> RunConfig:
@@ -274,7 +345,9 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> RunConfi
         values = raw.get(section, {})
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: [{section}] must be a table")
-        defaults = {f.name: f for f in fields(cls)}
+        defaults = {f.name: field_default(f) for f in fields(cls)}
+        if cls is ModelConfig:
+            defaults.update(MODEL_OPTIONS)  # the shorthand keys (see ModelConfig)
         bad = sorted(set(values) - set(defaults))
         if bad:
             raise ConfigError(
@@ -283,7 +356,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> RunConfi
             )
         kwargs = {}
         for key, value in values.items():
-            kwargs[key] = _coerce(section, key, value, field_default(defaults[key]))
+            kwargs[key] = _coerce(section, key, value, defaults[key])
         sections[section] = cls(**kwargs)
     return RunConfig(**sections)
 

@@ -307,3 +307,19 @@ def test_other_bad_choices_are_one_line(tmp_path):
     assert "no option 'folds'" in one_line(
         ConfigError, load_dataset, "uci-har", folds=2, root=tmp_path / "absent"
     )
+def test_load_splits_takes_the_policy_from_the_config(tmp_path):
+    from nnzoo.runs.train import load_splits
+
+    train_path, _, _, _ = sequences_files(tmp_path)
+    values = {"data.name": "sequences", "data.path": str(train_path), "data.split_seed": 5}
+    values["data.options.standardize_features"] = False  # keeps the row ids in x[:, 0, 0]
+    seen = Counter()
+    for j in range(3):
+        kfold = {"data.split": "kfold", "data.options.folds": 3, "data.options.fold": j}
+        splits = load_splits(load_config(values={**values, **kfold}), tmp_path)
+        assert splits.info["split"] == f"kfold (folds 3, fold {j}, seed 5)"
+        assert splits.val.y.bincount().tolist() == [4, 4, 4]  # a third of 12 rows a class
+        seen.update(ids(splits.val))
+    assert len(seen) == 36 and set(seen.values()) == {1}  # each training row validates once
+    default = load_splits(load_config(values=values), tmp_path)
+    assert default.info["split"] == "stratified (val_fraction 0.2, seed 5)"

@@ -96,8 +96,9 @@ def test_a_cell_with_options_gets_its_own_runs_and_keeps_its_label(capsys, tmp_p
     shifted = config_from_toml(
         (out / "runs" / "lstm-forget_bias1-T5-s0" / "config.toml").read_text()
     )
-    assert plain.model.cell_options == {} and plain.model.cell == "lstm"
-    assert shifted.model.cell_options == {"forget_bias": 1} and shifted.model.cell == "lstm"
+    assert "cell_options" not in plain.model.options and plain.model.label == "lstm"
+    assert shifted.model.options["cell_options"] == {"forget_bias": 1}
+    assert shifted.model.label == "lstm"
     assert shifted.replace(model=plain.model) == plain  # nothing else differs
     splits = load_splits(plain, None)  # the study's own data
     a, b = (

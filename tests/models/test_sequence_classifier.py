@@ -152,7 +152,9 @@ def test_parameter_counts_match_hand_formulas(projection, bidirectional):
 
 
 def test_projection_is_linear_then_activation():
-    model = SequenceClassifier(F_IN, C, hidden=H, projection=4, projection_activation="tanh")
+    model = SequenceClassifier(
+        F_IN, C, hidden=H, layers=1, projection=4, projection_activation="tanh"
+    )
     lstm = torch.nn.LSTM(4, H, batch_first=True)
     model.encoder.load_state_dict(Recurrent.from_torch(lstm).state_dict())
     x = torch.randn(3, 5, F_IN)

@@ -55,7 +55,7 @@ def test_compare_puts_one_column_per_run(run_copies, capsys, tmp_path):
     assert rows["data"] == ["synthetic", "synthetic"]
     assert rows["model"] == ["lstm", "gru"]
     assert rows["train.lr"] == ["0.02", "0.01"]  # non-default values, one row each
-    assert rows["model.hidden"] == ["4", "4"] and "train.optimizer" not in rows
+    assert rows["model.options.hidden"] == ["4", "4"] and "train.optimizer" not in rows
     assert rows["test accuracy (selected epoch)"] == [
         f"{a['test']['accuracy']:.4f}", f"{b['test']['accuracy']:.4f}"
     ]  # fmt: skip
@@ -87,7 +87,7 @@ def test_compare_goes_to_one_folder_per_set_of_runs(run_copies, capsys, tmp_path
 def test_read_run_reads_what_training_wrote(trained_runs):
     folder = trained_runs["lstm"]
     run = read_run(folder)
-    assert run.config.model.cell == "lstm" and [r["epoch"] for r in run.history] == [1, 2, 3]
+    assert run.config.model.label == "lstm" and [r["epoch"] for r in run.history] == [1, 2, 3]
     assert run.results == json.loads((folder / "results.json").read_text())
     assert run.env["command"]
 

@@ -2,27 +2,21 @@
 
 A model's factory is registered in `MODELS`. Sequence models take ``(num_features, num_classes)``;
 image models take ``(input_shape, num_classes)``, the per-example shape (H, W) or (C, H, W).
-Their keyword options come from the config's ``[model]`` table:
-
-* the top-level fields (``cell``, ``hidden``, ``dropout``, ...) are ``sequence-classifier``'s,
-  with its defaults. A model whose factory takes every one of them gets them all; any other
-  model gets the ones it takes that are set to a non-default value, so its own defaults hold
-  otherwise. A field set for a model that does not take it is an error.
-* ``options`` holds any further keyword option of the factory (``[model.options]``
-  ``blocks = [2, 2]``); it may also set a taken field's option to the value that equals the
-  field's default (``options.dropout = 0.0`` for a model whose own default is not 0).
+Their keyword options are the config's ``[model.options]`` (`nnzoo.config.ModelConfig`),
+checked against the factory's signature: a name it does not take is an error that lists the
+ones it does, and an option not given keeps the factory's default.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from nnzoo.config import MODEL_OPTIONS
 from nnzoo.errors import ConfigError
 from nnzoo.registry import Registry
 
@@ -36,8 +30,6 @@ from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: ski
 from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
 from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
 
-NOT_OPTIONS = ("name", "options")  # ModelConfig fields that are not keyword options
-
 
 def takes_input_shape(name: str) -> bool:
     """Whether model ``name`` is built for a per-example shape (an image model)."""
@@ -47,32 +39,14 @@ def takes_input_shape(name: str) -> bool:
 def model_options(config: ModelConfig) -> dict[str, Any]:
     """The keyword options ``config`` passes to its model's factory; unknown names raise."""
     accepted = MODELS.options(config.name)
-    listing = ", ".join(accepted) or "(none)"
-    fields = [f.name for f in dataclasses.fields(config) if f.name not in NOT_OPTIONS]
-    default = type(config)()
-    takes_all = set(fields) <= set(accepted)
-    options = {}
-    for key in fields:
-        value = getattr(config, key)
-        if takes_all or value != getattr(default, key):
-            if key not in accepted:
-                raise ConfigError(
-                    f"model.{key}={value!r}: not an option of model {config.name!r} "
-                    f"(its options: {listing})"
-                )
-            options[key] = value
     for key, value in config.options.items():
         if key not in accepted:
+            where = f"model.{key}" if key in MODEL_OPTIONS else f"model.options.{key}"
             raise ConfigError(
-                f"model.options.{key}={value!r}: not an option of model {config.name!r} "
-                f"(its options: {listing})"
+                f"{where}={value!r}: not an option of model {config.name!r} "
+                f"(its options: {', '.join(accepted) or '(none)'})"
             )
-        if key in fields and takes_all:
-            raise ConfigError(f"model.options.{key}={value!r}: set model.{key} instead")
-        if key in options:
-            raise ConfigError(f"model.options.{key}={value!r}: model.{key} is set too; set one")
-        options[key] = value
-    return options
+    return dict(config.options)
 
 
 def create_model(

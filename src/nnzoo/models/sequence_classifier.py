@@ -59,7 +59,7 @@ class SequenceClassifier(nn.Module):
         num_classes: int,
         cell: str = "lstm",
         hidden: int = 32,
-        layers: int = 1,
+        layers: int = 2,
         bidirectional: bool = False,
         residual: bool = False,
         dropout: float = 0.0,

@@ -51,7 +51,13 @@ def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
 
 def load_splits(config: RunConfig, data_root: str | Path | None = None) -> DataSplits:
     options = {"seed": config.data.split_seed, **config.data.options}
-    return load_dataset(config.data.name, root=data_root, path=config.data.path or None, **options)
+    return load_dataset(
+        config.data.name,
+        root=data_root,
+        path=config.data.path or None,
+        split=config.data.split or None,
+        **options,
+    )
 
 
 _SPLITS: dict[tuple[str, str], DataSplits] = {}

@@ -57,6 +57,9 @@ def test_list_names_cells_models_and_datasets(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     assert "larnn" in out and "sequence-classifier" in out and "uci-har" in out
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert {"kfold", "group-kfold", "stratified", "group"} <= set(lines["splits"].split(", "))
+    assert lines["tasks"] == "classify, next-step, seq2seq"
 
 
 def test_data_list_marks_generated_datasets(capsys, tmp_path):

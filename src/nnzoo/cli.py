@@ -4,7 +4,7 @@
     nnzoo evaluate RUN_DIR|CHECKPOINT [--split test]           metrics, confusion matrix
     nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
-    nnzoo list [cells|models|datasets|studies|recipes]
+    nnzoo list [cells|models|datasets|splits|tasks|studies|recipes]
     nnzoo data list | download NAME | path
     nnzoo study lr-sweep [--lrs 1,0.1 ...]                     a study (nnzoo list studies)
     nnzoo reproduce larnn-har [--quick]
@@ -53,6 +53,9 @@ the rest (tables such as data.options and model.options)."""
 TRAIN_EPILOG = """\
 your own data, with its official test split:
   nnzoo train --data sequences --data-path train.npz --test-path test.npz"""
+
+
+LISTS = ("cells", "models", "datasets", "splits", "tasks", "studies", "recipes")
 
 
 class Parser(argparse.ArgumentParser):
@@ -177,8 +180,10 @@ def build_parser() -> Parser:
         help="H,W or C,H,W of one image, for image models (default 1,28,28)",
     )  # fmt: skip
 
-    p = sub.add_parser("list", help="registered cells, models, datasets, studies and recipes")
-    p.add_argument("what", nargs="?", choices=("cells", "models", "datasets", "studies", "recipes"))
+    p = sub.add_parser(
+        "list", help="registered cells, models, datasets, splits, tasks, studies and recipes"
+    )
+    p.add_argument("what", nargs="?", choices=LISTS)
 
     p = sub.add_parser("data", help="datasets: list, download, path")
     p.add_argument("action", choices=("list", "download", "path"))
@@ -340,11 +345,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from nnzoo.cells import list_cells
-    from nnzoo.data import list_datasets
+    from nnzoo.data import list_datasets, list_splits
     from nnzoo.experiments import list_experiments
     from nnzoo.models import list_models
+    from nnzoo.tasks import TASKS
 
     groups = {"cells": list_cells(), "models": list_models(), "datasets": list_datasets()}
+    groups |= {"splits": list_splits(), "tasks": TASKS.names()}
     groups |= {"studies": list_experiments("study"), "recipes": list_experiments("recipe")}
     for what, names in groups.items():
         if args.what in (None, what):

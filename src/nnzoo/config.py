@@ -46,9 +46,10 @@ class DataConfig:
     Attributes:
         name: the dataset, one of nnzoo list datasets; sequences reads your own .npz or .csv file.
         path: the file or folder to read; empty: <data root>/<name>.
-        split: how the validation set is drawn from the training part, one of nnzoo list
-            splits (stratified, random, group, kfold, group-kfold); empty: the dataset's own
-            (uci-har: by subject; sequences: stratified by class).
+        split: how the validation set is drawn from the training part (`nnzoo.data.splits`),
+            one of nnzoo list splits: stratified, random, group, kfold, group-kfold or given;
+            empty: the dataset's own (uci-har: group, by subject; sequences and fashion-mnist:
+            stratified by class; generated data: given, drawn with the data).
         split_seed: seeds the choice of the validation (and held-out test) rows; it stays put
             when train.seed changes, so every seed sees the same split.
         options: the reader's and the split's options, e.g. test_path (sequences),

@@ -10,19 +10,10 @@ On 28x28 images and 10 classes: 784*1024 + 1024 + 1024*728 + 728 + 728*10 + 10
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 
 from nnzoo.models import MODELS
 from nnzoo.models.mlp import MLP
 
-
-@MODELS.register("wider")
-def wider(
-    input_shape: Sequence[int],
-    num_classes: int,
-    widths: Sequence[int] = (1024, 728),
-    activation: str = "relu",
-    dropout: float = 0.0,
-) -> MLP:
-    """An `MLP` whose default widths are (1024, 728); the options are the MLP's."""
-    return MLP(input_shape, num_classes, widths, activation, dropout)
+# An `MLP` whose default widths are (1024, 728); the options are the MLP's.
+wider = MODELS.register("wider")(functools.partial(MLP, widths=(1024, 728)))

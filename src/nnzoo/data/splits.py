@@ -409,9 +409,8 @@ def split_plan(name: str, split: str | None = None, options: dict[str, Any] | No
             takes.append("standardize_features")
         raise ConfigError(
             f"dataset {name!r} with split {policy!r} has no option "
-            f"{', '.join(map(repr, unknown))}; the reader takes "
-            f"{', '.join(sorted(reader_keys)) or '(none)'} and the split and scaling "
-            f"{', '.join(takes) or '(none)'}"
+            f"{', '.join(map(repr, unknown))}; its options: "
+            f"{', '.join([*sorted(reader_keys), *takes]) or '(none)'}"
         )
     return Plan(name, policy, reader, {**policy_defaults, **chosen}, bool(scale))
 

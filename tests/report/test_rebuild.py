@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
+from nnzoo.errors import NnzooError
 from nnzoo.report.rebuild import default_compare_dir, read_run
+from nnzoo.runs.rundir import RunDir
 from tests.report.conftest import snapshot
 from tests.test_cli import one_line_error, run
 
@@ -133,6 +135,35 @@ def test_a_bad_run_folder_is_one_line_and_nothing_is_written(
     assert str(gru) in line and needle in line
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "cmp").exists()
+
+
+def test_the_history_config_and_results_are_read_through_rundir(run_copies, monkeypatch):
+    """One reader of each file: the report asks RunDir, and only RunDir."""
+    calls = []
+    for method in ("read_history", "read_config", "read_results"):
+        original = getattr(RunDir, method)
+
+        def spy(self, *args, _name=method, _original=original, **kwargs):
+            calls.append((_name, self.path))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(RunDir, method, spy)
+    folder = run_copies["lstm"]
+    run = read_run(folder)
+    assert sorted(calls) == [(m, folder) for m in ("read_config", "read_history", "read_results")]
+    assert run.history == [
+        json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()
+    ]
+
+
+def test_a_malformed_history_line_is_the_error_of_rundir(run_copies, capsys):
+    folder = run_copies["gru"]
+    break_metrics(folder)
+    with pytest.raises(NnzooError) as info:
+        RunDir(folder).read_history()
+    line = one_line_error(*run(capsys, "report", folder)[::2])
+    assert line.endswith(str(info.value))
+    assert f"{folder / 'metrics.jsonl'}: line 4 is not valid JSON" in line
 
 
 @pytest.mark.parametrize(

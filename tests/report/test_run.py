@@ -8,9 +8,13 @@ import pytest
 import torch
 
 from nnzoo.config import config_from_toml
-from nnzoo.report.rebuild import read_history
 from nnzoo.report.run import format_duration, write_run_report
 from tests.report.conftest import CONFIGS
+
+
+def read_history(path):
+    """metrics.jsonl read by hand: one JSON object a line."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def provenance_table(text):

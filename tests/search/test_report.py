@@ -11,7 +11,9 @@ optuna = pytest.importorskip("optuna")
 from optuna.storages.journal import JournalFileBackend  # noqa: E402
 
 from nnzoo.cli import main  # noqa: E402
-from nnzoo.search.report import TEST_COLUMN, write_search_report  # noqa: E402
+from nnzoo.errors import NnzooError  # noqa: E402
+from nnzoo.runs.rundir import RunDir  # noqa: E402
+from nnzoo.search.report import TEST_COLUMN, collect_trials, write_search_report  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("trial_curves", "scatter_matrix", "importances", "history")
@@ -159,6 +161,40 @@ def test_focus_and_intermediate_values_without_run_folders(tmp_path):
     assert "top 30% of round 1" in section(text, "Round 2")
     assert "reported to Optuna" in section(text, "Accuracy through epochs")
     assert (folder / "plots" / "trial_curves.png").read_bytes()[:8] == PNG
+
+
+def test_each_trial_is_read_through_rundir(search, monkeypatch):
+    folder, study = search
+    read = []
+    for method in ("read_history", "read_results"):
+        original = getattr(RunDir, method)
+
+        def spy(self, *args, _name=method, _original=original, **kwargs):
+            read.append((_name, self.path))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(RunDir, method, spy)
+    records = collect_trials(folder, study)
+    trials = [folder / "trials" / str(t.number) for t in study.trials]
+    assert sorted(read) == sorted((m, t) for m in ("read_history", "read_results") for t in trials)
+    assert all(r.curve_source == "metrics.jsonl" for r in records)
+
+
+def test_a_malformed_history_is_no_curve_and_the_reported_values_are_drawn(search):
+    folder, study = search
+    metrics = folder / "trials" / "0" / "metrics.jsonl"
+    with metrics.open("a") as f:
+        f.write("{not json\n")
+    with pytest.raises(NnzooError, match=r"metrics.jsonl: line 5 is not valid JSON"):
+        RunDir(metrics.parent).read_history()  # what nnzoo report says of this run folder
+    records = {r.number: r for r in collect_trials(folder, study)}
+    reported = sorted(study.trials[0].intermediate_values.items())
+    assert records[0].curve_source == "reported"
+    assert records[0].curve == [(float(step), value) for step, value in reported]
+    assert records[0].epochs == EPOCHS  # no results.json: the number of reported values
+    assert {r.curve_source for n, r in records.items() if n != 0} == {"metrics.jsonl"}
+    text = write_search_report(folder).read_text()
+    assert "drawn with the values they reported to Optuna" in text
 
 
 def test_importances_not_computable_with_one_complete_trial(tmp_path):

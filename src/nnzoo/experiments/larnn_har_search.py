@@ -42,6 +42,7 @@ import torch
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import fill_data_root
+from nnzoo.runs.rundir import Folder, RunDir, SearchDir
 
 NAME = "larnn-har-search"
 HELP = "the LARNN paper's two-round hyperparameter search on UCI HAR, on a small budget"
@@ -248,7 +249,7 @@ def trial_rows(search_dir: Path) -> list[dict[str, Any]]:
     """Every complete trial of a search folder: number, value, params, run folder, test acc."""
     from nnzoo.search.report import load_search_study, read_settings
 
-    settings = read_settings(search_dir, "search.json", required=True)
+    settings = read_settings(SearchDir(search_dir).settings, required=True)
     study = load_search_study(search_dir, settings)
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -359,16 +360,17 @@ def write_results(
 ) -> Path:
     from nnzoo.experiments.folder import publish
     from nnzoo.report.markdown import table
+    from nnzoo.search.report import read_settings
     from nnzoo.utils.environment import provenance
 
     env = {**provenance(), "command": command}
     threads_used = threads or torch.get_num_threads()
     for r in rounds:
-        folder = Path(r["folder"])
-        r["trials"] = trial_rows(folder)
-        r["search"] = json.loads((folder / "search.json").read_text())
-        if (folder / "focus.json").exists():
-            r["focus"] = json.loads((folder / "focus.json").read_text())
+        search = SearchDir(r["folder"])
+        r["trials"] = trial_rows(search.path)
+        r["search"] = read_settings(search.settings, required=True)
+        if search.focus.exists():
+            r["focus"] = read_settings(search.focus, required=False)
     round1, round2 = rounds
     findings = [
         compare(round1["trials"], "model.cell_options.mode", ["residual", "layer"]),
@@ -378,7 +380,7 @@ def write_results(
     best2 = round2["trials"][0] if round2["trials"] else None
     tested = None
     if best2 is not None:
-        results = json.loads((Path(best2["run_dir"]) / "results.json").read_text())
+        results = RunDir(best2["run_dir"]).read_results(ConfigError)
         tested = {
             "trial": best2["number"],
             "run_dir": best2["run_dir"],
@@ -490,12 +492,9 @@ def write_results(
         ("Findings", finding_table() + "\n\n" + paper + "\n\n" + BN_ELU_NOTE + "\n\n" + small),
     ]
     for r in rounds:
-        name = f"round{r['round']}"
-        plots = [
-            f"![{label}]({name}/plots/{stem}.png)"
-            for stem, label in PLOTS
-            if (runs / name / "plots" / f"{stem}.png").exists()
-        ]
+        search = SearchDir(runs / f"round{r['round']}")
+        drawn = [(label, search.plot(stem)) for stem, label in PLOTS]
+        plots = [f"![{label}]({Folder(runs).link(path)})" for label, path in drawn if path.exists()]
         if plots:
             sections.append((f"Round {r['round']}: plots", "\n\n".join(plots)))
     sections.append(("Provenance", table([[k, v] for k, v in env.items()], ["", ""])))

@@ -21,19 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import RunConfig, config_from_toml
-from nnzoo.io import read_json, read_jsonl, read_text
+from nnzoo.config import RunConfig
 from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_compare
 from nnzoo.report.run import format_duration, training_seconds, unrecorded_env, write_run_report
-from nnzoo.runs.rundir import RunDir
+from nnzoo.runs.rundir import Folder, RunDir, SearchDir, StudyDir
 from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
-RUN_FILES = (RunDir.config.name, RunDir.results.name)
-STUDY_FILE = "study.json"
-SEARCH_FILE = "search.json"
 TRAIN_FIRST = "train it first with nnzoo train"
 # results.json entries a report reads; a file without them is not one nnzoo train wrote
 RESULT_KEYS = {
@@ -63,24 +59,19 @@ class RunFolder:
     env: dict[str, Any] | None  # provenance.json; None in folders written before it existed
 
 
-def _read_json(path: Path) -> Any:
-    return read_json(path, ReportError, hint="train the run again")
-
-
-def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """metrics.jsonl: one JSON object per epoch, in order (`nnzoo.io.read_jsonl`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReportError(f"{path.parent}: no metrics.jsonl; not a finished run of nnzoo train")
-    history = read_jsonl(path, ReportError)
+def _history(run: RunDir) -> list[dict[str, Any]]:
+    """The run's history (`RunDir.read_history`), which a finished run has."""
+    if not run.metrics.is_file():
+        raise ReportError(
+            f"{run.path}: no {run.link(run.metrics)}; not a finished run of nnzoo train"
+        )
+    history = run.read_history(ReportError)
     if not history:
-        raise ReportError(f"{path}: no epochs logged; {TRAIN_FIRST}")
+        raise ReportError(f"{run.metrics}: no epochs logged; {TRAIN_FIRST}")
     return history
 
 
-def _check_results(path: Path, results: Any, config: RunConfig) -> dict[str, Any]:
-    if not isinstance(results, dict):
-        raise ReportError(f"{path}: expected a JSON object; train the run again")
+def _check_results(path: Path, results: dict[str, Any], config: RunConfig) -> dict[str, Any]:
     for key, kind in RESULT_KEYS.items():
         if key not in results:
             raise ReportError(f"{path}: no {key!r} entry; not the results of nnzoo train")
@@ -103,22 +94,22 @@ def check_folder(path: str | os.PathLike) -> Path:
 
 
 def is_study(path: str | os.PathLike) -> bool:
-    return (Path(path) / STUDY_FILE).is_file()
+    return StudyDir(path).record.is_file()
 
 
 def read_run(path: str | os.PathLike) -> RunFolder:
     """Read and check a run folder: config.toml, metrics.jsonl, results.json, provenance.json."""
-    path = check_folder(path)
-    missing = [name for name in RUN_FILES if not (path / name).is_file()]
+    run = RunDir(check_folder(path))
+    missing = [run.link(file) for file in (run.config, run.results) if not file.is_file()]
     if missing:
-        raise ReportError(f"{path}: not a run folder (no {' or '.join(missing)}); {TRAIN_FIRST}")
-    config = config_from_toml(
-        read_text(path / "config.toml", ReportError), source=str(path / "config.toml")
-    )
-    results = _check_results(path / "results.json", _read_json(path / "results.json"), config)
-    history = read_history(path / "metrics.jsonl")
-    env = RunDir(path).read_provenance(ReportError)
-    return RunFolder(path, config, history, results, env)
+        raise ReportError(
+            f"{run.path}: not a run folder (no {' or '.join(missing)}); {TRAIN_FIRST}"
+        )
+    config = run.read_config(ReportError)
+    results = _check_results(run.results, run.read_results(ReportError), config)
+    history = _history(run)
+    env = run.read_provenance(ReportError)
+    return RunFolder(run.path, config, history, results, env)
 
 
 def rebuild_run(path: str | os.PathLike) -> list[Path]:
@@ -232,16 +223,18 @@ def compare_runs(paths: Sequence[str | os.PathLike], out: str | os.PathLike | No
         seen[resolved] = run.path
         runs.append(run)
     out = Path(out) if out is not None else default_compare_dir(paths)
-    if out.resolve() in seen or any((out / name).exists() for name in (*RUN_FILES, STUDY_FILE)):
+    taken = (RunDir(out).config, RunDir(out).results, StudyDir(out).record)
+    if out.resolve() in seen or any(file.exists() for file in taken):
         raise ReportError(f"--out {out}: a run or study folder; choose a folder of its own")
+    folder = Folder(out)
 
     names = _column_names(runs)
     histories = {name: run.history for name, run in zip(names, runs)}
     sections = [("Runs", comparison_table(runs, names))]
     for key, title in COMPARE_CURVES:
         if any(key in record for run in runs for record in run.history):
-            plot_compare(histories, key, out / "plots" / f"{key}.png", title=title)
-            sections.append((title.capitalize(), f"![{title}](plots/{key}.png)"))
+            plot = plot_compare(histories, key, folder.plot(key), title=title)
+            sections.append((title.capitalize(), f"![{title}]({folder.link(plot)})"))
     trained = [
         [
             name,
@@ -255,7 +248,7 @@ def compare_runs(paths: Sequence[str | os.PathLike], out: str | os.PathLike | No
     headers = ["run", "command", "date", "duration", "folder"]
     sections.append(("How each run was trained", table(trained, headers)))
     sections.append(("Provenance", table([[k, v] for k, v in provenance().items()], ["", ""])))
-    md = write_report(out / "report.md", f"Comparison of {len(runs)} runs", sections)
+    md = write_report(folder.report, f"Comparison of {len(runs)} runs", sections)
     return [md, html_path(md)]
 
 
@@ -270,6 +263,6 @@ def report(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = N
             "--out: only for comparing several runs; one run's report is rebuilt in its folder"
         )
     path = check_folder(paths[0])
-    if (path / SEARCH_FILE).is_file():
+    if SearchDir(path).settings.is_file():
         return rebuild_search(path)
     return rebuild_study(path) if is_study(path) else rebuild_run(path)

@@ -29,11 +29,9 @@ from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import read_json
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import _figure, _save
+from nnzoo.runs.rundir import RunDir, SearchDir
 
-SEARCH_FILE = "search.json"
-FOCUS_FILE = "focus.json"
-JOURNAL_FILE = "search.journal"
-TRIALS_DIR = "trials"
+HISTORY = RunDir.metrics.name  # a curve read from the trial's run folder
 TOP = 10  # rows of the best-trials table
 TEST_COLUMN = "test (not used for selection)"
 CURVE_METRIC = "val_accuracy"
@@ -49,7 +47,7 @@ class TrialRecord:
     value: float | None
     params: dict[str, Any]
     curve: list[tuple[float, float]]  # (epoch, val_accuracy), else (step, reported value)
-    curve_source: str  # "metrics.jsonl", "reported" or "" (no curve)
+    curve_source: str  # HISTORY (metrics.jsonl), "reported" or "" (no curve)
     last_reported: float | None  # the last intermediate value (a pruned trial's last word)
     epochs: int | None
     test_accuracy: float | None
@@ -57,34 +55,30 @@ class TrialRecord:
 
 def is_search(path: str | os.PathLike) -> bool:
     """True for a folder holding search.json."""
-    return (Path(path) / SEARCH_FILE).is_file()
+    return SearchDir(path).settings.is_file()
 
 
-def _read_json(path: Path) -> Any:
-    return read_json(path, ConfigError)
-
-
-def read_settings(search_dir: Path, name: str, required: bool) -> dict[str, Any]:
-    """search.json (or focus.json) as a dict; {} when absent and not required."""
-    path = search_dir / name
+def read_settings(path: Path, required: bool) -> dict[str, Any]:
+    """A search folder's search.json (or focus.json) as a dict; {} when absent and not
+    required."""
     if not path.is_file():
         if required:
-            raise ConfigError(f"{search_dir}: no {name}; not the folder of an nnzoo search")
+            raise ConfigError(f"{path.parent}: no {path.name}; not the folder of an nnzoo search")
         return {}
-    settings = _read_json(path)
+    settings = read_json(path, ConfigError)
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return settings
 
 
-def _storage(search_dir: Path, url: Any) -> Any:
+def _storage(search: SearchDir, url: Any) -> Any:
     """The Optuna storage search.json names: a journal file (the default) or a database URL."""
     import optuna
 
     if url is None:
-        url = str(search_dir / JOURNAL_FILE)
+        url = str(search.journal)
     if not isinstance(url, str) or not url:
-        raise ConfigError(f"{search_dir / SEARCH_FILE}: 'storage' should be a path or a URL")
+        raise ConfigError(f"{search.settings}: 'storage' should be a path or a URL")
     if "://" in url and not url.startswith("journal://"):
         try:
             return optuna.storages.RDBStorage(url)
@@ -92,7 +86,7 @@ def _storage(search_dir: Path, url: Any) -> Any:
             raise ConfigError(f"{url}: cannot open the search's storage ({e})") from None
     path = Path(url.removeprefix("journal://"))
     if not path.is_absolute() and not path.exists():
-        path = search_dir / path
+        path = search.path / path
     if not path.is_file():
         raise ConfigError(f"{path}: no such journal file; the search's trials are stored there")
     from optuna.storages.journal import JournalFileBackend
@@ -107,15 +101,15 @@ def load_search_study(search_dir: str | os.PathLike, settings: dict[str, Any]) -
     """The Optuna study of a search folder, from the storage and name in search.json."""
     import optuna
 
-    search_dir = Path(search_dir)
-    storage = _storage(search_dir, settings.get("storage"))
+    search = SearchDir(search_dir)
+    storage = _storage(search, settings.get("storage"))
     name = settings.get("name", settings.get("study_name"))
     try:
         if name is None:
             names = optuna.study.get_all_study_names(storage)
             if len(names) != 1:
                 raise ConfigError(
-                    f"{search_dir / SEARCH_FILE}: no 'name', and the storage holds "
+                    f"{search.settings}: no 'name', and the storage holds "
                     f"{len(names)} studies; name the study"
                 )
             name = names[0]
@@ -123,32 +117,24 @@ def load_search_study(search_dir: str | os.PathLike, settings: dict[str, Any]) -
     except NnzooError:
         raise
     except Exception as e:
-        raise ConfigError(f"{search_dir}: cannot load study {name!r} ({e})") from None
+        raise ConfigError(f"{search.path}: cannot load study {name!r} ({e})") from None
 
 
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    """metrics.jsonl of a trial's run folder; [] when it is missing or unreadable."""
+def _history(run: RunDir) -> list[dict[str, Any]]:
+    """A trial's history (`RunDir.read_history`); [] when it is missing, unreadable or
+    malformed: the trial is drawn from the values it reported instead."""
     try:
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        return run.read_history()
+    except NnzooError:
         return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
-def _results(run_dir: Path) -> dict[str, Any]:
+def _results(run: RunDir) -> dict[str, Any]:
+    """A trial's results.json (`RunDir.read_results`); {} when it has none it can read."""
     try:
-        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return run.read_results()
+    except NnzooError:
         return {}
-    return results if isinstance(results, dict) else {}
 
 
 def _number(value: Any) -> float | None:
@@ -157,30 +143,31 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _run_dir(search_dir: Path, trial: Any) -> Path:
+def _run_dir(search: SearchDir, trial: Any) -> RunDir:
     run_dir = trial.user_attrs.get("run_dir")
     if isinstance(run_dir, str) and run_dir:
-        for candidate in (Path(run_dir), search_dir / run_dir):
+        for candidate in (Path(run_dir), search.path / run_dir):
             if candidate.is_dir():
-                return candidate
-    return search_dir / TRIALS_DIR / str(trial.number)
+                return RunDir(candidate)
+    return search.trial(trial.number)
 
 
-def collect_trials(search_dir: Path, study: Any) -> list[TrialRecord]:
+def collect_trials(search_dir: str | os.PathLike, study: Any) -> list[TrialRecord]:
     """Every trial of ``study`` with its validation accuracy through the epochs (from its run
     folder's metrics.jsonl, else the values it reported to Optuna), epochs run and test
     accuracy."""
+    search = SearchDir(search_dir)
     records = []
     for trial in study.trials:
-        run_dir = _run_dir(search_dir, trial)
-        history = _history(run_dir)
-        results = _results(run_dir)
+        run = _run_dir(search, trial)
+        history = _history(run)
+        results = _results(run)
         curve = [
             (float(r.get("epoch", i + 1)), float(r[CURVE_METRIC]))
             for i, r in enumerate(history)
             if _number(r.get(CURVE_METRIC)) is not None
         ]
-        source = "metrics.jsonl" if curve else ""
+        source = HISTORY if curve else ""
         reported = sorted(trial.intermediate_values.items())
         if not curve:
             curve = [(float(step), float(v)) for step, v in reported if _number(v) is not None]
@@ -484,27 +471,26 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
         search_dir: the folder of the search (search.json, the storage, trials/).
         study: the search's Optuna study; loaded from the storage search.json names when None.
     """
-    search_dir = Path(search_dir)
-    if not search_dir.is_dir():
-        raise ConfigError(f"{search_dir}: no such folder")
-    settings = read_settings(search_dir, SEARCH_FILE, required=study is None)
-    focus = read_settings(search_dir, FOCUS_FILE, required=False)
+    search = SearchDir(search_dir)
+    if not search.path.is_dir():
+        raise ConfigError(f"{search.path}: no such folder")
+    settings = read_settings(search.settings, required=study is None)
+    focus = read_settings(search.focus, required=False)
     if study is None:
-        study = load_search_study(search_dir, settings)
+        study = load_search_study(search.path, settings)
     if len(study.directions) != 1:
-        raise ConfigError(f"{search_dir}: a multi-objective study; the report needs one objective")
+        raise ConfigError(f"{search.path}: a multi-objective study; the report needs one objective")
     maximize = study.direction.name == "MAXIMIZE"
     objective = str(settings.get("objective", "objective"))
-    records = collect_trials(search_dir, study)
+    records = collect_trials(search.path, study)
     sources = {r.curve_source for r in records if r.curve}
     metric = {
-        frozenset({"metrics.jsonl"}): CURVE_METRIC,
+        frozenset({HISTORY}): CURVE_METRIC,
         frozenset({"reported"}): f"{objective} (reported)",
     }.get(frozenset(sources), f"{CURVE_METRIC} or {objective} (reported)")
     names = _param_names(study, records)
     ranked = _ranked(records, maximize)
     best = ranked[0].number if ranked else None
-    plots = search_dir / "plots"
     title = f"Search {settings.get('name', study.study_name)}"
 
     sections: list[tuple[str, str]] = []
@@ -524,34 +510,34 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
         sections.append(("Best trials", "No trial has completed."))
     sections.append(("Trials", counts_table(records)))
     if sources:
-        plot_trial_curves(records, best, metric, plots / "trial_curves.png")
-        body = f"![{metric} of every trial](plots/trial_curves.png)"
+        plot = plot_trial_curves(records, best, metric, search.plot("trial_curves"))
+        body = f"![{metric} of every trial]({search.link(plot)})"
         if metric != CURVE_METRIC:
             body += (
-                f"\n\nTrials without {CURVE_METRIC} in their run folder's metrics.jsonl are "
+                f"\n\nTrials without {CURVE_METRIC} in their run folder's {HISTORY} are "
                 "drawn with the values they reported to Optuna."
             )
         sections.append(("Accuracy through epochs", body))
     if names and ranked:
-        plot_scatter_matrix(
-            records, names, _distributions(study), objective, plots / "scatter_matrix.png"
+        plot = plot_scatter_matrix(
+            records, names, _distributions(study), objective, search.plot("scatter_matrix")
         )
         sections.append(
-            ("Hyperparameters against the objective", "![scatter](plots/scatter_matrix.png)")
+            ("Hyperparameters against the objective", f"![scatter]({search.link(plot)})")
         )
     values, why = importances(study, records)
     if values:
-        plot_importances(values, plots / "importances.png")
+        plot = plot_importances(values, search.plot("importances"))
         body = (
             "From `optuna.importance.get_param_importances` (its default evaluator), over the "
-            "complete trials.\n\n![importances](plots/importances.png)\n\n"
+            f"complete trials.\n\n![importances]({search.link(plot)})\n\n"
         ) + table([[n, v] for n, v in values.items()], ["parameter", "importance"])
     else:
         body = f"Not computable: {why}."
     sections.append(("Parameter importances", body))
     if ranked:
-        plot_history(records, maximize, objective, plots / "history.png")
-        sections.append(("Optimisation history", "![history](plots/history.png)"))
+        plot = plot_history(records, maximize, objective, search.plot("history"))
+        sections.append(("Optimisation history", f"![history]({search.link(plot)})"))
     sections += settings_sections(settings, focus, study)
     sections += provenance_sections(settings)
-    return write_report(search_dir / "report.md", title, sections)
+    return write_report(search.report, title, sections)

@@ -35,6 +35,7 @@ from typing import Any
 from nnzoo.config import RunConfig, apply_overrides, config_from_dict
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.report.markdown import write_atomic
+from nnzoo.runs.rundir import SearchDir
 from nnzoo.search.pruning import TrialPruning
 from nnzoo.search.space import (
     FOCUS_RULE,
@@ -120,7 +121,7 @@ def open_storage(url: str | None, out: Path):
         from optuna.storages.journal import JournalFileBackend
 
         out.mkdir(parents=True, exist_ok=True)
-        return o.storages.JournalStorage(JournalFileBackend(str(out / "search.journal")))
+        return o.storages.JournalStorage(JournalFileBackend(str(SearchDir(out).journal)))
     try:
         return o.storages.RDBStorage(database_url(url))
     except Exception as e:  # a bad URL, a missing driver, a server that does not answer
@@ -162,7 +163,7 @@ def run_trial(trial, base, search, out: Path, data_root) -> float:
 
     values = {d.key: d.suggest(trial) for d in search.space}
     config = trial_config(base, search, values)
-    run_dir = out / "trials" / str(trial.number)
+    run_dir = SearchDir(out).trial(trial.number).path
     trial.set_user_attr("run_dir", str(run_dir))
     pruning = TrialPruning(trial, search.objective) if search.pruner != "none" else None
     results = train_run(
@@ -219,9 +220,9 @@ def load_focus(source: str, study_name: str | None, k: int):
         storage, name = source, study_name
     else:
         folder = Path(source)
-        journal = folder / "search.journal"
+        journal = SearchDir(folder).journal
         if not journal.exists():
-            raise ConfigError(f"--focus-from {folder}: no search.journal; is it a search folder?")
+            raise ConfigError(f"--focus-from {folder}: no {journal.name}; is it a search folder?")
         storage = open_storage(None, folder)
         name = study_name
         if name is None:
@@ -324,6 +325,7 @@ def run_search(
     base_config = config_from_dict(raw, source=source)
     search = parse_search(table, source=source)
     out = Path(out) if out else Path("runs") / f"search-{name}"
+    folder = SearchDir(out)
     name = search.name or name
     if (create or worker) and storage is None:
         raise ConfigError("--create and --worker need --storage URL (a shared study)")
@@ -350,7 +352,7 @@ def run_search(
 
     o = optuna()
     store = open_storage(storage, out)
-    where = storage or str(out / "search.journal")
+    where = storage or str(folder.journal)
     seed = None if worker else search.seed  # parallel workers draw apart
     sampler, pruner = make_sampler(search, seed), make_pruner(search, base_config.train.epochs)
     sig = json.loads(json.dumps(signature(base_config, search)))
@@ -388,17 +390,17 @@ def run_search(
     if focus is not None:
         if not study.trials and focus["enqueued"]:
             study.enqueue_trial(focus["enqueued"])
-        write_atomic(out / "focus.json", json.dumps(focus, indent=2) + "\n")
+        write_atomic(folder.focus, json.dumps(focus, indent=2) + "\n")
 
     run_trials(study, raw, search, out, data_root)
     result = summary(study, search, where, command)
-    write_atomic(out / "search.json", json.dumps(result, indent=2) + "\n")
+    summary_path = write_atomic(folder.settings, json.dumps(result, indent=2) + "\n")
     best = result["best"]
     if best is None:
-        print(f"no complete trial; {out / 'search.json'}")
+        print(f"no complete trial; {summary_path}")
     else:
         print(
             f"best: trial {best['number']}, {search.objective} {best['value']:.4f} | "
-            f"{describe(best['params'])} ({best['run_dir']}); summary: {out / 'search.json'}"
+            f"{describe(best['params'])} ({best['run_dir']}); summary: {summary_path}"
         )
     return result

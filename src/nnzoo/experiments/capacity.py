@@ -65,8 +65,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
                 "trainable": count_parameters(model, trainable_only=True),
             }
         )
-    plot_overlays({n: d["history"] for n, d in zip(names, done)}, study_dir / "plots",
-                  "capacity")  # fmt: skip
+    plot_overlays({n: d["history"] for n, d in zip(names, done)}, study_dir, "capacity")
     return {
         "title": f"Capacity: {', '.join(names)} on {args.data}, {args.optimizer} lr {args.lr:g}, "
         f"batch {args.batch_size}, {args.epochs} epochs",
@@ -141,7 +140,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     sections.append(overlay_section(study_dir))
-    sections.append(runs_section(record["rows"], lambda r: r["model"]))
+    sections.append(runs_section(study_dir, record["rows"], lambda r: r["model"]))
     return sections
 
 

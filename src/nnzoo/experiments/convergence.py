@@ -19,14 +19,9 @@ from typing import Any
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.lr_sweep import learning_rates
-from nnzoo.experiments.options import (
-    add_common_arguments,
-    add_training_arguments,
-    course_setup,
-    training_config,
-)
-from nnzoo.experiments.plan import run_row, run_tasks, task_for
-from nnzoo.experiments.sections import overlay_section, plot_overlays, runs_section
+from nnzoo.experiments.options import add_common_arguments, add_training_arguments, course_setup
+from nnzoo.experiments.plan import lr_runs, lr_title
+from nnzoo.experiments.sections import overlay_section, runs_section
 from nnzoo.report.markdown import table
 
 NAME = "convergence"
@@ -53,24 +48,10 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
     from nnzoo.engine.callbacks import Convergence
 
     Convergence(**rule)  # a bad threshold or patience fails here, before any training
-    tasks = [
-        task_for(
-            args, study_dir, f"lr{lr:g}", training_config(args, {"train.lr": lr}),
-            test_curve=True, callbacks=[Convergence(**rule)],
-        )
-        for lr in lrs
-    ]  # fmt: skip
-    done = run_tasks(tasks, args.jobs)
-    rows = [{"lr": lr, **run_row(d)} for lr, d in zip(lrs, done)]
+    rows = lr_runs(args, study_dir, lrs, "until convergence", lambda: [Convergence(**rule)])
     for r in rows:
         r["converged"] = str(r.get("stop_reason", "")).startswith("converged")
-    plot_overlays({f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)},
-                  study_dir / "plots", "until convergence")  # fmt: skip
-    return {
-        "title": f"Convergence: {args.model} on {args.data}, {args.optimizer}, "
-        f"batch {args.batch_size}, up to {args.epochs} epochs",
-        "rows": rows,
-    }
+    return {"title": lr_title("Convergence", args, f"up to {args.epochs} epochs"), "rows": rows}
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -108,7 +89,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Convergence per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + rule),
         overlay_section(study_dir),
-        runs_section(record["rows"], lambda r: f"lr {r['lr']:g}"),
+        runs_section(study_dir, record["rows"], lambda r: f"lr {r['lr']:g}"),
     ]
 
 

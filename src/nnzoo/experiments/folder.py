@@ -27,12 +27,11 @@ from nnzoo.errors import ConfigError
 from nnzoo.experiments.options import check_common, fill_data_root
 from nnzoo.experiments.sections import provenance_section
 from nnzoo.report.markdown import write_atomic, write_report
+from nnzoo.runs.rundir import StudyDir
 from nnzoo.utils.environment import provenance
 
 if TYPE_CHECKING:
     from nnzoo.experiments import Experiment
-
-STUDY_FILE = "study.json"
 
 
 def run_study(experiment: Experiment, args: argparse.Namespace) -> Path:
@@ -49,7 +48,7 @@ def run_study(experiment: Experiment, args: argparse.Namespace) -> Path:
     if getattr(args, "argv", None):
         record["provenance"]["command"] = "nnzoo " + shlex.join(map(str, args.argv))
     record["seconds"] = time.perf_counter() - started
-    write_atomic(study_dir / STUDY_FILE, json.dumps(record, indent=2) + "\n")
+    write_atomic(StudyDir(study_dir).record, json.dumps(record, indent=2) + "\n")
     path = write_study_report(experiment, study_dir, record)
     print(f"report: {path}")
     return study_dir
@@ -57,7 +56,7 @@ def run_study(experiment: Experiment, args: argparse.Namespace) -> Path:
 
 def write_study_report(experiment: Experiment, study_dir: Path, record: dict[str, Any]) -> Path:
     sections = [*experiment.report(study_dir, record), provenance_section(record)]
-    path = write_report(study_dir / "report.md", record["title"], sections)
+    path = write_report(StudyDir(study_dir).report, record["title"], sections)
     results = record["options"].get("results")
     if results:
         publish(Path(study_dir), Path(results), record, sections)
@@ -65,6 +64,7 @@ def write_study_report(experiment: Experiment, study_dir: Path, record: dict[str
 
 
 _IMAGE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")
+FOLDERS = (StudyDir.plots.name, StudyDir.runs.name)  # left out of a published plot's name
 
 
 def publish(
@@ -82,7 +82,7 @@ def publish(
 
     def copy(match: re.Match) -> str:
         source = match.group(2)
-        parts = [p for p in Path(source).parts if p not in ("plots", "runs")]
+        parts = [p for p in Path(source).parts if p not in FOLDERS]
         name = f"{target.stem}-{'-'.join(parts)}"
         write_atomic(target.parent / name, (study_dir / source).read_bytes())
         return f"{match.group(1)}{name}{match.group(3)}"
@@ -93,9 +93,9 @@ def publish(
 
 
 def load_record(study_dir: Path) -> dict[str, Any]:
-    path = Path(study_dir) / STUDY_FILE
+    path = StudyDir(study_dir).record
     if not path.exists():
-        raise ConfigError(f"{study_dir}: no {STUDY_FILE}; not a study folder")
+        raise ConfigError(f"{study_dir}: no {path.name}; not a study folder")
     try:
         record = json.loads(path.read_text())
     except ValueError:

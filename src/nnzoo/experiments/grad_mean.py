@@ -36,13 +36,18 @@ from nnzoo.experiments.options import (
     training_config,
 )
 from nnzoo.experiments.plan import run_tasks, task_for
+from nnzoo.experiments.sections import run_folder
+from nnzoo.io import read_json
 from nnzoo.report.markdown import table, write_atomic
 from nnzoo.report.plots import _figure, _save, plot_curves
+from nnzoo.runs.rundir import RunDir, StudyDir
 from nnzoo.runs.train import cached_splits
 
 NAME = "grad-mean"
 HELP = "mean, mean |.| and norm of the loss gradients over the first training steps"
 COLUMNS = ("step", "loss", "accuracy", "grad_mean", "grad_abs_mean", "grad_norm")
+STEPS_JSON, STEPS_CSV = "steps.json", "steps.csv"  # in each run folder: every step's values
+STUDY_CSV = "grad-mean.csv"  # in the study folder: every run's steps
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,21 +118,21 @@ def grad_task(task: dict[str, Any]) -> dict[str, Any]:
 
     if task.get("threads"):
         torch.set_num_threads(task["threads"])
-    run_dir = Path(task["run_dir"])
+    run = RunDir(task["run_dir"])
     config: RunConfig = task["config"]
-    text = config.to_toml()
-    saved, values = run_dir / "config.toml", run_dir / "steps.json"
-    if values.exists() and saved.exists() and saved.read_text() == text:
-        return {"key": task["key"], "run_dir": str(run_dir), "rows": json.loads(values.read_text())}
+    done = {"key": task["key"], "run_dir": str(run.path)}
+    values = run.path / STEPS_JSON
+    if values.exists() and run.holds(config):
+        return {**done, "rows": read_json(values, kind=list)}
     splits = cached_splits(config, task.get("data_root"))
     model = build_model(config, splits)
     rows = gradient_stats(model, splits.train, config, task["steps"])
-    write_atomic(saved, text)
-    write_atomic(run_dir / "steps.csv", to_csv(rows))
+    run.write_config(config)
+    write_atomic(run.path / STEPS_CSV, to_csv(rows))
     write_atomic(values, json.dumps(rows) + "\n")
-    plot_curves(rows, run_dir / "plots" / "curves.png", title=f"{task['key']}: per step (train)")
+    plot_curves(rows, run.curves, title=f"{task['key']}: per step (train)")
     print(f"{task['key']}: {len(rows)} steps, loss {rows[0]['loss']:.3f} -> {rows[-1]['loss']:.3f}")
-    return {"key": task["key"], "run_dir": str(run_dir), "rows": rows}
+    return {**done, "rows": rows}
 
 
 def to_csv(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> str:
@@ -170,9 +175,9 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
             tasks.append(task_for(args, study_dir, key, config, steps=args.steps))
     done = run_tasks(tasks, args.jobs, grad_task)
     runs = {d["key"]: d["rows"] for d in done}
-    plot_stats(runs, study_dir / "plots" / "grad-mean.png")
+    plot_stats(runs, StudyDir(study_dir).plot("grad-mean"))
     write_atomic(
-        study_dir / "grad-mean.csv",
+        study_dir / STUDY_CSV,
         to_csv([{"run": k, **r} for k, rows in runs.items() for r in rows], first=("run",)),
     )
     summary = []
@@ -214,16 +219,17 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     headers = ["run", "mean(g) step 1", f"mean(g) step {n}", f"mean(g) over {n} steps",
                "mean|g| step 1", f"mean|g| step {n}", "‖g‖ step 1", f"‖g‖ step {n}",
                "loss step 1", f"loss step {n}"]  # fmt: skip
+    study = StudyDir(study_dir)
     runs = "\n\n".join(
-        f"**{r['run']}**\n\n![{r['run']}](runs/{Path(r['run_dir']).name}/plots/curves.png)"
+        f"**{r['run']}**\n\n![{r['run']}]({study.link(run_folder(study_dir, r['run_dir']).curves)})"
         for r in record["rows"]
     )
     return [
         (
             "Gradient statistics",
             table(lines, headers, floatfmt=".3g")
-            + "\n\n![gradient statistics](plots/grad-mean.png)\n\n"
-            "Every value of every step is in `grad-mean.csv` (and each run's `steps.csv`). "
+            + f"\n\n![gradient statistics]({study.link(study.plot('grad-mean'))})\n\n"
+            f"Every value of every step is in `{STUDY_CSV}` (and each run's `{STEPS_CSV}`). "
             "The statistics are taken over all trainable parameter elements, after "
             "`loss.backward()` and before the optimizer step.",
         ),

@@ -52,8 +52,10 @@ from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, long_lag, register
 from nnzoo.experiments.options import add_common_arguments
 from nnzoo.experiments.plan import run_tasks, task_for
+from nnzoo.experiments.sections import run_folder
 from nnzoo.layers.scan import unroll
 from nnzoo.report.markdown import table, write_atomic
+from nnzoo.runs.rundir import RunDir, StudyDir
 from nnzoo.runs.train import cached_splits
 
 NAME = "gradient-flow"
@@ -157,7 +159,7 @@ def trained_model(config, splits, run_dir: Path) -> nn.Module | None:
     from nnzoo.engine.checkpoint import load_checkpoint
     from nnzoo.runs.train import build_model
 
-    last = Path(run_dir) / "checkpoints" / "last.pt"
+    last = RunDir(run_dir).checkpoint("last")
     if not last.exists():
         return None
     model = build_model(config, splits)
@@ -212,13 +214,16 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         for condition, norms in by_condition.items()
     ]
     write_csv(study_dir / CSV_FILE, curves)
-    plots = study_dir / "plots"
-    cell_plots = {cell.label: f"plots/{cell.key}.png" for cell in cells}
-    for label, path in cell_plots.items():
-        plot_cells({label: curves[label]}, study_dir / path, f"{label}: ||dL/dh_t||, T={length}")
-    plot_cells(curves, plots / "all-cells.png", f"||dL/dh_t|| against t, T = {length}")
+    study = StudyDir(study_dir)
+    cell_plots = {}
+    for cell in cells:
+        label = cell.label
+        path = plot_cells({label: curves[label]}, study.plot(cell.key),
+                          f"{label}: ||dL/dh_t||, T={length}")  # fmt: skip
+        cell_plots[label] = study.link(path)
+    plot_cells(curves, study.plot("all-cells"), f"||dL/dh_t|| against t, T = {length}")
     histories = {run_key(cell.label, clip): done[cell, clip]["history"] for cell, clip in configs}
-    plot_training_norms(histories, plots / "training-grad-norm.png")
+    plot_training_norms(histories, study.plot("training-grad-norm"))
     return {
         "title": f"Gradient flow: ||dL/dh_t|| against t ({args.task}, T = {length})",
         "task": args.task,
@@ -327,6 +332,7 @@ def plot_training_norms(histories: dict[str, list[dict[str, Any]]], path: Path) 
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
+    study = StudyDir(study_dir)
     o, T = record["options"], record["length"]
     flow = [
         [r["cell"], r["condition"], r["first"], r["last"], r["ratio"], r["min"], r["max"]]
@@ -360,7 +366,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
                 r["grad_norm_last_epoch"],
                 r["grad_norm_max"],
                 None if r["clipped_share"] is None else 100 * r["clipped_share"],
-                f"`runs/{Path(r['run']).name}`",
+                f"`{study.link(run_folder(study_dir, r['run']).path)}`",
             ]
         )
     runs_headers = [
@@ -379,17 +385,20 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         f"Chance: {record['chance']:.1f} %. ||g||: the global gradient norm of a training step "
         "before clipping."
     )
-    cell_plots = record.get("cell_plots") or {c: f"plots/{c}.png" for c in record["cells"]}
+    cell_plots = record.get("cell_plots") or {
+        c: study.link(study.plot(c)) for c in record["cells"]
+    }  # a record written before it held the plots' links
     plots = "\n\n".join(f"![{label}]({path})" for label, path in cell_plots.items())
+    link = {name: study.link(study.plot(name)) for name in ("all-cells", "training-grad-norm")}
     return [
-        ("||dL/dh_t|| against t", "![all cells](plots/all-cells.png)\n\n" + budget),
+        ("||dL/dh_t|| against t", f"![all cells]({link['all-cells']})\n\n" + budget),
         ("First and last step", table(flow, flow_headers, floatfmt=".3g")),
         (
             "Trained runs",
             table(runs, runs_headers, floatfmt=".3g")
             + "\n\n"
             + runs_note
-            + "\n\n![gradient norm during training](plots/training-grad-norm.png)",
+            + f"\n\n![gradient norm during training]({link['training-grad-norm']})",
         ),
         ("Per cell", plots + f"\n\nEvery value: `{CSV_FILE}`."),
     ]

@@ -43,7 +43,9 @@ from nnzoo.experiments.options import (
     parse_list,
 )
 from nnzoo.experiments.plan import run_tasks, task_for
+from nnzoo.experiments.sections import run_folder
 from nnzoo.report.markdown import table
+from nnzoo.runs.rundir import StudyDir
 from nnzoo.runs.train import cached_splits
 
 NAME = "long-lag"
@@ -211,7 +213,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
         )
     labels = [cell.label for cell in cells]
     means = mean_table(rows, labels, lengths)
-    plot_accuracy(rows, means, lengths, chance_pct, study_dir / "plots" / "accuracy.png")
+    plot_accuracy(rows, means, lengths, chance_pct, StudyDir(study_dir).plot("accuracy"))
     return {
         "title": f"Long-lag: test accuracy against sequence length ({args.task})",
         "task": args.task,
@@ -274,6 +276,7 @@ def plot_accuracy(
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
+    study = StudyDir(study_dir)
     o, lengths, rows, seeds = record["options"], record["lengths"], record["rows"], record["seeds"]
     lines = [[cell, *values] for cell, values in record["means"].items()]
     headers = ["cell", *(f"T = {n}" for n in lengths)]
@@ -289,7 +292,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
             r["selected_epoch"],
             r["epochs"],
             r["seconds_per_epoch"],
-            f"`runs/{Path(r['run']).name}`",
+            f"`{study.link(run_folder(study_dir, r['run']).path)}`",
         ]
         for r in rows
     ]
@@ -311,7 +314,8 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "Accuracy against length",
-            f"![accuracy against length](plots/accuracy.png)\n\n{what.capitalize()}.",
+            f"![accuracy against length]({study.link(study.plot('accuracy'))})\n\n"
+            f"{what.capitalize()}.",
         ),
         ("Every run", table(detail, detail_headers, floatfmt=".2f")),
     ]

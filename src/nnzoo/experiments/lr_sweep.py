@@ -20,10 +20,9 @@ from nnzoo.experiments.options import (
     add_training_arguments,
     course_setup,
     parse_list,
-    training_config,
 )
-from nnzoo.experiments.plan import run_row, run_tasks, task_for
-from nnzoo.experiments.sections import overlay_section, plot_overlays, runs_section
+from nnzoo.experiments.plan import lr_runs, lr_title
+from nnzoo.experiments.sections import overlay_section, runs_section
 from nnzoo.report.markdown import table
 
 NAME = "lr-sweep"
@@ -48,21 +47,8 @@ def learning_rates(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
-    lrs = learning_rates(args.lrs)
-    tasks = [
-        task_for(args, study_dir, f"lr{lr:g}", training_config(args, {"train.lr": lr}),
-                 test_curve=True)
-        for lr in lrs
-    ]  # fmt: skip
-    done = run_tasks(tasks, args.jobs)
-    rows = [{"lr": lr, **run_row(d)} for lr, d in zip(lrs, done)]
-    histories = {f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)}
-    plot_overlays(histories, study_dir / "plots", "SGD")
-    return {
-        "title": f"Learning-rate sweep: {args.model} on {args.data}, {args.optimizer}, "
-        f"batch {args.batch_size}, {args.epochs} epochs",
-        "rows": rows,
-    }
+    rows = lr_runs(args, study_dir, learning_rates(args.lrs), "SGD")
+    return {"title": lr_title("Learning-rate sweep", args, f"{args.epochs} epochs"), "rows": rows}
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -104,7 +90,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Test accuracy per learning rate", table(lines, headers, floatfmt=".2f") + "\n\n" + notes),
         overlay_section(study_dir),
-        runs_section(rows, lambda r: f"lr {r['lr']:g}"),
+        runs_section(study_dir, rows, lambda r: f"lr {r['lr']:g}"),
     ]
 
 

@@ -18,9 +18,11 @@ from typing import Any
 import torch
 
 from nnzoo.config import RunConfig
+from nnzoo.experiments.options import training_config
+from nnzoo.experiments.sections import plot_overlays
 from nnzoo.report.html import ReportError
 from nnzoo.runs.pool import map_tasks, workers
-from nnzoo.runs.rundir import RunDir
+from nnzoo.runs.rundir import RunDir, StudyDir
 from nnzoo.runs.train import cached_splits
 
 
@@ -31,7 +33,7 @@ def task_for(
     return {
         "key": key,
         "config": config,
-        "run_dir": str(Path(study_dir) / "runs" / key),
+        "run_dir": str(StudyDir(study_dir).run(key).path),
         "data_root": args.data_root,
         "threads": args.threads,
         **extra,
@@ -90,6 +92,36 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
     out["results"] = done
     out["history"] = RunDir(run_dir).read_history(ReportError)  # [] if none logged
     return out
+
+
+def lr_runs(
+    args: argparse.Namespace,
+    study_dir: Path,
+    lrs: Sequence[float],
+    title: str,
+    callbacks: Callable[[], list] = list,
+) -> list[dict[str, Any]]:
+    """One run per learning rate (``runs/lr<lr>``, the per-epoch test curve on), trained or
+    picked up; their rows (`run_row`, ``lr`` first), and their curves overlaid under ``title``.
+
+    ``callbacks`` makes each run's own extra callbacks (e.g. a stopping rule).
+    """
+    tasks = [
+        task_for(args, study_dir, f"lr{lr:g}", training_config(args, {"train.lr": lr}),
+                 test_curve=True, callbacks=callbacks())
+        for lr in lrs
+    ]  # fmt: skip
+    done = run_tasks(tasks, args.jobs)
+    plot_overlays({f"lr {lr:g}": d["history"] for lr, d in zip(lrs, done)}, study_dir, title)
+    return [{"lr": lr, **run_row(d)} for lr, d in zip(lrs, done)]
+
+
+def lr_title(name: str, args: argparse.Namespace, epochs: str) -> str:
+    """The title of a study of `lr_runs`: ``<name>: <model> on <data>, <optimizer>, batch <B>,
+    <epochs>``."""
+    return (
+        f"{name}: {args.model} on {args.data}, {args.optimizer}, batch {args.batch_size}, {epochs}"
+    )
 
 
 def summary_line(results: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """The plots and report sections studies share: overlaid curves, every run's curves, provenance.
 
-A section is a (heading, Markdown) pair; image links are relative to the study folder, so that
-`nnzoo.experiments.folder.publish` can copy the plots next to a published report.
+A section is a (heading, Markdown) pair; image links are relative to the study folder
+(`StudyDir.link`), so that `nnzoo.experiments.folder.publish` can copy the plots next to a
+published report.
 """
 
 from __future__ import annotations
@@ -12,31 +13,44 @@ from typing import Any
 
 from nnzoo.report.markdown import table
 from nnzoo.report.plots import plot_compare
+from nnzoo.runs.rundir import RunDir, StudyDir
 
 OVERLAYS = ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
 
 
-def plot_overlays(histories: dict[str, list], plots: Path, title: str) -> None:
+def plot_overlays(histories: dict[str, list], study_dir: Path, title: str) -> None:
     """Loss and accuracy curves of every run on shared axes: train, validation and test."""
+    study = StudyDir(study_dir)
     for key in OVERLAYS:
         if any(key in row for h in histories.values() for row in h):
-            plot_compare(histories, key, plots / f"{key}.png", title=f"{title}: {key}")
+            plot_compare(histories, key, study.plot(key), title=f"{title}: {key}")
 
 
 def overlay_section(study_dir: Path) -> tuple[str, str]:
     """The overlaid curves ``plot_overlays`` drew."""
-    drawn = [k for k in OVERLAYS if (Path(study_dir) / "plots" / f"{k}.png").exists()]
-    return "Curves (all runs overlaid)", "\n\n".join(f"![{k}](plots/{k}.png)" for k in drawn)
+    study = StudyDir(study_dir)
+    drawn = [(k, study.plot(k)) for k in OVERLAYS if study.plot(k).exists()]
+    return "Curves (all runs overlaid)", "\n\n".join(f"![{k}]({study.link(p)})" for k, p in drawn)
+
+
+def run_folder(study_dir: Path, run: str) -> RunDir:
+    """The run folder of a row's ``run`` (the folder it trained in), inside ``study_dir``: by
+    its name, so that a study folder moved since still finds its runs."""
+    return StudyDir(study_dir).run(Path(run).name)
 
 
 def runs_section(
-    rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]
+    study_dir: Path, rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]
 ) -> tuple[str, str]:
     """Every run's own loss / accuracy curves (its plots/curves.png)."""
+    study = StudyDir(study_dir)
     parts = []
     for r in rows:
-        run = Path(r["run"]).name
-        parts.append(f"**{label(r)}** (`runs/{run}`)\n\n![{run}](runs/{run}/plots/curves.png)")
+        run = run_folder(study_dir, r["run"])
+        parts.append(
+            f"**{label(r)}** (`{study.link(run.path)}`)\n\n"
+            f"![{run.path.name}]({study.link(run.curves)})"
+        )
     return "Curves of every run", "\n\n".join(parts)
 
 

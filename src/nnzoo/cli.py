@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -228,6 +227,7 @@ def build_parser() -> Parser:
 # -- commands ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from nnzoo.config import load_config
+    from nnzoo.runs.rundir import RunDir
     from nnzoo.runs.train import default_run_dir, train_run
     from nnzoo.tasks import create_task
 
@@ -241,14 +241,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=False if args.quiet else None,
     )
     line = create_task(config.task).run_line(results)
-    print(f"{run_dir}: {line}; report: {run_dir / 'report.md'}")
+    print(f"{run_dir}: {line}; report: {RunDir(run_dir).report}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnzoo.config import RunConfig
-    from nnzoo.report.markdown import classification_table, confusion_table, write_atomic
-    from nnzoo.report.plots import plot_confusion
+    from nnzoo.io import write_json
+    from nnzoo.runs.rundir import RunDir
     from nnzoo.runs.train import load_splits
     from nnzoo.runs.trained import load_trained
     from nnzoo.tasks import create_task
@@ -259,51 +259,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         config = config.replace(data=dataclasses.replace(config.data, path=args.data_path))
     splits = load_splits(config, args.data_root)
     data = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]
-    result = create_task(config.task).test(model, data, ckpt["extra"])
+    task = create_task(config.task)
+    result = task.test(model, data, ckpt["extra"])
     # a run's checkpoint: <run>/evaluation/; a loose checkpoint: <name>-evaluation/ beside it
-    if ckpt_path.parent.name == "checkpoints":
-        out = ckpt_path.parent.parent / "evaluation"
+    if ckpt_path.parent.name == RunDir.checkpoints.name:
+        out = RunDir(ckpt_path.parent.parent).evaluation
     else:
         out = ckpt_path.with_name(f"{ckpt_path.stem}-evaluation")
-    png = plot_confusion(
-        result["confusion"], splits.class_names, out / f"confusion-{args.split}.png",
-        title=f"{args.split}, epoch {ckpt['epoch']}",
-    )  # fmt: skip
-    write_atomic(out / f"{args.split}.json", json.dumps(result, indent=2) + "\n")
-    print(f"{args.split} accuracy {result['accuracy']:.4f} ({ckpt_path}, epoch {ckpt['epoch']})")
-    print()
-    print(classification_table(result["report"]))
-    print()
-    print(confusion_table(result["confusion"], splits.class_names))
-    print(f"\nconfusion matrix: {png}")
+    title = f"{args.split}, epoch {ckpt['epoch']}"
+    text = task.evaluation(result, ckpt["extra"], out, args.split, title)
+    write_json(out / f"{args.split}.json", result)
+    print(f"{ckpt_path}, epoch {ckpt['epoch']}")
+    print(text)
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import torch
-
-    from nnzoo.data.base import SequenceSet, restandardize
-    from nnzoo.data.sequences import read_unlabelled
+    from nnzoo.io import write_atomic
     from nnzoo.runs.trained import load_trained
     from nnzoo.tasks import create_task
 
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
-    extra = ckpt["extra"]
-    x, lengths, ids = read_unlabelled(args.input, extra["num_features"])
-    data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
-    data = restandardize(data, extra.get("standardize"))  # as the training data was
-    probs = create_task(ckpt["run_config"].task).predict(model, data)
-    names = extra["class_names"]
-    lines = ["sequence,class,probability"]
-    for seq_id, row in zip(ids, probs):
-        k = int(row.argmax())
-        lines.append(f"{seq_id},{names[k]},{float(row[k]):.6f}")
-    text = "\n".join(lines) + "\n"
+    task = create_task(ckpt["run_config"].task)
+    text = task.predict_file(model, Path(args.input), ckpt["extra"])
     if args.output:
-        from nnzoo.report.markdown import write_atomic
-
         write_atomic(args.output, text)
-        print(f"{len(ids)} predictions written to {args.output}")
+        print(f"{text.count(chr(10)) - 1} predictions written to {args.output}")
     else:
         sys.stdout.write(text)
     return 0

@@ -308,6 +308,8 @@ def test_other_bad_choices_are_one_line(tmp_path):
     assert "no option 'folds'" in one_line(
         ConfigError, load_dataset, "uci-har", folds=2, root=tmp_path / "absent"
     )
+
+
 def test_load_splits_takes_the_policy_from_the_config(tmp_path):
     from nnzoo.runs.train import load_splits
 

@@ -189,11 +189,7 @@ MODULES = sorted(p for p in SRC.rglob("*.py") if p != SRC / "runs" / "rundir.py"
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(
-            p, id=str(p.relative_to(SRC)),
-            marks=pytest.mark.xfail(strict=True, reason="still spells report.md, checkpoints")
-            if p == SRC / "cli.py" else (),
-        )
+        pytest.param(p, id=str(p.relative_to(SRC)))
         for p in MODULES
     ],
 )  # fmt: skip

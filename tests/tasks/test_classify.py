@@ -9,8 +9,9 @@ from sklearn.metrics import log_loss
 
 from nnzoo.cli import main
 from nnzoo.config import ModelConfig, TaskConfig
-from nnzoo.data import load_dataset
+from nnzoo.data import load_dataset, save_sequences_npz
 from nnzoo.models import create_model
+from nnzoo.runs.trained import load_trained
 from nnzoo.tasks import create_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -63,3 +64,20 @@ def test_binary_trains_end_to_end(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "classify" and len(results["test"]["confusion"]) == 2
     assert (out / "plots" / "confusion.png").is_file()
+    # nnzoo evaluate rebuilds the one-output model from the checkpoint and agrees with the run
+    assert main(["evaluate", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert f"test accuracy {results['test']['accuracy']:.4f}" in printed
+    # nnzoo predict: the class of P(class 1) >= 0.5, computed here from the model itself
+    splits = load_dataset("adding", seed=0, length=6, train_size=200)
+    new = tmp_path / "new.npz"
+    save_sequences_npz(new, splits.test.x[:7], splits.test.y[:7])
+    assert main(["predict", str(out), str(new)]) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
+    model, ckpt, _ = load_trained(out)
+    with torch.no_grad():
+        p = torch.sigmoid(model(splits.test.x[:7]).squeeze(-1))  # adding is not standardised
+    names = ckpt["extra"]["class_names"]
+    assert [r[1] for r in rows] == [names[int(v >= 0.5)] for v in p]
+    for r, v in zip(rows, p.tolist()):
+        assert float(r[2]) == pytest.approx(max(v, 1 - v), abs=1e-6)

@@ -118,6 +118,18 @@ def test_copy_reverse_reaches_100_percent_sequence_accuracy_from_the_cli(tmp_pat
     example = results["test"]["examples"][0]
     assert example["decoded"] == example["target"] == " ".join(reversed(example["source"].split()))
     assert main(["report", str(out)]) == 0  # the report rebuilds from the folder
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0  # the task's metrics, from the checkpoint
+    printed = capsys.readouterr().out
+    assert "test sequence accuracy 1.0000" in printed and "test token accuracy 1.0000" in printed
+    assert (
+        json.loads((out / "evaluation" / "test.json").read_text())["examples"]
+        == (results["test"]["examples"])
+    )
+    assert main(["predict", str(out), str(out / "results.json")]) == 2
+    err = capsys.readouterr().err
+    assert "seq2seq task does not predict from a file yet" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_monitor_the_task_does_not_log_is_one_line(capsys):

@@ -50,9 +50,10 @@ def load_trained(path: str | Path, which: str = "best") -> Trained:
     ckpt = load_checkpoint(ckpt_path)
     extra = ckpt.get("extra", {})
     config = ckpt["run_config"]
-    model = create_model(
-        config.model, extra["num_features"], len(extra["class_names"]), extra.get("input_shape")
-    )
+    # num_classes is the output width the task asked for (1 for a binary classifier); older
+    # checkpoints have only the class names
+    num_classes = extra.get("num_classes", len(extra.get("class_names", ())))
+    model = create_model(config.model, extra["num_features"], num_classes, extra.get("input_shape"))
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:

@@ -7,7 +7,8 @@
 * the metrics of an evaluation (``evaluate``) and of the one test evaluation (``test``);
 * the model's input and output sizes for the data (``model_dims``), and what a checkpoint must
   remember to treat new data as the training data was (``data_extra``);
-* how predictions are decoded (``decode`` / ``sample`` where it has them);
+* how predictions are decoded (``decode`` / ``sample`` where it has them), what ``nnzoo
+  evaluate`` prints (``evaluation``) and what ``nnzoo predict`` writes (``predict_file``);
 * its rows of a run's summary table and its sections of the run's report.
 
 A task is registered by name in `nnzoo.tasks.TASKS` and chosen by the config's ``[task]`` table
@@ -18,10 +19,13 @@ them to the device. Shape legend: B batch, T time, F features, C classes, V voca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+from nnzoo.errors import ConfigError
 
 if TYPE_CHECKING:
     from nnzoo.runs.rundir import RunDir
@@ -139,6 +143,24 @@ class Task:
                 step = self.step(model, move(batch, device))
                 totals.add(step.loss.item(), step)
         return totals
+
+    def evaluation(
+        self, result: dict[str, Any], extra: dict[str, Any], out: Path, split: str, title: str
+    ) -> str:
+        """What ``nnzoo evaluate`` prints of a `test` result on ``split``; anything it draws
+        goes into the folder ``out`` (``title`` heads the plots). Here: the numeric metrics."""
+        return "\n".join(
+            f"{split} {key.replace('_', ' ')} {value:.4f}"
+            for key, value in result.items()
+            if isinstance(value, int | float)
+        )
+
+    def predict_file(self, model: nn.Module, path: Path, extra: dict[str, Any]) -> str:
+        """``nnzoo predict``: the predictions for the new data in ``path``, as CSV text."""
+        raise ConfigError(
+            f"nnzoo predict: the {self.name} task does not predict from a file yet; "
+            "use nnzoo evaluate, or the run's report, for its decoded examples"
+        )
 
     def monitors(self) -> list[str]:
         """Every name ``train.monitor`` may take."""

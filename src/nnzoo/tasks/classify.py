@@ -20,6 +20,7 @@ the model is called as ``model(x, lengths)`` and returns (B, C) logits, or (B, 1
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -120,6 +121,39 @@ class Classify(Task):
             "report": classification_report(data.y, pred, names),
             "confusion": confusion_matrix(data.y, pred, len(names)).tolist(),
         }
+
+    def evaluation(self, result, extra, out: Path, split: str, title: str) -> str:
+        """Accuracy, the per-class table and the confusion matrix (also drawn into ``out``)."""
+        from nnzoo.report.markdown import classification_table, confusion_table
+        from nnzoo.report.plots import plot_confusion
+
+        names = list(extra["class_names"])
+        png = plot_confusion(
+            result["confusion"], names, out / f"confusion-{split}.png", title=title
+        )
+        return "\n\n".join([
+            f"{split} accuracy {result['accuracy']:.4f}",
+            classification_table(result["report"]),
+            confusion_table(result["confusion"], names),
+            f"confusion matrix: {png}",
+        ])  # fmt: skip
+
+    def predict_file(self, model: nn.Module, path: Path, extra: dict[str, Any]) -> str:
+        """``sequence,class,probability``: the most probable class of each sequence in
+        ``path`` (a .npz or .csv as the sequences dataset reads, labels not needed), the
+        features scaled as the training data's were."""
+        from nnzoo.data.base import SequenceSet, restandardize
+        from nnzoo.data.sequences import read_unlabelled
+
+        x, lengths, ids = read_unlabelled(path, extra["num_features"])
+        data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
+        probs = self.predict(model, restandardize(data, extra.get("standardize")))
+        names = extra["class_names"]
+        lines = ["sequence,class,probability"]
+        for seq_id, row in zip(ids, probs):
+            k = int(row.argmax())
+            lines.append(f"{seq_id},{names[k]},{float(row[k]):.6f}")
+        return "\n".join(lines) + "\n"
 
     # -- the model and the data ---------------------------------------------------------------
     def model_dims(self, splits) -> dict[str, Any]:

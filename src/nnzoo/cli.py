@@ -132,6 +132,8 @@ def values_from(args: argparse.Namespace) -> list[tuple[str, object]]:
 
 
 def build_parser() -> Parser:
+    from nnzoo.data import DATA_ROOT_HELP
+
     parser = Parser(prog="nnzoo", description="Train, compare and explain deep networks.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -149,7 +151,7 @@ def build_parser() -> Parser:
     add_config_flags(p, "task")
     run = p.add_argument_group("run")
     add_set_flag(run)
-    run.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")
+    run.add_argument("--data-root", help=DATA_ROOT_HELP)
     run.add_argument("--out", help="run folder (default: runs/<data>-<cell>-s<seed>-<digest>)")
     run.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -158,7 +160,7 @@ def build_parser() -> Parser:
     p.add_argument("run", help="a run folder or a checkpoint file")
     p.add_argument("--split", choices=("test", "val", "train"), default="test")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--data-path", help="read the split from this file or folder instead")
 
     p = sub.add_parser("predict", help="class and probability for each sequence of a file")
@@ -187,7 +189,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("data", help="datasets: list, download, path")
     p.add_argument("action", choices=("list", "download", "path"))
     p.add_argument("name", nargs="?")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--force", action="store_true", help="download again even if present")
 
     from nnzoo.experiments import experiments
@@ -216,7 +218,7 @@ def build_parser() -> Parser:
     p.add_argument("--worker", action="store_true", help="run trials of a shared study")
     p.add_argument("--focus-from", metavar="DIR|URL", help="round 1 to focus round 2 on")
     p.add_argument("--focus-study", metavar="NAME", help="round 1's study name, with a URL")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="a value of the run config every trial starts from, e.g. train.epochs=2 (repeatable)",

@@ -43,3 +43,15 @@ def test_check_int_names_the_option(value):
     with pytest.raises(ConfigError) as e:
         check_int("folds", value, 1)
     assert str(e.value) == f"data.options.folds={value!r}: expected an integer >= 1"
+
+
+def test_a_sequence_set_is_a_torch_dataset():
+    x = torch.randn(5, 4, 2)
+    data = SequenceSet(x, torch.tensor([0, 1, 0, 1, 1]), torch.tensor([4, 1, 2, 3, 4]))
+    batches = list(torch.utils.data.DataLoader(data, batch_size=2))
+    assert [len(b[0]) for b in batches] == [2, 2, 1]
+    xs, ys, lengths = (torch.cat(parts) for parts in zip(*batches))
+    assert torch.equal(xs, x) and ys.tolist() == [0, 1, 0, 1, 1]
+    assert lengths.tolist() == [4, 1, 2, 3, 4]
+    full = SequenceSet(x, torch.zeros(5, dtype=torch.long))
+    assert int(full[3][2]) == 4  # every sequence has length T

@@ -29,6 +29,7 @@ from nnzoo.data.fashion_mnist import as_images, load_fashion_mnist  # isort: ski
 from nnzoo.data.sequences import load_sequences, save_sequences_npz  # isort: skip
 
 ENV_VAR = "NNZOO_DATA"
+DATA_ROOT_HELP = f"folder of datasets (default: ${ENV_VAR}, else ~/.cache/nnzoo/data)"
 
 
 def data_root(flag: str | os.PathLike | None = None) -> Path:
@@ -85,6 +86,7 @@ def load_dataset(
 
 __all__ = [
     "DATASETS",
+    "DATA_ROOT_HELP",
     "DEFAULTS",
     "DOWNLOADS",
     "ENV_VAR",

@@ -51,6 +51,11 @@ class SequenceSet:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Row ``i`` as a map-style torch ``Dataset`` gives it: x (T, F), y (), its length ()."""
+        length = self.lengths[i] if self.lengths is not None else torch.tensor(self.x.shape[1])
+        return self.x[i], self.y[i], length
+
     def subset(self, index: Tensor) -> SequenceSet:
         def pick(t: Tensor | None) -> Tensor | None:
             return None if t is None else t[index]

@@ -52,8 +52,10 @@ def fill_data_root(args: argparse.Namespace) -> None:
 
 
 def add_common_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
+    from nnzoo.data import DATA_ROOT_HELP
+
     p.add_argument("--out", default=default_out, help=f"study folder (default: {default_out})")
-    p.add_argument("--data-root", help="folder of datasets (default: $NNZOO_DATA)")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")

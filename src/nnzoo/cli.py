@@ -36,9 +36,12 @@ FLAG_NAMES = {
     "data.name": "data", "data.path": "data-path", "model.name": "model", "task.name": "task",
 }  # fmt: skip
 GROUP_TITLES = {
-    "data": "data ([data])", "model": "model ([model])", "train": "training ([train])",
+    "data": "data ([data])",
+    "model": "model ([model]: the name, then sequence-classifier's options; any model's options "
+    "by --set model.options.KEY=VALUE)",
+    "train": "training ([train])",
     "task": "task ([task])",
-}  # fmt: skip
+}
 TEST_PATH_HELP = (
     "the test set of your own data (--data sequences), a file in the format of --data-path; "
     "sets data.options.test_path (default: none, a stratified data.options.test_fraction of "
@@ -117,7 +120,7 @@ def add_model_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a cell option, e.g. window=38 (repeatable; sets model.cell_options.KEY)",
+        help="a cell option, e.g. window=38 (repeatable; sets model.options.cell_options.KEY)",
     )
     return group
 

@@ -117,11 +117,14 @@ class CellBase(nn.Module):
     def recur(self, xp_t: Tensor, state: NamedTuple, mask: Tensor | None = None):
         raise NotImplementedError
 
-    def sequence_recur(self, xp: Tensor, state: NamedTuple):
-        """Optional fast path: ``recur`` over a whole (B, T, P) sequence of full length.
+    def sequence_recur(self, xp: Tensor, state: NamedTuple, lengths: Tensor | None = None):
+        """Optional fast path: ``recur`` over a whole (B, T, P) sequence.
 
-        Returns (outputs (B, T, H), final state), or None where the cell has none (the scan then
-        loops over ``recur``). A cell that has one proves it equal to the loop in its tests.
+        ``lengths`` (B,) is None when every sequence has length T; otherwise the fast path must
+        give what the scan's masked loop gives: outputs zero past each length, and each
+        sequence's state after its own last step. Returns (outputs (B, T, H), final state), or
+        None where the cell has no fast path for this input (the scan then loops over
+        ``recur``). A cell that has one proves it equal to the loop in its tests.
         """
         return None
 

@@ -68,9 +68,10 @@ class PeepholeLSTMCell(CellBase):
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
         return h, LSTMState(h, c)
 
-    def sequence_recur(self, xp: Tensor, state: LSTMState):
-        """Fast path for diagonal peepholes: the whole sequence with hand-written BPTT."""
-        if self.peephole != "diagonal" or not torch.is_grad_enabled():
+    def sequence_recur(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
+        """Fast path for diagonal peepholes of full length: the whole sequence with
+        hand-written BPTT."""
+        if lengths is not None or self.peephole != "diagonal" or not torch.is_grad_enabled():
             return None  # without a graph to build, the plain loop is as fast
         out, h, c = DiagonalPeepholeLSTMScan.apply(
             xp, state.h, state.c, self.weight_hh, self.weight_ch

@@ -123,7 +123,7 @@ def unroll(
         x = reverse_padded(x, lengths)
 
     xp = cell.input_projection(x)  # (B, T, P)
-    fast = cell.sequence_recur(xp, state) if lengths is None and collect is None else None
+    fast = cell.sequence_recur(xp, state, lengths) if collect is None else None
     if fast is not None:
         out, state = fast
         return repack(reverse_padded(out, None) if reverse else out, padded), state

@@ -211,7 +211,8 @@ class TrainConfig:
         clip_norm: clip the norm of all the gradients together to this; 0: off.
         clip_value: clip every gradient element to [-clip_value, clip_value]; 0: off.
         device: the torch device, e.g. cpu, cuda or cuda:1.
-        threads: torch threads; 0: torch's default.
+        threads: torch threads; 0: half the CPU cores this process may use, at least one
+            (torch's own default, every core, is many times slower on a busy machine).
         tensorboard: also write TensorBoard logs to <run folder>/tensorboard (needs the
             tensorboard package).
     """

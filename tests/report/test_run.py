@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nnzoo.config import config_from_toml
+from nnzoo.engine.runtime import default_threads, threads_rule
 from nnzoo.report.run import format_duration, write_run_report
 from tests.report.conftest import CONFIGS
 
@@ -50,6 +51,8 @@ def test_the_provenance_of_a_trained_run(trained_runs):
     assert rows["torch"] == torch.__version__ == saved["torch"]
     assert rows["python"] == platform.python_version()
     assert rows["machine"] == saved["machine"] and rows["date"] == saved["date"]
+    # train.threads = 0: the run chose half the usable cores and says so
+    assert rows["threads"] == saved["threads"] == threads_rule(0, default_threads())
 
 
 def test_wall_time_and_a_given_provenance(trained_runs, tmp_path):

@@ -27,6 +27,7 @@ from torch import nn
 from nnzoo.config import RunConfig
 from nnzoo.data.base import SequenceSet
 from nnzoo.engine.callbacks import Callback
+from nnzoo.engine.runtime import set_threads
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import (
@@ -116,8 +117,7 @@ def grad_task(task: dict[str, Any]) -> dict[str, Any]:
     """One (model, lr) run, picked up from its folder when it already holds this config."""
     from nnzoo.runs.train import build_model
 
-    if task.get("threads"):
-        torch.set_num_threads(task["threads"])
+    set_threads(task.get("threads") or 0)
     run = RunDir(task["run_dir"])
     config: RunConfig = task["config"]
     done = {"key": task["key"], "run_dir": str(run.path)}

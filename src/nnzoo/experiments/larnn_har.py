@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from nnzoo.data.base import DataSplits
+from nnzoo.engine.runtime import set_threads
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, make_config
@@ -153,8 +154,7 @@ def recipe_splits(config, data_root: str, quick: bool) -> DataSplits:
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or pick up) one model and seed; runs in a worker process with ``--jobs``."""
-    if task["threads"]:
-        torch.set_num_threads(task["threads"])
+    set_threads(task["threads"] or 0)
     spec = MODELS[task["name"]]
     config = make_config(
         spec["settings"], {"train.epochs": task["epochs"], "train.seed": task["seed"]}

@@ -57,7 +57,12 @@ def add_common_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--out", default=default_out, help=f"study folder (default: {default_out})")
     p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per run (0: half the usable cores, at least 1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
     p.add_argument(
         "--results",
@@ -135,7 +140,12 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="where the Markdown + JSON go (default: results/)")
     p.add_argument("--runs", help="where the run folders go")
     p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per run (0: half the usable cores, at least 1)",
+    )
 
 
 # -- list flags and cell specs -----------------------------------------------------------------

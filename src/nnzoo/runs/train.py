@@ -32,6 +32,7 @@ from nnzoo.engine.callbacks import (
 )
 from nnzoo.engine.checkpoint import load_checkpoint
 from nnzoo.engine.fit import fit
+from nnzoo.engine.runtime import set_threads, threads_rule
 from nnzoo.errors import ConfigError
 from nnzoo.models import check_model, create_model
 from nnzoo.runs.rundir import RunDir
@@ -145,8 +146,7 @@ def train_run(
     task = create_task(config.task)
     run_dir = Path(run_dir)
     splits = splits if splits is not None else load_splits(config, data_root)
-    if config.train.threads > 0:
-        torch.set_num_threads(config.train.threads)
+    threads = set_threads(config.train.threads)
     run = RunDir(run_dir)
     run.prepare(config, fresh)
     model = build_model(config, splits, task)
@@ -182,7 +182,7 @@ def train_run(
         **task.results(splits),
     }
     run.write_results(results)
-    env = provenance(device)
+    env = {**provenance(device), "threads": threads_rule(config.train.threads, threads)}
     run.write_provenance(env)  # by the run, not as a side effect of its report
     if write_report:
         from nnzoo.report.run import write_run_report

@@ -348,3 +348,17 @@ def test_step_decay_keeps_the_cuts_of_reduce_lr_on_plateau():
         expected = 0.1 * 0.75 ** ((epoch - 1) // 3) * 0.5 ** cuts_before[epoch - 1]
         assert loop.optimizer.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-12), epoch
         plateau.on_epoch_end(loop, {"epoch": epoch, "val_loss": value})
+
+
+# -- EpochLine ---------------------------------------------------------------------------------
+def test_epoch_line_prints_each_epochs_logged_values(capsys):
+    from nnzoo.engine.callbacks import EpochLine
+
+    splits = synthetic_splits(32)
+    config = tiny_config(epochs=3)
+    loop = fit(new_model(config), splits.train, splits.val, config, callbacks=[EpochLine("m s0")])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for line, row in zip(lines, loop.history):
+        expected = f"m s0 epoch {row['epoch']}/3: loss {row['loss']:.4f}, "
+        assert line.startswith(expected + f"val_accuracy {row['val_accuracy']:.4f} (")

@@ -93,7 +93,7 @@ def test_parallel_jobs_give_the_same_numbers(capsys, tmp_path, fashion_root):
         (["--lrs", "0.1,abc"], "--lrs"),
         (["--lrs", "0.1,-1"], "--lrs"),
         (["--lrs", ""], "--lrs"),
-        (["--jobs", "0"], "--jobs"),
+        (["--jobs", "-1"], "--jobs"),
         (["--model", "nope"], "nope"),
         (["--optimizer", "nope"], "train.optimizer"),
         (["--set", "train.bogus=1"], "bogus"),

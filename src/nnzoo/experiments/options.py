@@ -56,13 +56,7 @@ def add_common_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
 
     p.add_argument("--out", default=default_out, help=f"study folder (default: {default_out})")
     p.add_argument("--data-root", help=DATA_ROOT_HELP)
-    p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads per run (0: half the usable cores, at least 1)",
-    )
+    add_parallel_arguments(p, jobs=1)
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
     p.add_argument(
         "--results",
@@ -70,9 +64,28 @@ def add_common_arguments(p: argparse.ArgumentParser, default_out: str) -> None:
     )
 
 
+def add_parallel_arguments(p: argparse.ArgumentParser, jobs: int) -> None:
+    """--jobs (processes side by side; 0: `nnzoo.runs.pool.auto_jobs`) and --threads."""
+    p.add_argument(
+        "--jobs", type=int, default=jobs,
+        help=f"runs trained in parallel processes (0: as many as the cores hold at --threads "
+        f"per run; default {jobs})",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per run (0: half the usable cores, at least 1)",
+    )
+
+
 def check_common(args: argparse.Namespace) -> None:
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs={args.jobs}: expected an integer >= 1")
+    if args.jobs < 0:
+        raise ConfigError(f"--jobs={args.jobs}: expected an integer >= 0 (0: automatic)")
+    if args.threads >= 0 and args.jobs == 0:
+        from nnzoo.runs.pool import auto_jobs
+
+        args.jobs = auto_jobs(args.threads)
     if args.threads < 0:
         raise ConfigError(f"--threads={args.threads}: expected an integer >= 0")
 
@@ -135,17 +148,13 @@ def course_setup(options: dict[str, Any], epochs: int | None = None) -> bool:
 def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``nnzoo reproduce`` that more than one recipe reads (each recipe's
     ``add_arguments`` adds its own to the same parser)."""
-    p.add_argument("--data-root")
+    from nnzoo.data import DATA_ROOT_HELP
+
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--epochs", type=int, help="epochs per run (overrides the recipe's budget)")
     p.add_argument("--out", help="where the Markdown + JSON go (default: results/)")
     p.add_argument("--runs", help="where the run folders go")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads per run (0: half the usable cores, at least 1)",
-    )
+    add_parallel_arguments(p, jobs=0)
 
 
 # -- list flags and cell specs -----------------------------------------------------------------

@@ -17,6 +17,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def auto_jobs(threads: int = 0) -> int:
+    """Processes that fit side by side: the usable cores over the threads of each run
+    (``threads`` 0: `nnzoo.engine.runtime.default_threads`), at least one."""
+    from nnzoo.engine.runtime import default_threads, usable_cores
+
+    return max(1, usable_cores() // (threads or default_threads()))
+
+
 def workers(jobs: int, count: int) -> int:
     """How many processes ``map_tasks`` starts for ``count`` tasks; 0: it runs them in this one."""
     return min(jobs, count) if jobs > 1 and count > 1 else 0

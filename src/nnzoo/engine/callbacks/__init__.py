@@ -3,6 +3,7 @@
 from nnzoo.engine.callbacks.base import Callback
 from nnzoo.engine.callbacks.convergence import Convergence
 from nnzoo.engine.callbacks.early_stopping import EarlyStopping
+from nnzoo.engine.callbacks.epoch_line import EpochLine
 from nnzoo.engine.callbacks.evaluate_split import EvaluateSplit
 from nnzoo.engine.callbacks.gradient_clipping import GradientClipping
 from nnzoo.engine.callbacks.metrics_logger import MetricsLogger
@@ -17,6 +18,7 @@ __all__ = [
     "Callback",
     "Convergence",
     "EarlyStopping",
+    "EpochLine",
     "EvaluateSplit",
     "GradientClipping",
     "MetricsLogger",

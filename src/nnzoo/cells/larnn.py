@@ -31,6 +31,14 @@ entered the window (not re-normalised over the whole window at each step as the 
 code did): that keeps the cache exact in evaluation mode and the cost linear, and it is the
 choice made here on purpose. LayerNorm needs no batch statistics, so it is exact either way.
 
+Fast path. ``recur`` is the reference, step by step. Over a whole batch of full-length
+sequences ``unroll`` takes ``sequence_recur``, which computes the same numbers by
+``nnzoo.layers.larnn_scan``: each key and value written once into a preallocated buffer of
+T + K slots (step t attends to a view of it; no window is concatenated, and the window of raw
+cell states, which no step reads, is not carried but gathered once for the final state), the
+batch innermost, and a hand-written backward that saves O(T (H + D + K N)) numbers per
+sequence instead of the graph's O(T K D). The tests check it against the loop of ``recur``.
+
 Shape:
     x_t (B, I), state ``LARNNState(h, c, window, keys, values, count)`` with h, c (B, H),
     window (B, K, H), keys/values (B, K, D), count (B,) long -> h_t (B, H).
@@ -48,6 +56,7 @@ from nnzoo.cells.base import CellBase, check_choice, check_positive_int
 from nnzoo.cells.registry import CELLS
 from nnzoo.errors import ConfigError
 from nnzoo.layers.attention import window_attention
+from nnzoo.layers.larnn_scan import LARNNSpec, larnn_scan, time_major
 from nnzoo.layers.norm import TimeBatchNorm
 from nnzoo.layers.positional import num_positional_features, window_positional_encoding
 
@@ -150,7 +159,17 @@ class LARNNCell(CellBase):
         # [M x + b (4H), W_qx x + b_q (D)] in one matmul: (..., 4H + D)
         weight = torch.cat([self.weight_ih, self.weight_qi])
         bias = None if self.bias_ih is None else torch.cat([self.bias_ih, self.bias_q])
-        return F.linear(x, weight, bias)
+        if x.dim() != 3:
+            return F.linear(x, weight, bias)
+        # a sequence (B, T, I): the same numbers, stored (T, 4H + D, B) as the fast path reads
+        # them (one matmul per step, in one call); handed over as a (B, T, 4H + D) view
+        T = x.shape[1]
+        weight = weight.expand(T, *weight.shape)
+        x = time_major(x)  # (T, I, B)
+        if bias is None:
+            return torch.bmm(weight, x).permute(2, 0, 1)
+        bias = bias[:, None].expand(T, -1, x.shape[2])
+        return torch.baddbmm(bias, weight, x).permute(2, 0, 1)
 
     def recur(self, xp_t: Tensor, state: LARNNState, mask: Tensor | None = None):
         H, D = self.hidden_size, self.attention_size
@@ -184,13 +203,8 @@ class LARNNCell(CellBase):
         k_new, v_new = F.linear(c, self.weight_kv).chunk(2, 1)  # (B, D) each
         if self.bias_v is not None:
             v_new = v_new + self.bias_v
-        if self.kv_norm == "batch":
-            k_new, v_new = (
-                F.elu(self.norm_k(k_new, mask=mask)),
-                F.elu(self.norm_v(v_new, mask=mask)),
-            )
-        elif self.kv_norm == "layer":
-            k_new, v_new = F.elu(self.norm_k(k_new)), F.elu(self.norm_v(v_new))
+        if self.kv_norm is not None:
+            k_new, v_new = self._normalise(k_new, v_new, mask)
 
         def push(old: Tensor, new: Tensor) -> Tensor:
             return torch.cat([new[:, None], old[:, :-1]], 1)  # (B, K, *)
@@ -203,6 +217,59 @@ class LARNNCell(CellBase):
             values=push(state.values, v_new),
             count=(state.count + 1).clamp(max=self.window),
         )
+
+    def _normalise(self, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """nu on a new key and value (B, D): BN-ELU or LayerNorm-ELU."""
+        if self.kv_norm == "batch":
+            return F.elu(self.norm_k(k, mask=mask)), F.elu(self.norm_v(v, mask=mask))
+        return F.elu(self.norm_k(k)), F.elu(self.norm_v(v))
+
+    def _normalise_kv(self, kv: Tensor, mask: Tensor | None) -> Tensor:
+        """nu on [k, v] (B, 2D), as the fast path holds them."""
+        return torch.cat(self._normalise(*kv.chunk(2, 1), mask), 1)
+
+    def sequence_recur(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
+        """The fast path (``scan_sequence``) for batches of full length.
+
+        Variable-length batches take the loop: ``unroll(..., reverse=True)`` turns a fast
+        path's outputs back with ``reverse_padded(out, None)``, a flip of the whole padded time
+        axis, which is right only when every sequence has length T.
+        """
+        if lengths is not None:
+            return None
+        return self.scan_sequence(xp, state, lengths)
+
+    def scan_sequence(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
+        """``recur`` over a whole sequence xp (B, T, 4H + D) by ``nnzoo.layers.larnn_scan``,
+        for every option, variable lengths (as the scan's masked loop), training and
+        evaluation, with or without a graph. Returns (outputs (B, T, H), final state)."""
+        T = xp.shape[1]
+        if T == 0:
+            return None
+        H, D, K = self.hidden_size, self.attention_size, self.window
+        spec = LARNNSpec(
+            hidden_size=H, attention_size=D, num_heads=self.num_heads, window=K,
+            tanh_g=self.mode == "residual", query_elu=self.query_activation == "elu",
+            normalise=None if self.kv_norm is None else self._normalise_kv,
+        )  # fmt: skip
+        weight_hq = torch.cat([self.weight_hh, self.weight_qh])  # (4H + D, H)
+        bias_kv = None
+        if self.bias_v is not None:
+            bias_kv = torch.cat([torch.zeros_like(self.bias_v), self.bias_v])  # [0; b_v] (2D,)
+        pos_kv = None
+        if self.positional_encoding:
+            pos_kv = F.linear(self._table(xp), self.weight_kvp).flip(0)  # (K, 2D), oldest first
+        norm_params = ()
+        if self.kv_norm is not None:
+            norm_params = (*self.norm_k.parameters(), *self.norm_v.parameters())
+        h, c, window, keys, values, count = state
+        out, h, c, window, keys, values = larnn_scan(
+            spec, xp, h, c, window, keys, values, count, lengths,
+            weight_hq, self.weight_ag, self.weight_kv, bias_kv, pos_kv, norm_params,
+        )  # fmt: skip
+        steps = T if lengths is None else lengths
+        count = (count + steps).clamp(max=K)
+        return out, LARNNState(h, c, window, keys, values, count)
 
     def extra_repr(self) -> str:
         return (

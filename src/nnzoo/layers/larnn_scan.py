@@ -1,0 +1,450 @@
+r"""The LARNN cell over a whole sequence, with a hand-written backward: the cell's fast path.
+
+``LARNNCell.recur`` is the reference, the paper's equations one step at a time. Per step
+(xp_t = [M x_t + b, W_qx x_t + b_q] is hoisted by the caller; heads of width d = D / N):
+
+.. math::
+    z &= xp_t + [W_{hh}; W_{qh}]\, h_{t-1}, \quad q = \psi(z_q) / \sqrt{d} \\
+    s_{n,k} &= q_n \cdot K_{t,n,k}, \quad w_{n,\cdot} = \mathrm{softmax}_k(s_{n,\cdot})
+        \ \text{over the valid entries}, \quad a_n = \textstyle\sum_k w_{n,k} V_{t,n,k} \\
+    i, f, o &= \sigma(z_i, z_f, z_o), \quad g = \tanh(z_g + W_{ac} a) \ (\text{or linear}), \quad
+    c_t = f \odot c_{t-1} + i \odot g, \quad h_t = o \odot \tanh(c_t) \\
+    [k_t; v_t] &= \nu(W_{kv} c_t + [0; b_v])
+
+This module computes the same numbers with other bookkeeping:
+
+* Keys and values live in preallocated buffers of T + K slots: slot K + t holds k_t (v_t),
+  written once when c_t is made; slots 0..K-1 hold the initial window, oldest first. Step t
+  attends to slots t..t+K-1, a view (plus the positional table, when there is one): no window is
+  concatenated and no raw window of cell states is carried from step to step. The final
+  state's window, keys and values are gathered once, at each sequence's own length.
+* Batch innermost: every tensor is laid out (time or slot, features, B): hidden states
+  (T, H, B), inputs (T, 4H + D, B), keys (T + K, D, B), so that a step's slice is contiguous.
+  The reductions over the d features of a head and over the K window entries, and the softmax
+  over K, run along contiguous rows of B numbers whatever d and N are (in a (B, K, N, d)
+  layout, the paper's 27 heads of width 3 reduce rows of 3). The attention's D features are in
+  width-major order (feature i of head n at i N + n): a head's weight then broadcasts over an
+  outer dimension. ``LARNNCell.input_projection`` hands its (B, T, 4H + D) result over as a
+  view of (T, 4H + D, B), and the outputs (B, T, H) are a view of (T, H, B), as torch.nn.LSTM's
+  batch-first outputs are a view of its time-major ones.
+* No graph: the forward saves the gates, cell states, queries, attended values and attention
+  weights, O(T (H + D + K N)) numbers per sequence (the graph of ``recur`` saves O(T K D)), and
+  the backward runs the loop back by hand. The gradients of the keys and values accumulate in
+  buffers of the same slots; slot K + t is complete when the backward reaches step t (only
+  steps t + 1..t + K read it), and feeds dc_t through W_kv.
+
+Variable lengths: every sequence runs all T steps; a sequence's steps past its length feed
+nothing that is returned (its outputs are zeroed, its final state is gathered at its own last
+step), so its results are those of the scan's masked loop. Only a normalisation with batch
+statistics couples sequences; it gets the same mask of running sequences as in the loop.
+The key/value normalisation ``nu`` (``kv_norm``) is the cell's own module: its backward comes
+from a small graph per step, built in the forward and differentiated in the backward.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+
+class LARNNSpec(NamedTuple):
+    """What the scan needs to know of the cell, besides its weights."""
+
+    hidden_size: int  # H
+    attention_size: int  # D
+    num_heads: int  # N
+    window: int  # K
+    tanh_g: bool  # g = tanh(...) (mode="residual") or linear (mode="layer")
+    query_elu: bool  # psi = ELU
+    # nu on new [keys, values] (B, 2D), given the (B, 1) mask of running sequences (or None)
+    normalise: Callable[[Tensor, Tensor | None], Tensor] | None
+
+
+def time_major(x: Tensor) -> Tensor:
+    """(B, T, F) -> (T, F, B) contiguous: a view when x is stored that way, else a copy."""
+    y = x.permute(1, 2, 0)
+    if y.is_contiguous():
+        return y
+    if x.is_contiguous():  # one 2D transpose, which torch copies blockwise
+        B, T, F_ = x.shape
+        return x.view(B, T * F_).t().contiguous().view(T, F_, B)
+    return y.contiguous()
+
+
+def larnn_scan(
+    spec: LARNNSpec,
+    xp: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    window0: Tensor,
+    keys0: Tensor,
+    values0: Tensor,
+    count0: Tensor,
+    lengths: Tensor | None,
+    weight_hq: Tensor,
+    weight_ag: Tensor,
+    weight_kv: Tensor,
+    bias_kv: Tensor | None,
+    pos_kv: Tensor | None,
+    norm_params: tuple[Tensor, ...] = (),
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Run the cell over xp (B, T, 4H + D); with a graph when grad mode is on.
+
+    Args:
+        spec: sizes and options.
+        xp: the hoisted input projection.
+        h0, c0: (B, H); window0 (B, K, H), keys0 / values0 (B, K, D), most recent first;
+            count0 (B,) long: the initial state.
+        lengths: (B,) long, or None when every sequence has length T.
+        weight_hq: [W_hh; W_qh] (4H + D, H).
+        weight_ag: W_ac (H, D).
+        weight_kv: [W_k; W_v] (2D, H).
+        bias_kv: [0; b_v] (2D,) or None.
+        pos_kv: [P_k pe; P_v pe] (K, 2D) by window position, OLDEST first, or None.
+        norm_params: the parameters ``spec.normalise`` uses (their gradients are returned).
+
+    Returns:
+        outputs (B, T, H) (zeros past each length), and at each sequence's last step h, c (B, H),
+        window (B, K, H), keys, values (B, K, D), most recent first.
+    """
+    D, N = spec.attention_size, spec.num_heads
+    d = D // N
+    permute = N > 1 and d > 1
+    if permute:  # the attention's features in width-major order
+        to_wm = torch.arange(D, device=xp.device).view(N, d).t().reshape(-1)  # wm -> hm
+        to_hm = torch.arange(D, device=xp.device).view(d, N).t().reshape(-1)  # hm -> wm
+        kv_wm, kv_hm = torch.cat([to_wm, to_wm + D]), torch.cat([to_hm, to_hm + D])
+        weight_ag, weight_kv = weight_ag[:, to_wm], weight_kv[kv_wm]
+        bias_kv = None if bias_kv is None else bias_kv[kv_wm]
+        pos_kv = None if pos_kv is None else pos_kv[:, kv_wm]
+        keys0, values0 = keys0[..., to_wm], values0[..., to_wm]
+        if spec.normalise is not None:
+            normalise = spec.normalise
+            spec = spec._replace(normalise=lambda kv, mask: normalise(kv[:, kv_hm], mask)[:, kv_wm])
+    args = (xp, h0, c0, window0, keys0, values0, count0, lengths)
+    args += (weight_hq, weight_ag, weight_kv, bias_kv, pos_kv)
+    if torch.is_grad_enabled():
+        out, h, c, window, keys, values = LARNNScan.apply(spec, *args, *norm_params)
+    else:
+        out, h, c, window, keys, values = _forward(spec, *args, save=None)
+    if permute:
+        keys, values = keys[..., to_hm], values[..., to_hm]
+    return out, h, c, window, keys, values
+
+
+def _head_dot(x: Tensor, y: Tensor) -> Tensor:
+    """x (K, d, N, B) . y (d, N, B) over d -> (K, N, B)."""
+    d = y.shape[0]
+    if d > 4:
+        return (x * y).sum(1)
+    # narrow heads: d fused multiply-adds of (K, N, B) beat materialising x * y and reducing it
+    s = x[:, 0] * y[0]
+    for i in range(1, d):
+        s.addcmul_(x[:, i], y[i])
+    return s
+
+
+def _tanh_(x: Tensor) -> Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1 in place on x, which holds 2x: torch's CPU tanh is several
+    times slower than its sigmoid."""
+    return torch.sigmoid(x, out=x).mul_(2).sub_(1)
+
+
+def _windows(keys: Tensor, values: Tensor, pos: tuple | None, t: int, K: int):
+    """The keys and values step t attends to: slots t..t+K-1, (K, d, N, B) each."""
+    window_k, window_v = keys[t : t + K], values[t : t + K]
+    if pos is None:
+        return window_k, window_v
+    return window_k + pos[0], window_v + pos[1]
+
+
+def _forward(
+    spec: LARNNSpec,
+    xp: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    window0: Tensor,
+    keys0: Tensor,
+    values0: Tensor,
+    count0: Tensor,
+    lengths: Tensor | None,
+    weight_hq: Tensor,
+    weight_ag: Tensor,
+    weight_kv: Tensor,
+    bias_kv: Tensor | None,
+    pos_kv: Tensor | None,
+    save: dict | None,
+):
+    """The forward loop; with ``save`` a dict, it also keeps what the backward reads."""
+    H, D, N, K = spec.hidden_size, spec.attention_size, spec.num_heads, spec.window
+    G, d = 4 * H, D // N
+    B, T, _ = xp.shape
+    scale = 1.0 / math.sqrt(d)
+    new, saving = xp.new_empty, save is not None
+    device = xp.device
+    xp = time_major(xp)  # (T, 4H + D, B)
+    # slot K + t: the key and value of c_t; slots < K: the initial window, oldest first
+    keys, values = new(T + K, D, B), new(T + K, D, B)
+    keys[:K] = keys0.flip(1).permute(1, 2, 0)
+    values[:K] = values0.flip(1).permute(1, 2, 0)
+    cs = new(T + K, H, B)  # the cell states in the same slots
+    cs[:K] = window0.flip(1).permute(1, 2, 0)
+    # the outputs (B, T, H), stored (T, H, B): h_t is hs[t]
+    out = xp.new_empty_strided((B, T, H), (1, H * B, B))
+    hs = out.permute(1, 2, 0)
+    steps = T if saving else 1  # what the backward reads, or one step's scratch
+    gates = new(steps, G, B)  # i, f, g, o after their nonlinearity
+    tanh_c = new(steps, H, B)
+    queries = new(steps, D, B)  # psi(z_q) / sqrt(d), width-major
+    attended = new(steps, D, B)
+    weights, graphs = [], []
+    first_valid = K - count0  # (B,): the slots below it hold no cell state
+    masked_steps = int(first_valid.max())  # steps before it see an empty slot
+    slot = torch.arange(K, device=device)[:, None, None]  # (K, 1, 1)
+    running = None
+    if lengths is not None:
+        running = torch.arange(T, device=device)[:, None] < lengths  # (T, B)
+    keys4, values4 = keys.view(T + K, d, N, B), values.view(T + K, d, N, B)
+    pos = None
+    if pos_kv is not None:
+        pos = tuple(p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
+    weight_k, weight_v = weight_kv[:D], weight_kv[D:]
+    bias_v = None if bias_kv is None else bias_kv[D:, None]  # (D, 1)
+    h, c = h0.t(), c0.t()  # (H, B)
+    for t in range(T):
+        r = t if saving else 0
+        z = torch.addmm(xp[t], weight_hq, h)  # (4H + D, B)
+        z_q = F.elu(z[G:]) if spec.query_elu else z[G:]  # head-major, as the cell's weights
+        q = queries[r].view(d, N, B)
+        torch.mul(z_q.view(N, d, B).transpose(0, 1), scale, out=q)
+        window_k, window_v = _windows(keys4, values4, pos, t, K)
+        s = _head_dot(window_k, q)  # (K, N, B)
+        if t < masked_steps:
+            valid = t + slot >= first_valid  # (K, 1, B)
+            s = s.masked_fill(~valid, torch.finfo(s.dtype).min)
+            w = torch.softmax(s, 0) * valid  # an empty window attends to nothing
+        else:
+            w = torch.softmax(s, 0)
+        a = torch.sum(window_v * w[:, None], 0, out=attended[r].view(d, N, B)).view(D, B)
+
+        z_g, act = z[2 * H : 3 * H], gates[r]
+        if spec.tanh_g:
+            z_g.addmm_(weight_ag, a, beta=2, alpha=2)  # 2 (z_g + W_ac a)
+            torch.sigmoid(z[:G], out=act)
+            act[2 * H : 3 * H].mul_(2).sub_(1)  # tanh
+        else:
+            z_g.addmm_(weight_ag, a)
+            torch.sigmoid(z[:G], out=act)
+            act[2 * H : 3 * H] = z_g
+        i, f, g, o = act.chunk(4)
+        c = torch.addcmul(f * c, i, g, out=cs[K + t])
+        tc = _tanh_(torch.mul(c, 2, out=tanh_c[r]))
+        h = torch.mul(o, tc, out=hs[t])
+
+        if spec.normalise is None:
+            torch.mm(weight_k, c, out=keys[K + t])
+            if bias_v is None:
+                torch.mm(weight_v, c, out=values[K + t])
+            else:
+                torch.addmm(bias_v, weight_v, c, out=values[K + t])
+        else:
+            pre = F.linear(c.t(), weight_kv, bias_kv)  # (B, 2D)
+            mask = None if running is None else running[t, :, None]  # (B, 1)
+            if not saving:
+                normed = spec.normalise(pre, mask)
+            else:
+                with torch.enable_grad():
+                    leaf = pre.requires_grad_()
+                    normed = spec.normalise(leaf, mask)
+                graphs.append((leaf, normed))
+                normed = normed.detach()
+            keys[K + t], values[K + t] = normed[:, :D].t(), normed[:, D:].t()
+        if saving:
+            weights.append(w)
+
+    last = torch.full((B,), T, device=device) if lengths is None else lengths  # (B,)
+    rows = torch.arange(B, device=device)
+    slots = (K - 1 + last)[:, None] - torch.arange(K, device=device)  # (B, K), newest first
+    final = (
+        hs[last - 1, :, rows],  # (B, H)
+        cs[K + last - 1, :, rows],
+        cs[slots, :, rows[:, None]],  # (B, K, H)
+        keys[slots, :, rows[:, None]],  # (B, K, D)
+        values[slots, :, rows[:, None]],
+    )
+    if running is not None:
+        hs.masked_fill_(~running[:, None], 0.0)
+    if saving:
+        save.update(
+            gates=gates, tanh_c=tanh_c, queries=queries, attended=attended, weights=weights,
+            graphs=graphs, keys=keys, values=values, cs=cs, running=running, last=last,
+            slots=slots,
+        )  # fmt: skip
+    return (out, *final)
+
+
+class LARNNScan(torch.autograd.Function):
+    """``larnn_scan`` with a graph of one node: forward ``_forward``, backward by hand."""
+
+    @staticmethod
+    def forward(ctx, spec, xp, h0, c0, window0, keys0, values0, count0, lengths, *rest):
+        weight_hq, weight_ag, weight_kv, bias_kv, pos_kv, *norm_params = rest
+        save: dict = {}
+        outputs = _forward(
+            spec, xp, h0, c0, window0, keys0, values0, count0, lengths,
+            weight_hq, weight_ag, weight_kv, bias_kv, pos_kv, save=save,
+        )  # fmt: skip
+        ctx.spec, ctx.saved, ctx.norm_params = spec, save, norm_params
+        ctx.has_bias = bias_kv is not None
+        # the outputs are the h_t the backward reads (zeroed past each length, where only
+        # gradients of zero meet them); saved so that a change in place is caught
+        ctx.save_for_backward(h0, c0, weight_hq, weight_ag, weight_kv, pos_kv, outputs[0])
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_h, d_c, d_window, d_keys, d_values):
+        spec, saved = ctx.spec, ctx.saved
+        h0, c0, weight_hq, weight_ag, weight_kv, pos_kv, out = ctx.saved_tensors
+        H, D, N, K = spec.hidden_size, spec.attention_size, spec.num_heads, spec.window
+        G, d = 4 * H, D // N
+        scale = 1.0 / math.sqrt(d)
+        gates, tanh_c, queries, attended, weights, graphs = (
+            saved[k] for k in ("gates", "tanh_c", "queries", "attended", "weights", "graphs")
+        )
+        keys, values, cs = saved["keys"], saved["values"], saved["cs"]
+        running, last, slots = saved["running"], saved["last"], saved["slots"]
+        hs = out.permute(1, 2, 0)  # (T, H, B)
+        T, _, B = hs.shape
+        rows = torch.arange(B, device=hs.device)
+
+        # what arrives at each step's h and c, and at each slot's key and value, from the
+        # outputs and from the final state (gathered at each sequence's last step)
+        d_hs = time_major(d_out)  # (T, H, B)
+        if running is not None:
+            d_hs = d_hs.masked_fill(~running[:, None], 0.0)
+        elif d_hs.data_ptr() == d_out.data_ptr():
+            d_hs = d_hs.clone()
+        d_hs[last - 1, :, rows] += d_h
+        d_cs = torch.zeros_like(cs)  # (T + K, H, B)
+        d_cs[K + last - 1, :, rows] += d_c
+        d_cs[slots, :, rows[:, None]] += d_window
+        first_d_cs = int(last.min()) - K  # the steps before it get nothing from the final state
+        d_keys_all, d_values_all = torch.zeros_like(keys), torch.zeros_like(values)
+        d_keys_all[slots, :, rows[:, None]] += d_keys
+        d_values_all[slots, :, rows[:, None]] += d_values
+        keys4, values4 = keys.view(T + K, d, N, B), values.view(T + K, d, N, B)
+        d_keys4, d_values4 = d_keys_all.view(T + K, d, N, B), d_values_all.view(T + K, d, N, B)
+
+        # local derivatives of every step at once
+        d_act = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s)
+        g_all = gates[:, 2 * H : 3 * H]
+        if spec.tanh_g:
+            torch.mul(g_all, g_all, out=d_act[:, 2 * H : 3 * H]).neg_().add_(1)  # 1 - g^2
+        else:
+            d_act[:, 2 * H : 3 * H] = 1.0
+        d_tanh_c = tanh_c.square().neg_().add_(1)
+        # d z_q from d q: psi'(z_q) / sqrt(d), from the saved q = psi(z_q) / sqrt(d)
+        d_query = None
+        if spec.query_elu:
+            d_query = torch.where(queries > 0, scale, queries + scale)  # (T, D, B)
+        d_pre = None if spec.normalise is None else hs.new_empty(T, 2 * D, B)
+        d_norm_params = [None] * len(ctx.norm_params)
+        pos = d_pos = None
+        if pos_kv is not None:
+            pos = tuple(p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
+            d_pos = hs.new_zeros(2, K, D)
+        weight_k_t, weight_v_t = weight_kv[:D].t(), weight_kv[D:].t()
+        weight_ag_t, weight_hq_t = weight_ag.t(), weight_hq.t()
+
+        d_xp_bt = hs.new_empty_strided((B, T, G + D), (1, (G + D) * B, B))  # stored (T, G + D, B)
+        d_xp = d_xp_bt.permute(1, 2, 0)
+        dh, dc = hs.new_zeros(H, B), hs.new_zeros(H, B)
+        c0t = c0.t()
+        for t in range(T - 1, -1, -1):
+            dh = dh + d_hs[t]
+            if t >= first_d_cs:
+                dc = dc + d_cs[K + t]
+            # slot K + t is complete: its key and value -> c_t
+            if spec.normalise is None:
+                dc = torch.addmm(dc, weight_k_t, d_keys_all[K + t])
+                dc.addmm_(weight_v_t, d_values_all[K + t])
+            else:
+                leaf, normed = graphs[t]
+                d_normed = torch.cat([d_keys_all[K + t], d_values_all[K + t]]).t()
+                grads = torch.autograd.grad(
+                    normed,
+                    (leaf, *ctx.norm_params),
+                    d_normed,
+                    retain_graph=True,
+                    allow_unused=True,
+                )
+                d_pre[t] = grads[0].t()
+                for index, grad in enumerate(grads[1:]):
+                    if grad is not None:
+                        prev = d_norm_params[index]
+                        d_norm_params[index] = grad if prev is None else prev + grad
+                dc = torch.addmm(dc, weight_kv.t(), d_pre[t])
+
+            i, f, g, o = gates[t].chunk(4)
+            dz = d_xp[t]  # (4H + D, B)
+            dc = torch.addcmul(dc, dh, o * d_tanh_c[t])
+            torch.mul(dc, g, out=dz[:H])
+            torch.mul(dc, cs[K + t - 1] if t > 0 else c0t, out=dz[H : 2 * H])
+            torch.mul(dc, i, out=dz[2 * H : 3 * H])
+            torch.mul(dh, tanh_c[t], out=dz[3 * H : G])
+            dz[:G] *= d_act[t]
+            dc = dc * f
+
+            # attention: da -> weights, values, scores -> query, keys
+            da = torch.mm(weight_ag_t, dz[2 * H : 3 * H]).view(d, N, B)
+            window_k, window_v = _windows(keys4, values4, pos, t, K)
+            w = weights[t]  # (K, N, B)
+            q = queries[t].view(d, N, B)
+            dw = _head_dot(window_v, da)  # (K, N, B)
+            wdw = w * dw
+            ds = torch.addcmul(wdw, w, wdw.sum(0), value=-1)  # softmax backward
+            dq = torch.sum(window_k * ds[:, None], 0)  # (d, N, B)
+            if d_pos is None:
+                d_keys4[t : t + K].addcmul_(ds[:, None], q)
+                d_values4[t : t + K].addcmul_(w[:, None], da)
+            else:
+                gk, gv = ds[:, None] * q, w[:, None] * da  # (K, d, N, B)
+                d_keys4[t : t + K] += gk
+                d_values4[t : t + K] += gv
+                d_pos[0] += gk.sum(-1).view(K, D)
+                d_pos[1] += gv.sum(-1).view(K, D)
+            d_zq = dz[G:].view(N, d, B).transpose(0, 1)  # head-major, as the cell's weights
+            torch.mul(dq, scale if d_query is None else d_query[t].view(d, N, B), out=d_zq)
+            dh = torch.mm(weight_hq_t, dz)  # (H, B)
+
+        # weight gradients: a contraction over (t, b) each, one matmul per step in one call
+        def contract(x: Tensor, y: Tensor) -> Tensor:  # (T, F, B), (T, F', B) -> (F, F')
+            return torch.bmm(x, y.transpose(1, 2)).sum(0)
+
+        d_weight_hq = contract(d_xp[1:], hs[:-1]) + d_xp[0] @ h0
+        d_weight_ag = contract(d_xp[:, 2 * H : 3 * H], attended)
+        c_all = cs[K:]  # (T, H, B)
+        if spec.normalise is None:
+            d_k, d_v = d_keys_all[K:], d_values_all[K:]  # (T, D, B)
+            d_weight_kv = torch.cat([contract(d_k, c_all), contract(d_v, c_all)])
+            d_bias_kv = torch.cat([d_k.sum((0, 2)), d_v.sum((0, 2))])
+        else:
+            d_weight_kv = contract(d_pre, c_all)
+            d_bias_kv = d_pre.sum((0, 2))
+        if d_pos is not None:
+            d_pos = d_pos.transpose(0, 1).reshape(K, 2 * D)
+        d_window0 = d_cs[:K].flip(0).permute(2, 0, 1)  # (B, K, H), most recent first
+        d_keys0 = d_keys_all[:K].flip(0).permute(2, 0, 1)
+        d_values0 = d_values_all[:K].flip(0).permute(2, 0, 1)
+        return (
+            None, d_xp_bt, dh.t(), dc.t(), d_window0, d_keys0, d_values0, None,
+            None, d_weight_hq, d_weight_ag, d_weight_kv, d_bias_kv if ctx.has_bias else None,
+            d_pos, *d_norm_params,
+        )  # fmt: skip

@@ -27,7 +27,9 @@ from torch import Tensor, nn
 from nnzoo.cells.base import CellBase, check_choice
 from nnzoo.cells.lstm import LSTMState
 from nnzoo.cells.registry import CELLS
-from nnzoo.layers.bptt import DiagonalPeepholeLSTMScan
+from nnzoo.layers import schedule
+from nnzoo.layers.bptt import peephole_lstm_scan
+from nnzoo.layers.gemm import projection
 
 
 @CELLS.register("peephole-lstm")
@@ -68,14 +70,23 @@ class PeepholeLSTMCell(CellBase):
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
         return h, LSTMState(h, c)
 
+    def input_projection(self, x: Tensor) -> Tensor:
+        return projection(x, self.weight_ih, self.bias_ih)  # F.linear on oneDNN's kernel
+
     def sequence_recur(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
-        """Fast path for diagonal peepholes of full length: the whole sequence with
-        hand-written BPTT."""
-        if lengths is not None or self.peephole != "diagonal" or not torch.is_grad_enabled():
-            return None  # without a graph to build, the plain loop is as fast
-        out, h, c = DiagonalPeepholeLSTMScan.apply(
-            xp, state.h, state.c, self.weight_hh, self.weight_ch
-        )
+        """The hand-written scan (``scan_sequence``); variable lengths take the loop for now
+        (see ``nnzoo.layers.schedule.VARIABLE_LENGTHS``)."""
+        if lengths is not None and not schedule.VARIABLE_LENGTHS:
+            return None
+        return self.scan_sequence(xp, state, lengths)
+
+    def scan_sequence(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
+        """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
+        (``nnzoo.layers.bptt``), any lengths, with or without a graph."""
+        out, h, c = peephole_lstm_scan(
+            xp, state.h, state.c, self.weight_hh, self.weight_ch, lengths,
+            diagonal=self.peephole == "diagonal",
+        )  # fmt: skip
         return out, LSTMState(h, c)
 
     def extra_repr(self) -> str:

@@ -1,0 +1,113 @@
+"""Shared check: a cell's hand-written scan (``scan_sequence``) against the step-by-step loop.
+
+The reference is ``unroll(..., collect=[])``: the scan's own loop over ``cell.recur`` (the masked
+loop with lengths), whose gradients come from autograd through every step. Both runs see the
+same inputs, initial state and parameters; the check compares the outputs, each final state
+field, and the gradient of a loss reading all of them w.r.t. the input, the initial state and
+every parameter.
+"""
+
+import torch
+
+from nnzoo import unroll
+from nnzoo.layers import schedule
+
+
+def random_lengths(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Lengths in random order with a length-1 sequence and a full one among them."""
+    lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+    lengths[0], lengths[-1] = steps, 1
+    return lengths[torch.randperm(batch, generator=generator)]
+
+
+def fast_and_loop(cell, x, state, lengths=None, through_unroll=False):
+    """(outputs, final state) of the hand-written scan and of the loop, same inputs."""
+    if through_unroll:
+        fast = unroll(cell, x, state, lengths=lengths)
+    else:
+        xp = cell.input_projection(x)
+        fast = cell.scan_sequence(xp, state, lengths)
+    loop = unroll(cell, x, state, lengths=lengths, collect=[])
+    return fast, loop
+
+
+def check_scan_equals_loop(cell, x, state, lengths=None, through_unroll=False, **tol):
+    """Outputs, final states and every gradient equal; ``state`` fields that are floating point
+    and ``x`` get gradients."""
+    x = x.detach().requires_grad_()
+    state = type(state)(*(s.detach().requires_grad_() if s.is_floating_point() else s
+                          for s in state))  # fmt: skip
+    leaves = [x, *(s for s in state if s.requires_grad), *cell.parameters()]
+    g = torch.Generator().manual_seed(1)
+    (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths, through_unroll)
+    torch.testing.assert_close(out, ref, **tol)
+    weights = [torch.randn(out.shape, generator=g, dtype=out.dtype)]
+    loss_fast = (out * weights[0]).sum()
+    loss_loop = (ref * weights[0]).sum()
+    for a, b in zip(final, ref_final):
+        torch.testing.assert_close(a, b, **tol)
+        if a.is_floating_point():
+            w = torch.randn(a.shape, generator=g, dtype=a.dtype)
+            loss_fast = loss_fast + (a * w).sum()
+            loss_loop = loss_loop + (b * w).sum()
+    if lengths is not None:  # padding is zero in both
+        past = torch.arange(x.shape[1])[None] >= torch.as_tensor(lengths)[:, None]
+        assert torch.all(out[past] == 0)
+    fast_grads = torch.autograd.grad(loss_fast, leaves)
+    loop_grads = torch.autograd.grad(loss_loop, leaves)
+    for a, b in zip(fast_grads, loop_grads):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def check_no_graph_equals_loop(cell, x, state, lengths=None, **tol):
+    """Without a graph (inference) the scan gives the loop's outputs and final state."""
+    with torch.no_grad():
+        (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths)
+    torch.testing.assert_close(out, ref, **tol)
+    for a, b in zip(final, ref_final):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def gradcheck_scan(cell, x, state, lengths=None):
+    """Finite differences against the hand-written backward, float64, w.r.t. x, the float
+    state fields and every parameter."""
+    names = [k for k, _ in cell.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in cell.parameters()]
+    floats = [i for i, s in enumerate(state) if s.is_floating_point()]
+    inputs = [x.detach().requires_grad_(), *(state[i].detach().requires_grad_() for i in floats)]
+
+    def run(x, *rest):
+        fields = list(state)
+        for i, s in zip(floats, rest[: len(floats)]):
+            fields[i] = s
+        weights = dict(zip(names, rest[len(floats) :]))
+        out, final = _call_scan(cell, weights, x, type(state)(*fields), lengths)
+        return (out, *(f for f in final if f.is_floating_point()))
+
+    return torch.autograd.gradcheck(run, (*inputs, *params), eps=1e-6, atol=1e-6)
+
+
+def _call_scan(cell, weights, x, state, lengths):
+    """cell.scan_sequence with the cell's parameters replaced by ``weights``."""
+
+    class Scan(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x, state):
+            return self.cell.scan_sequence(self.cell.input_projection(x), state, lengths)
+
+    weights = {f"cell.{k}": v for k, v in weights.items()}
+    return torch.func.functional_call(Scan(), weights, (x, state))
+
+
+class variable_lengths_on:
+    """Context: cells take their scan for variable-length batches too (``unroll`` forward)."""
+
+    def __enter__(self):
+        self.before = schedule.VARIABLE_LENGTHS
+        schedule.VARIABLE_LENGTHS = True
+
+    def __exit__(self, *exc):
+        schedule.VARIABLE_LENGTHS = self.before

@@ -152,3 +152,39 @@ def test_masked_equals_torch_batch_norm_on_the_real_rows_alone():
     torch.testing.assert_close(y[keep], expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(bn.running_mean[1], reference.running_mean, rtol=1e-12, atol=0)
     torch.testing.assert_close(bn.running_var[1], reference.running_var, rtol=1e-12, atol=0)
+
+
+def test_ragged_batches_move_the_statistics_of_the_running_rows_step():
+    """The scan's masked loop: a sequence that has ended keeps its step (row 0 ends first here),
+    the batch statistics at step t are those of the sequences longer than t, and only step t's
+    population statistics move; steps no sequence reaches (t >= 5) move nothing."""
+    bn = module(features=4, max_length=6)
+    gamma, beta = numpy_of(bn)
+    lengths = np.array([2, 5, 3, 5, 1])
+    B, T = 5, 8  # steps 6 and 7 would share the last statistics (max_length 6)
+    x = torch.randn(B, T, 4, dtype=torch.float64) * 2 + 1
+    mean, var = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
+    steps = torch.zeros(B, dtype=torch.long)
+    for t in range(T):
+        running = lengths > t
+        mask = torch.tensor(running)[:, None]
+        y = bn(x[:, t], steps, mask)
+        steps = torch.where(mask[:, 0], steps + 1, steps)
+        if running.any():
+            row = min(t, 5)
+            expected, mean[row], var[row] = numpy_batch_norm(
+                x[:, t].numpy(), running.astype(int), gamma, beta, mean[row], var[row]
+            )
+            np.testing.assert_allclose(
+                y.detach().numpy()[running], expected[running], rtol=1e-10, atol=1e-12
+            )
+    np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-12, atol=1e-12)
+
+
+def test_no_running_row_leaves_the_statistics_alone():
+    bn = module(features=3, max_length=2)
+    before = bn.running_mean.clone(), bn.running_var.clone()
+    mask = torch.zeros(4, 1, dtype=torch.bool)
+    bn(torch.randn(4, 3, dtype=torch.float64), torch.ones(4, dtype=torch.long), mask)
+    assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])

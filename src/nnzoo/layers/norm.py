@@ -3,7 +3,9 @@
 Recurrent batch normalisation (Cooijmans et al. 2016) keeps separate population statistics for
 each time step t < ``max_length``; later steps reuse the last ones. The affine parameters
 (gamma, beta) are shared over time. In training, the batch statistics at a step are taken over
-the sequences still running (``mask``), so padding never leaks into them.
+the sequences still running (``mask``), so padding never leaks into them, and only that step's
+population statistics move, with those sequences' statistics; a step where no sequence runs
+leaves them as they were.
 """
 
 from __future__ import annotations
@@ -54,7 +56,14 @@ class TimeBatchNorm(nn.Module):
         self.running_var.fill_(1.0)
 
     def forward(self, x: Tensor, t: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-        """Normalise x (B, F) at steps t (B,) (default 0); mask (B, 1) marks running rows."""
+        """Normalise x (B, F) at steps t (B,) (default 0); mask (B, 1) marks running rows.
+
+        In training without a mask every row is at one step. With a mask (the scan's masked
+        loop) the statistics are those of the running rows, and the population statistics
+        updated are those of the step the running rows are at (a sequence that has ended keeps
+        the step where it ended, so row 0 may be behind); with no row running nothing moves.
+        Rows outside the mask are normalised with the same statistics; the scan drops them.
+        """
         if t is None:
             t = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         idx = t.clamp(max=self.max_length - 1)  # (B,)
@@ -72,15 +81,19 @@ class TimeBatchNorm(nn.Module):
                 n = x.new_tensor(float(x.shape[0]))
                 mean = x.mean(0)  # (F,)
                 var = (x - mean).pow(2).mean(0)
+                row = idx[:1]
+                momentum = x.new_tensor(self.momentum)
             else:
                 w = mask.to(x.dtype)  # (B, 1)
-                n = w.sum().clamp(min=1.0)
-                mean = (w * x).sum(0) / n
-                var = (w * (x - mean).pow(2)).sum(0) / n
+                n = w.sum()
+                mean = (w * x).sum(0) / n.clamp(min=1.0)
+                var = (w * (x - mean).pow(2)).sum(0) / n.clamp(min=1.0)
+                # the step of the running rows (-1, then 0 with no update, when none runs)
+                row = torch.where(mask[:, 0], idx, -1).amax().clamp(min=0)[None]
+                momentum = (n > 0).to(x.dtype) * self.momentum
             with torch.no_grad():
-                row = idx[:1]
                 unbiased = var * n / (n - 1).clamp(min=1.0)
-                m = self.momentum
+                m = momentum.detach()
                 self.running_mean.index_copy_(
                     0, row, (1 - m) * self.running_mean.index_select(0, row) + m * mean[None]
                 )

@@ -139,14 +139,15 @@ def larnn_scan(
 
 
 def _head_dot(x: Tensor, y: Tensor) -> Tensor:
-    """x (K, d, N, B) . y (d, N, B) over d -> (K, N, B)."""
+    """x (K, d, N, B) . y (d, N, B) over d -> (K, 1, N, B)."""
     d = y.shape[0]
     if d > 4:
-        return (x * y).sum(1)
+        return (x * y).sum(1, keepdim=True)
     # narrow heads: d fused multiply-adds of (K, N, B) beat materialising x * y and reducing it
-    s = x[:, 0] * y[0]
+    x, y = x.unbind(1), y.unbind(0)
+    s = (x[0] * y[0])[:, None]
     for i in range(1, d):
-        s.addcmul_(x[:, i], y[i])
+        s[:, 0].addcmul_(x[i], y[i])
     return s
 
 
@@ -156,12 +157,10 @@ def _tanh_(x: Tensor) -> Tensor:
     return torch.sigmoid(x, out=x).mul_(2).sub_(1)
 
 
-def _windows(keys: Tensor, values: Tensor, pos: tuple | None, t: int, K: int):
-    """The keys and values step t attends to: slots t..t+K-1, (K, d, N, B) each."""
-    window_k, window_v = keys[t : t + K], values[t : t + K]
-    if pos is None:
-        return window_k, window_v
-    return window_k + pos[0], window_v + pos[1]
+def _windows(slots: Tensor, T: int, K: int) -> tuple[Tensor, ...]:
+    """Step t's view of slots t..t+K-1, for every t: (T + K, ...) -> T views (K, ...)."""
+    stride = slots.stride()
+    return slots.as_strided((T, K, *slots.shape[1:]), (stride[0], *stride)).unbind(0)
 
 
 def _forward(
@@ -206,53 +205,64 @@ def _forward(
     weights, graphs = [], []
     first_valid = K - count0  # (B,): the slots below it hold no cell state
     masked_steps = int(first_valid.max())  # steps before it see an empty slot
-    slot = torch.arange(K, device=device)[:, None, None]  # (K, 1, 1)
+    slot = torch.arange(K, device=device)[:, None, None, None]  # (K, 1, 1, 1)
     running = None
     if lengths is not None:
         running = torch.arange(T, device=device)[:, None] < lengths  # (T, B)
-    keys4, values4 = keys.view(T + K, d, N, B), values.view(T + K, d, N, B)
-    pos = None
+    window_k_steps = _windows(keys.view(T + K, d, N, B), T, K)  # (K, d, N, B) each
+    window_v_steps = _windows(values.view(T + K, d, N, B), T, K)
+    pos_k = pos_v = None
     if pos_kv is not None:
-        pos = tuple(p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
+        pos_k, pos_v = (p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
     weight_k, weight_v = weight_kv[:D], weight_kv[D:]
     bias_v = None if bias_kv is None else bias_kv[D:, None]  # (D, 1)
+    # each step's slices, made at once
+    xp_steps, h_steps, c_steps = xp.unbind(0), hs.unbind(0), cs[K:].unbind(0)
+    k_steps, v_steps = keys[K:].unbind(0), values[K:].unbind(0)
+    q_steps, a_steps = (
+        queries.view(steps, d, N, B).unbind(0),
+        attended.view(steps, d, N, B).unbind(0),
+    )
+    act_steps, tc_steps = gates.unbind(0), tanh_c.unbind(0)
+    g_steps = gates[:, 2 * H : 3 * H].unbind(0)
     h, c = h0.t(), c0.t()  # (H, B)
     for t in range(T):
         r = t if saving else 0
-        z = torch.addmm(xp[t], weight_hq, h)  # (4H + D, B)
+        z = torch.addmm(xp_steps[t], weight_hq, h)  # (4H + D, B)
         z_q = F.elu(z[G:]) if spec.query_elu else z[G:]  # head-major, as the cell's weights
-        q = queries[r].view(d, N, B)
-        torch.mul(z_q.view(N, d, B).transpose(0, 1), scale, out=q)
-        window_k, window_v = _windows(keys4, values4, pos, t, K)
-        s = _head_dot(window_k, q)  # (K, N, B)
+        q = torch.mul(z_q.view(N, d, B).transpose(0, 1), scale, out=q_steps[r])  # (d, N, B)
+        window_k, window_v = window_k_steps[t], window_v_steps[t]
+        if pos_k is not None:
+            window_k, window_v = window_k + pos_k, window_v + pos_v
+        s = _head_dot(window_k, q)  # (K, 1, N, B)
         if t < masked_steps:
-            valid = t + slot >= first_valid  # (K, 1, B)
+            valid = t + slot >= first_valid  # (K, 1, 1, B)
             s = s.masked_fill(~valid, torch.finfo(s.dtype).min)
             w = torch.softmax(s, 0) * valid  # an empty window attends to nothing
         else:
             w = torch.softmax(s, 0)
-        a = torch.sum(window_v * w[:, None], 0, out=attended[r].view(d, N, B)).view(D, B)
+        a = torch.sum(window_v * w, 0, out=a_steps[r]).view(D, B)
 
-        z_g, act = z[2 * H : 3 * H], gates[r]
+        z_g, act = z[2 * H : 3 * H], act_steps[r]
         if spec.tanh_g:
             z_g.addmm_(weight_ag, a, beta=2, alpha=2)  # 2 (z_g + W_ac a)
             torch.sigmoid(z[:G], out=act)
-            act[2 * H : 3 * H].mul_(2).sub_(1)  # tanh
+            g_steps[r].mul_(2).sub_(1)  # tanh
         else:
             z_g.addmm_(weight_ag, a)
             torch.sigmoid(z[:G], out=act)
-            act[2 * H : 3 * H] = z_g
+            g_steps[r].copy_(z_g)
         i, f, g, o = act.chunk(4)
-        c = torch.addcmul(f * c, i, g, out=cs[K + t])
-        tc = _tanh_(torch.mul(c, 2, out=tanh_c[r]))
-        h = torch.mul(o, tc, out=hs[t])
+        c = torch.addcmul(f * c, i, g, out=c_steps[t])
+        tc = _tanh_(torch.mul(c, 2, out=tc_steps[r]))
+        h = torch.mul(o, tc, out=h_steps[t])
 
         if spec.normalise is None:
-            torch.mm(weight_k, c, out=keys[K + t])
+            torch.mm(weight_k, c, out=k_steps[t])
             if bias_v is None:
-                torch.mm(weight_v, c, out=values[K + t])
+                torch.mm(weight_v, c, out=v_steps[t])
             else:
-                torch.addmm(bias_v, weight_v, c, out=values[K + t])
+                torch.addmm(bias_v, weight_v, c, out=v_steps[t])
         else:
             pre = F.linear(c.t(), weight_kv, bias_kv)  # (B, 2D)
             mask = None if running is None else running[t, :, None]  # (B, 1)
@@ -264,7 +274,8 @@ def _forward(
                     normed = spec.normalise(leaf, mask)
                 graphs.append((leaf, normed))
                 normed = normed.detach()
-            keys[K + t], values[K + t] = normed[:, :D].t(), normed[:, D:].t()
+            k_steps[t].copy_(normed[:, :D].t())
+            v_steps[t].copy_(normed[:, D:].t())
         if saving:
             weights.append(w)
 
@@ -339,8 +350,10 @@ class LARNNScan(torch.autograd.Function):
         d_keys_all, d_values_all = torch.zeros_like(keys), torch.zeros_like(values)
         d_keys_all[slots, :, rows[:, None]] += d_keys
         d_values_all[slots, :, rows[:, None]] += d_values
-        keys4, values4 = keys.view(T + K, d, N, B), values.view(T + K, d, N, B)
-        d_keys4, d_values4 = d_keys_all.view(T + K, d, N, B), d_values_all.view(T + K, d, N, B)
+        window_k_steps = _windows(keys.view(T + K, d, N, B), T, K)  # (K, d, N, B) each
+        window_v_steps = _windows(values.view(T + K, d, N, B), T, K)
+        d_window_k_steps = _windows(d_keys_all.view(T + K, d, N, B), T, K)
+        d_window_v_steps = _windows(d_values_all.view(T + K, d, N, B), T, K)
 
         # local derivatives of every step at once
         d_act = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s)
@@ -356,28 +369,34 @@ class LARNNScan(torch.autograd.Function):
             d_query = torch.where(queries > 0, scale, queries + scale)  # (T, D, B)
         d_pre = None if spec.normalise is None else hs.new_empty(T, 2 * D, B)
         d_norm_params = [None] * len(ctx.norm_params)
-        pos = d_pos = None
+        pos_k = pos_v = d_pos = None
         if pos_kv is not None:
-            pos = tuple(p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
+            pos_k, pos_v = (p.reshape(K, d, N, 1) for p in pos_kv.split(D, 1))
             d_pos = hs.new_zeros(2, K, D)
         weight_k_t, weight_v_t = weight_kv[:D].t(), weight_kv[D:].t()
         weight_ag_t, weight_hq_t = weight_ag.t(), weight_hq.t()
 
         d_xp_bt = hs.new_empty_strided((B, T, G + D), (1, (G + D) * B, B))  # stored (T, G + D, B)
         d_xp = d_xp_bt.permute(1, 2, 0)
+        # each step's slices, made at once
+        dz_steps, dh_steps, dc_steps = d_xp.unbind(0), d_hs.unbind(0), d_cs[K:].unbind(0)
+        dk_steps, dv_steps = d_keys_all[K:].unbind(0), d_values_all[K:].unbind(0)
+        act_steps, d_act_steps = gates.unbind(0), d_act.unbind(0)
+        tc_steps, d_tc_steps = tanh_c.unbind(0), d_tanh_c.unbind(0)
+        q_steps = queries.view(T, d, N, B).unbind(0)
+        c_prev_steps = (c0.t(), *cs[K : K + T - 1].unbind(0))
         dh, dc = hs.new_zeros(H, B), hs.new_zeros(H, B)
-        c0t = c0.t()
         for t in range(T - 1, -1, -1):
-            dh = dh + d_hs[t]
+            dh = dh + dh_steps[t]
             if t >= first_d_cs:
-                dc = dc + d_cs[K + t]
+                dc = dc + dc_steps[t]
             # slot K + t is complete: its key and value -> c_t
             if spec.normalise is None:
-                dc = torch.addmm(dc, weight_k_t, d_keys_all[K + t])
-                dc.addmm_(weight_v_t, d_values_all[K + t])
+                dc = torch.addmm(dc, weight_k_t, dk_steps[t])
+                dc.addmm_(weight_v_t, dv_steps[t])
             else:
                 leaf, normed = graphs[t]
-                d_normed = torch.cat([d_keys_all[K + t], d_values_all[K + t]]).t()
+                d_normed = torch.cat([dk_steps[t], dv_steps[t]]).t()
                 grads = torch.autograd.grad(
                     normed,
                     (leaf, *ctx.norm_params),
@@ -392,32 +411,33 @@ class LARNNScan(torch.autograd.Function):
                         d_norm_params[index] = grad if prev is None else prev + grad
                 dc = torch.addmm(dc, weight_kv.t(), d_pre[t])
 
-            i, f, g, o = gates[t].chunk(4)
-            dz = d_xp[t]  # (4H + D, B)
-            dc = torch.addcmul(dc, dh, o * d_tanh_c[t])
+            i, f, g, o = act_steps[t].chunk(4)
+            dz = dz_steps[t]  # (4H + D, B)
+            dc = torch.addcmul(dc, dh, o * d_tc_steps[t])
             torch.mul(dc, g, out=dz[:H])
-            torch.mul(dc, cs[K + t - 1] if t > 0 else c0t, out=dz[H : 2 * H])
+            torch.mul(dc, c_prev_steps[t], out=dz[H : 2 * H])
             torch.mul(dc, i, out=dz[2 * H : 3 * H])
-            torch.mul(dh, tanh_c[t], out=dz[3 * H : G])
-            dz[:G] *= d_act[t]
+            torch.mul(dh, tc_steps[t], out=dz[3 * H : G])
+            dz[:G] *= d_act_steps[t]
             dc = dc * f
 
             # attention: da -> weights, values, scores -> query, keys
             da = torch.mm(weight_ag_t, dz[2 * H : 3 * H]).view(d, N, B)
-            window_k, window_v = _windows(keys4, values4, pos, t, K)
-            w = weights[t]  # (K, N, B)
-            q = queries[t].view(d, N, B)
-            dw = _head_dot(window_v, da)  # (K, N, B)
+            window_k, window_v = window_k_steps[t], window_v_steps[t]
+            if pos_k is not None:
+                window_k, window_v = window_k + pos_k, window_v + pos_v
+            w, q = weights[t], q_steps[t]  # (K, 1, N, B), (d, N, B)
+            dw = _head_dot(window_v, da)  # (K, 1, N, B)
             wdw = w * dw
             ds = torch.addcmul(wdw, w, wdw.sum(0), value=-1)  # softmax backward
-            dq = torch.sum(window_k * ds[:, None], 0)  # (d, N, B)
+            dq = torch.sum(window_k * ds, 0)  # (d, N, B)
             if d_pos is None:
-                d_keys4[t : t + K].addcmul_(ds[:, None], q)
-                d_values4[t : t + K].addcmul_(w[:, None], da)
+                d_window_k_steps[t].addcmul_(ds, q)
+                d_window_v_steps[t].addcmul_(w, da)
             else:
-                gk, gv = ds[:, None] * q, w[:, None] * da  # (K, d, N, B)
-                d_keys4[t : t + K] += gk
-                d_values4[t : t + K] += gv
+                gk, gv = ds * q, w * da  # (K, d, N, B)
+                d_window_k_steps[t].add_(gk)
+                d_window_v_steps[t].add_(gv)
                 d_pos[0] += gk.sum(-1).view(K, D)
                 d_pos[1] += gv.sum(-1).view(K, D)
             d_zq = dz[G:].view(N, d, B).transpose(0, 1)  # head-major, as the cell's weights

@@ -7,6 +7,8 @@ field, and the gradient of a loss reading all of them w.r.t. the input, the init
 every parameter.
 """
 
+import copy
+
 import torch
 
 from nnzoo import unroll
@@ -20,52 +22,71 @@ def random_lengths(batch: int, steps: int, generator: torch.Generator) -> torch.
     return lengths[torch.randperm(batch, generator=generator)]
 
 
-def fast_and_loop(cell, x, state, lengths=None, through_unroll=False):
-    """(outputs, final state) of the hand-written scan and of the loop, same inputs."""
+def fast_and_loop(cell, x, state, lengths=None, through_unroll=False, twin=None):
+    """(outputs, final state) of the hand-written scan on ``cell`` and of the loop on ``twin``
+    (default: the cell itself), same inputs."""
     if through_unroll:
         fast = unroll(cell, x, state, lengths=lengths)
     else:
         xp = cell.input_projection(x)
         fast = cell.scan_sequence(xp, state, lengths)
-    loop = unroll(cell, x, state, lengths=lengths, collect=[])
+    loop = unroll(cell if twin is None else twin, x, state, lengths=lengths, collect=[])
     return fast, loop
 
 
-def check_scan_equals_loop(cell, x, state, lengths=None, through_unroll=False, **tol):
-    """Outputs, final states and every gradient equal; ``state`` fields that are floating point
-    and ``x`` get gradients."""
+def close(a, b, atol, rtol):
+    """assert_close with atol relative to b's scale: float32 sums over many rows and steps
+    carry an error in proportion to their size."""
+    scale = max(1.0, float(b.detach().abs().max())) if b.numel() else 1.0
+    torch.testing.assert_close(a, b, atol=atol * scale, rtol=rtol)
+
+
+def check_scan_equals_loop(cell, x, state, lengths=None, through_unroll=False, atol=2e-5,
+                           rtol=1e-5):  # fmt: skip
+    """Outputs, final states, every gradient (x, the floating-point ``state`` fields, every
+    parameter) and the buffers after the pass (running statistics) equal: the scan runs on
+    ``cell``, the loop on a copy of it."""
+    twin = copy.deepcopy(cell)
     x = x.detach().requires_grad_()
     state = type(state)(*(s.detach().requires_grad_() if s.is_floating_point() else s
                           for s in state))  # fmt: skip
-    leaves = [x, *(s for s in state if s.requires_grad), *cell.parameters()]
+    inputs = [x, *(s for s in state if s.requires_grad)]
     g = torch.Generator().manual_seed(1)
-    (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths, through_unroll)
-    torch.testing.assert_close(out, ref, **tol)
+    (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths, through_unroll, twin)
+    close(out, ref, atol, rtol)
     weights = [torch.randn(out.shape, generator=g, dtype=out.dtype)]
     loss_fast = (out * weights[0]).sum()
     loss_loop = (ref * weights[0]).sum()
     for a, b in zip(final, ref_final):
-        torch.testing.assert_close(a, b, **tol)
         if a.is_floating_point():
+            close(a, b, atol, rtol)
             w = torch.randn(a.shape, generator=g, dtype=a.dtype)
             loss_fast = loss_fast + (a * w).sum()
             loss_loop = loss_loop + (b * w).sum()
+        else:
+            assert torch.equal(a, b)
     if lengths is not None:  # padding is zero in both
         past = torch.arange(x.shape[1])[None] >= torch.as_tensor(lengths)[:, None]
         assert torch.all(out[past] == 0)
-    fast_grads = torch.autograd.grad(loss_fast, leaves)
-    loop_grads = torch.autograd.grad(loss_loop, leaves)
+    fast_grads = torch.autograd.grad(loss_fast, inputs + list(cell.parameters()))
+    loop_grads = torch.autograd.grad(loss_loop, inputs + list(twin.parameters()))
     for a, b in zip(fast_grads, loop_grads):
-        torch.testing.assert_close(a, b, **tol)
+        close(a, b, atol, rtol)
+    for a, b in zip(cell.buffers(), twin.buffers()):
+        close(a, b, atol, rtol)
 
 
-def check_no_graph_equals_loop(cell, x, state, lengths=None, **tol):
-    """Without a graph (inference) the scan gives the loop's outputs and final state."""
+def check_no_graph_equals_loop(cell, x, state, lengths=None, atol=2e-5, rtol=1e-5):
+    """Without a graph (inference) the scan gives the loop's outputs, final state and buffers."""
+    twin = copy.deepcopy(cell)
     with torch.no_grad():
-        (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths)
-    torch.testing.assert_close(out, ref, **tol)
-    for a, b in zip(final, ref_final):
-        torch.testing.assert_close(a, b, **tol)
+        (out, final), (ref, ref_final) = fast_and_loop(cell, x, state, lengths, twin=twin)
+    close(out, ref, atol, rtol)
+    for a, b in zip([*final, *cell.buffers()], [*ref_final, *twin.buffers()]):
+        if a.is_floating_point():
+            close(a, b, atol, rtol)
+        else:
+            assert torch.equal(a, b)
 
 
 def gradcheck_scan(cell, x, state, lengths=None):

@@ -13,7 +13,6 @@ from tests.cells.scan_reference import (
 )
 
 KINDS = ["diagonal", "full"]
-F32 = {"atol": 2e-5, "rtol": 1e-5}
 
 
 def make(kind, I=3, H=5, dtype=torch.float32, B=6):
@@ -41,8 +40,8 @@ def test_float32_equals_the_loop(kind, lengths, mode):
     getattr(cell, mode)()
     x = torch.randn(6, 9, 3)
     given = random_lengths(6, 9, torch.Generator().manual_seed(2)) if lengths else None
-    check_scan_equals_loop(cell, x, state, given, **F32)
-    check_no_graph_equals_loop(cell, x, state, given, **F32)
+    check_scan_equals_loop(cell, x, state, given)
+    check_no_graph_equals_loop(cell, x, state, given)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -50,23 +49,23 @@ def test_float32_equals_the_loop_at_onednn_sizes(kind):
     """B * 4H * H above ``ONEDNN_MIN_MACS``: the products run on oneDNN where it is built."""
     cell, state = make(kind, I=4, H=64, B=128)
     x = torch.randn(128, 5, 4)
-    check_scan_equals_loop(cell, x, state, **F32)
+    check_scan_equals_loop(cell, x, state)
     given = random_lengths(128, 5, torch.Generator().manual_seed(3))
-    check_scan_equals_loop(cell, x, state, given, **F32)
+    check_scan_equals_loop(cell, x, state, given)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_unroll_takes_the_scan_and_equals_the_loop(kind):
     cell, state = make(kind)
     x = torch.randn(6, 9, 3)
-    check_scan_equals_loop(cell, x, state, through_unroll=True, **F32)
+    check_scan_equals_loop(cell, x, state, through_unroll=True)
     with variable_lengths_on():
         given = random_lengths(6, 9, torch.Generator().manual_seed(4))
-        check_scan_equals_loop(cell, x, state, given, through_unroll=True, **F32)
+        check_scan_equals_loop(cell, x, state, given, through_unroll=True)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_batch_size_one_and_a_single_step(kind):
     cell, state = make(kind, B=1)
-    check_scan_equals_loop(cell, torch.randn(1, 1, 3), state, **F32)
-    check_scan_equals_loop(cell, torch.randn(1, 4, 3), state, torch.tensor([2]), **F32)
+    check_scan_equals_loop(cell, torch.randn(1, 1, 3), state)
+    check_scan_equals_loop(cell, torch.randn(1, 4, 3), state, torch.tensor([2]))

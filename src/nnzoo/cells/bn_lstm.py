@@ -30,6 +30,9 @@ from torch import Tensor
 
 from nnzoo.cells.base import CellBase, check_choice, check_positive_int
 from nnzoo.cells.registry import CELLS
+from nnzoo.layers import schedule
+from nnzoo.layers.bptt_bn import Norms, bn_lstm_scan
+from nnzoo.layers.gemm import projection
 from nnzoo.layers.norm import TimeBatchNorm
 
 
@@ -74,7 +77,7 @@ class BNLSTMCell(CellBase):
         return BNLSTMState(zeros, zeros, step)
 
     def input_projection(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight_ih)  # W_x x, normalised per step in recur
+        return projection(x, self.weight_ih)  # W_x x, normalised per step in recur
 
     def recur(self, xp_t: Tensor, state: BNLSTMState, mask: Tensor | None = None):
         h_prev, c_prev, t = state
@@ -87,6 +90,37 @@ class BNLSTMCell(CellBase):
         phi = torch.tanh(c_hat) if self.activation == "tanh" else F.elu(c_hat)
         h = torch.sigmoid(o) * phi  # (B, H)
         return h, BNLSTMState(h, c, t + 1)
+
+    def sequence_recur(self, xp: Tensor, state: BNLSTMState, lengths: Tensor | None = None):
+        """The hand-written scan (``scan_sequence``); variable lengths take the loop for now
+        (see ``nnzoo.layers.schedule.VARIABLE_LENGTHS``)."""
+        if lengths is not None and not schedule.VARIABLE_LENGTHS:
+            return None
+        return self.scan_sequence(xp, state, lengths)
+
+    def scan_sequence(self, xp: Tensor, state: BNLSTMState, lengths: Tensor | None = None):
+        """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
+        (``nnzoo.layers.bptt_bn``), any lengths, training or evaluation, with or without a
+        graph. None (the loop) where the rows start at different steps or the three batch
+        norms differ in mode, momentum or eps."""
+        norms = (self.bn_x, self.bn_h, self.bn_c)
+        first = int(state.step[0]) if state.step.numel() else 0
+        if (
+            xp.shape[1] == 0
+            or not bool((state.step == first).all())
+            or len({(bn.training, bn.momentum, bn.eps) for bn in norms}) > 1
+        ):
+            return None
+        spec = Norms(
+            running=tuple((bn.running_mean, bn.running_var) for bn in norms),
+            training=self.bn_x.training, momentum=self.bn_x.momentum, eps=self.bn_x.eps,
+            first=first, elu=self.activation == "elu",
+        )  # fmt: skip
+        weights = (self.bn_x.weight, self.bn_h.weight, self.bias_ih, self.bn_c.weight,
+                   self.bn_c.bias)  # fmt: skip
+        out, h, c = bn_lstm_scan(xp, state.h, state.c, self.weight_hh, weights, spec, lengths)
+        steps = state.step + (xp.shape[1] if lengths is None else lengths)
+        return out, BNLSTMState(h, c, steps)
 
     def extra_repr(self) -> str:
         return (

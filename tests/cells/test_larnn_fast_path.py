@@ -214,6 +214,16 @@ def test_windows_longer_and_shorter_than_the_sequence(window):
         assert_same(fast, loop, tol=1e-12)
 
 
+@pytest.mark.parametrize(("B", "T"), [(1, 1), (4, 1), (1, 5)])
+def test_one_step_and_one_sequence(B, T):
+    cell = make({"num_heads": 2, "kv_norm": "layer"}, dtype=torch.float64)
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    state = random_state(cell, B, torch.float64, [1] * B)
+    fast = run(cell, x, state, None, fast=True)
+    loop = run(cell, x, state, None, fast=False)
+    assert_same(fast, loop, tol=1e-12)
+
+
 def test_attention_wider_than_the_hidden_state():
     for options, size in itertools.product([{"num_heads": 3}, {"num_heads": 6}], [6, 12]):
         cell = make(options, dtype=torch.float64, attention_size=size)

@@ -157,6 +157,18 @@ def _head_dot(x: Tensor, y: Tensor) -> Tensor:
     return s
 
 
+def _weighted_sum(x: Tensor, w: Tensor, out: Tensor | None = None) -> Tensor:
+    """x (K, d, N, B) weighted by w (K, 1, N, B), summed over K -> (d, N, B)."""
+    if x.shape[1] > 4:
+        return torch.sum(x * w, 0, out=out)
+    # narrow heads: one product of (K, N, B) per feature of a head, small enough to stay cached
+    out = x.new_empty(x.shape[1:]) if out is None else out
+    w = w[:, 0]
+    for i, x_i in enumerate(x.unbind(1)):
+        torch.sum(x_i * w, 0, out=out[i])
+    return out
+
+
 def _tanh_(x: Tensor) -> Tensor:
     """tanh(x) = 2 sigmoid(2x) - 1 in place on x, which holds 2x: torch's CPU tanh is several
     times slower than its sigmoid."""
@@ -247,7 +259,7 @@ def _forward(
             w = torch.softmax(s, 0) * valid  # an empty window attends to nothing
         else:
             w = torch.softmax(s, 0)
-        a = torch.sum(window_v * w, 0, out=a_steps[r]).view(D, B)
+        a = _weighted_sum(window_v, w, out=a_steps[r]).view(D, B)
 
         z_g, act = z[2 * H : 3 * H], act_steps[r]
         if spec.tanh_g:
@@ -436,7 +448,7 @@ class LARNNScan(torch.autograd.Function):
             dw = _head_dot(window_v, da)  # (K, 1, N, B)
             wdw = w * dw
             ds = torch.addcmul(wdw, w, wdw.sum(0), value=-1)  # softmax backward
-            dq = torch.sum(window_k * ds, 0)  # (d, N, B)
+            dq = _weighted_sum(window_k, ds)  # (d, N, B)
             if d_pos is None:
                 d_window_k_steps[t].addcmul_(ds, q)
                 d_window_v_steps[t].addcmul_(w, da)

@@ -132,3 +132,16 @@ class variable_lengths_on:
 
     def __exit__(self, *exc):
         schedule.VARIABLE_LENGTHS = self.before
+
+
+def check_torch_func_takes_the_loop(cell, x, state):
+    """Inside torch.func.grad the cell takes the loop (a hand-written Function cannot join the
+    transform) and gives autograd's gradient."""
+
+    def loss(x):
+        return unroll(cell, x, state)[0].pow(2).sum()
+
+    got = torch.func.grad(loss)(x)
+    x = x.detach().requires_grad_()
+    want = torch.autograd.grad(unroll(cell, x, state, collect=[])[0].pow(2).sum(), x)[0]
+    close(got, want, 2e-5, 1e-5)

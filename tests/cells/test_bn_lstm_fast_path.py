@@ -8,6 +8,7 @@ from nnzoo import unroll
 from tests.cells.scan_reference import (
     check_no_graph_equals_loop,
     check_scan_equals_loop,
+    check_torch_func_takes_the_loop,
     gradcheck_scan,
     random_lengths,
     variable_lengths_on,
@@ -123,3 +124,8 @@ def test_rows_at_different_steps_take_the_loop():
     ref, _ = unroll(cell, x, state, collect=[])
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     assert torch.equal(final.step, state.step + 4)
+
+
+def test_torch_func_takes_the_loop():
+    cell, state = make()
+    check_torch_func_takes_the_loop(cell, torch.randn(6, 4, 3), state)

@@ -7,6 +7,7 @@ import nnzoo
 from tests.cells.scan_reference import (
     check_no_graph_equals_loop,
     check_scan_equals_loop,
+    check_torch_func_takes_the_loop,
     gradcheck_scan,
     random_lengths,
     variable_lengths_on,
@@ -69,3 +70,8 @@ def test_batch_size_one_and_a_single_step(kind):
     cell, state = make(kind, B=1)
     check_scan_equals_loop(cell, torch.randn(1, 1, 3), state)
     check_scan_equals_loop(cell, torch.randn(1, 4, 3), state, torch.tensor([2]))
+
+
+def test_torch_func_takes_the_loop():
+    cell, state = make("full")
+    check_torch_func_takes_the_loop(cell, torch.randn(6, 4, 3), state)

@@ -101,8 +101,10 @@ class BNLSTMCell(CellBase):
     def scan_sequence(self, xp: Tensor, state: BNLSTMState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
         (``nnzoo.layers.bptt_bn``), any lengths, training or evaluation, with or without a
-        graph. None (the loop) where the rows start at different steps or the three batch
-        norms differ in mode, momentum or eps."""
+        graph. None (the loop) where the rows start at different steps, the three batch
+        norms differ in mode, momentum or eps, or inside torch.func transforms."""
+        if not schedule.scans_allowed():
+            return None
         norms = (self.bn_x, self.bn_h, self.bn_c)
         first = int(state.step[0]) if state.step.numel() else 0
         if (

@@ -76,7 +76,10 @@ class GRURelevanceCell(CellBase):
 
     def scan_sequence(self, xp: Tensor, state: GRUState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, kH) with hand-written BPTT
-        (``nnzoo.layers.bptt_gru``), any lengths, with or without a graph."""
+        (``nnzoo.layers.bptt_gru``), any lengths, with or without a graph; None inside
+        torch.func transforms."""
+        if not schedule.scans_allowed():
+            return None
         out, h = gru_scan(xp, state.h, self.weight_hh, lengths, self.relevance)
         return out, GRUState(h)
 

@@ -82,7 +82,10 @@ class PeepholeLSTMCell(CellBase):
 
     def scan_sequence(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
-        (``nnzoo.layers.bptt``), any lengths, with or without a graph."""
+        (``nnzoo.layers.bptt``), any lengths, with or without a graph; None inside
+        torch.func transforms."""
+        if not schedule.scans_allowed():
+            return None
         out, h, c = peephole_lstm_scan(
             xp, state.h, state.c, self.weight_hh, self.weight_ch, lengths,
             diagonal=self.peephole == "diagonal",

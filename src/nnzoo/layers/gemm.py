@@ -24,6 +24,13 @@ except (AttributeError, RuntimeError):  # a torch without oneDNN's linear ops
     _POINTWISE = None
 
 
+def transforms_active() -> bool:
+    """True inside torch.func transforms (grad, vmap, ...), which a hand-written
+    autograd.Function without ``setup_context`` cannot join."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return active is not None and active()
+
+
 # oneDNN's call costs about 11 us more than MKL's: it pays off from about 2M multiply-adds
 # (B = 256 rows times H = 64 times 4H), and wins 2x from there on at the speeds above.
 ONEDNN_MIN_MACS = 1 << 21
@@ -114,6 +121,11 @@ def projection(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _linear_rows(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    if x.dim() != 2 or not use_onednn(x, x.shape[0] * weight.numel()) or x.shape[-1] == 0:
+    if (
+        x.dim() != 2
+        or not use_onednn(x, x.shape[0] * weight.numel())
+        or x.shape[-1] == 0
+        or transforms_active()
+    ):
         return F.linear(x, weight, bias)
     return _Projection.apply(x, weight, bias)

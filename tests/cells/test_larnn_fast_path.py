@@ -123,12 +123,14 @@ def test_fast_path_equals_the_loop_float32(options, lengths, training):
         torch.testing.assert_close(after_fast[key], value, atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("count", [[0, 3, 1, 2, 0], [1] * 5], ids=["mixed", "same"])
 @pytest.mark.parametrize("options", OPTIONS, ids=ids)
-def test_fast_path_equals_the_loop_float64(options):
+def test_fast_path_equals_the_loop_float64(options, count):
+    """Windows filled to different or equal counts (masked, or cut to their filled part)."""
     cell = make(options, window=3, dtype=torch.float64).train()
     B, T = 5, 8
     x = torch.randn(B, T, I, dtype=torch.float64)
-    state = random_state(cell, B, torch.float64, [0, 3, 1, 2, 0])
+    state = random_state(cell, B, torch.float64, count)
     for lengths in (None, torch.tensor([8, 2, 1, 8, 6])):
         fast = run(cell, x, state, lengths, fast=True)
         loop = run(cell, x, state, lengths, fast=False)

@@ -221,8 +221,12 @@ def _forward(
     queries = new(steps, D, B)  # psi(z_q) / sqrt(d), width-major
     attended = new(steps, D, B)
     weights, graphs = [], []
-    first_valid = K - count0  # (B,): the slots below it hold no cell state
-    masked_steps = int(first_valid.max())  # steps before it see an empty slot
+    # Slots below K - count0 hold no cell state, so steps before empty_until see empty slots.
+    # When every sequence has the same count (a fresh state, or the state a full-length batch
+    # ends in), step t attends to its last K - skip slots alone; otherwise empty slots are masked.
+    first_valid = K - count0  # (B,)
+    empty_until = int(first_valid.max())
+    uniform = empty_until == int(first_valid.min())
     slot = torch.arange(K, device=device)[:, None, None, None]  # (K, 1, 1, 1)
     running = None
     if lengths is not None:
@@ -249,17 +253,23 @@ def _forward(
         z = torch.addmm(xp_steps[t], weight_hq, h)  # (4H + D, B)
         z_q = F.elu(z[G:]) if spec.query_elu else z[G:]  # head-major, as the cell's weights
         q = torch.mul(z_q.view(N, d, B).transpose(0, 1), scale, out=q_steps[r])  # (d, N, B)
-        window_k, window_v = window_k_steps[t], window_v_steps[t]
-        if pos_k is not None:
-            window_k, window_v = window_k + pos_k, window_v + pos_v
-        s = _head_dot(window_k, q)  # (K, 1, N, B)
-        if t < masked_steps:
-            valid = t + slot >= first_valid  # (K, 1, 1, B)
-            s = s.masked_fill(~valid, torch.finfo(s.dtype).min)
-            w = torch.softmax(s, 0) * valid  # an empty window attends to nothing
+        skip = max(empty_until - t, 0) if uniform else 0
+        if skip == K:  # an empty window attends to nothing
+            w, a = None, a_steps[r].zero_().view(D, B)
         else:
-            w = torch.softmax(s, 0)
-        a = _weighted_sum(window_v, w, out=a_steps[r]).view(D, B)
+            window_k, window_v = window_k_steps[t], window_v_steps[t]
+            if skip:
+                window_k, window_v = window_k[skip:], window_v[skip:]
+            if pos_k is not None:
+                window_k, window_v = window_k + pos_k[skip:], window_v + pos_v[skip:]
+            s = _head_dot(window_k, q)  # (K - skip, 1, N, B)
+            if not uniform and t < empty_until:
+                valid = t + slot >= first_valid  # (K, 1, 1, B)
+                s = s.masked_fill(~valid, torch.finfo(s.dtype).min)
+                w = torch.softmax(s, 0) * valid  # a row with an empty window gets zeros
+            else:
+                w = torch.softmax(s, 0)
+            a = _weighted_sum(window_v, w, out=a_steps[r]).view(D, B)
 
         z_g, act = z[2 * H : 3 * H], act_steps[r]
         if spec.tanh_g:
@@ -313,7 +323,7 @@ def _forward(
         save.update(
             gates=gates, tanh_c=tanh_c, queries=queries, attended=attended, weights=weights,
             graphs=graphs, keys=keys, values=values, cs=cs, running=running, last=last,
-            slots=slots,
+            slots=slots, empty_until=empty_until, uniform=uniform,
         )  # fmt: skip
     return (out, *final)
 
@@ -349,6 +359,7 @@ class LARNNScan(torch.autograd.Function):
         )
         keys, values, cs = saved["keys"], saved["values"], saved["cs"]
         running, last, slots = saved["running"], saved["last"], saved["slots"]
+        empty_until, uniform = saved["empty_until"], saved["uniform"]
         hs = out.permute(1, 2, 0)  # (T, H, B)
         T, _, B = hs.shape
         rows = torch.arange(B, device=hs.device)
@@ -441,23 +452,32 @@ class LARNNScan(torch.autograd.Function):
 
             # attention: da -> weights, values, scores -> query, keys
             da = torch.mm(weight_ag_t, dz[2 * H : 3 * H]).view(d, N, B)
+            w, q = weights[t], q_steps[t]  # (K - skip, 1, N, B), (d, N, B)
+            if w is None:  # the window was empty
+                dz[G:] = 0.0
+                dh = torch.mm(weight_hq_t, dz)  # (H, B)
+                continue
+            skip = max(empty_until - t, 0) if uniform else 0
             window_k, window_v = window_k_steps[t], window_v_steps[t]
+            d_window_k, d_window_v = d_window_k_steps[t], d_window_v_steps[t]
+            if skip:
+                window_k, window_v = window_k[skip:], window_v[skip:]
+                d_window_k, d_window_v = d_window_k[skip:], d_window_v[skip:]
             if pos_k is not None:
-                window_k, window_v = window_k + pos_k, window_v + pos_v
-            w, q = weights[t], q_steps[t]  # (K, 1, N, B), (d, N, B)
-            dw = _head_dot(window_v, da)  # (K, 1, N, B)
+                window_k, window_v = window_k + pos_k[skip:], window_v + pos_v[skip:]
+            dw = _head_dot(window_v, da)  # (K - skip, 1, N, B)
             wdw = w * dw
             ds = torch.addcmul(wdw, w, wdw.sum(0), value=-1)  # softmax backward
             dq = _weighted_sum(window_k, ds)  # (d, N, B)
             if d_pos is None:
-                d_window_k_steps[t].addcmul_(ds, q)
-                d_window_v_steps[t].addcmul_(w, da)
+                d_window_k.addcmul_(ds, q)
+                d_window_v.addcmul_(w, da)
             else:
-                gk, gv = ds * q, w * da  # (K, d, N, B)
-                d_window_k_steps[t].add_(gk)
-                d_window_v_steps[t].add_(gv)
-                d_pos[0] += gk.sum(-1).view(K, D)
-                d_pos[1] += gv.sum(-1).view(K, D)
+                gk, gv = ds * q, w * da  # (K - skip, d, N, B)
+                d_window_k.add_(gk)
+                d_window_v.add_(gv)
+                d_pos[0, skip:] += gk.sum(-1).view(K - skip, D)
+                d_pos[1, skip:] += gv.sum(-1).view(K - skip, D)
             d_zq = dz[G:].view(N, d, B).transpose(0, 1)  # head-major, as the cell's weights
             torch.mul(dq, scale if d_query is None else d_query[t].view(d, N, B), out=d_zq)
             dh = torch.mm(weight_hq_t, dz)  # (H, B)

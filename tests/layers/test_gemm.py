@@ -70,3 +70,14 @@ def test_float64_and_disabled_onednn_use_torch():
         assert not gemm.use_onednn(torch.randn(4, 3), 1 << 30)
     w = torch.randn(5, 3, dtype=torch.float64)
     torch.testing.assert_close(gemm.linear(x64, w), x64 @ w.T, rtol=0, atol=1e-12)
+
+
+def test_gram_in_blocks_on_onednn_equals_the_product(monkeypatch):
+    """The blocked oneDNN path (M, N >= GRAM_ONEDNN_MIN_WIDTH), with a last block cut short."""
+    if not gemm.use_onednn(torch.ones(1), gemm.ONEDNN_MIN_MACS):
+        pytest.skip("this torch has no oneDNN linear kernel")
+    monkeypatch.setattr(gemm, "GRAM_BLOCK", 64)
+    monkeypatch.setattr(gemm, "GRAM_ONEDNN_MIN_WIDTH", 8)
+    monkeypatch.setattr(gemm, "ONEDNN_MIN_MACS", 0)
+    a, b = torch.randn(300, 40)[:, 3:35], torch.randn(300, 12)
+    torch.testing.assert_close(gemm.gram(a, b), a.T @ b, **F32)

@@ -24,6 +24,10 @@ except (AttributeError, RuntimeError):  # a torch without oneDNN's linear ops
     _POINTWISE = None
 
 
+GRAM_ONEDNN_MIN_WIDTH = 128  # from here ``gram`` takes oneDNN in blocks of rows
+GRAM_BLOCK = 1024
+
+
 def transforms_active() -> bool:
     """True inside torch.func transforms (grad, vmap, ...), which a hand-written
     autograd.Function without ``setup_context`` cannot join."""
@@ -77,10 +81,22 @@ def linear_add(
 def gram(a: Tensor, b: Tensor) -> Tensor:
     """a (K, M)^T @ b (K, N) -> (M, N): a weight gradient summed over K rows (steps, batch).
 
-    The narrower operand goes first: MKL's product with a narrow right operand (N = 9 input
-    features, say) runs several times slower than the same product transposed.
+    oneDNN multiplies rows against rows only: where it pays (M and N from 128, where it is
+    over a third faster than MKL even counting the copies), the K rows go through it in
+    blocks small enough that transposing a block stays in cache. Elsewhere MKL, with the
+    narrower operand first: its product with a narrow right operand (N = 9 input features,
+    say) runs several times slower than the same product transposed.
     """
-    if b.shape[1] < a.shape[1]:
+    K, M, N = a.shape[0], a.shape[1], b.shape[1]
+    if min(M, N) >= GRAM_ONEDNN_MIN_WIDTH and use_onednn(a, K * M * N):
+        out = None
+        for start in range(0, K, GRAM_BLOCK):
+            rows = slice(start, start + GRAM_BLOCK)
+            part = _POINTWISE(a[rows].t().contiguous(), b[rows].t().contiguous(), None,
+                              "none", [], "")  # fmt: skip
+            out = part if out is None else out.add_(part)
+        return out
+    if N < M:
         return torch.mm(b.t(), a).t()
     return torch.mm(a.t(), b)
 

@@ -88,3 +88,21 @@ def test_collect_takes_the_step_loop_and_leaves_the_outputs_alone():
     hs = []
     nnzoo.unroll(cell, x, reverse=True, collect=hs)
     torch.testing.assert_close(hs[0], nnzoo.unroll(cell, x[:, -1:])[0][:, 0])  # reads x_T first
+
+
+@pytest.mark.parametrize("name", ["larnn"])
+def test_a_fast_path_read_backwards_with_lengths_equals_the_loop(name):
+    # each cell's sequence_recur against the step loop (collect=[] forces it), reverse=True
+    torch.manual_seed(0)
+    cell = nnzoo.create_cell(name, 3, 4).double().train()
+    x = torch.randn(5, 7, 3, dtype=torch.float64)
+    lengths = torch.tensor([7, 1, 4, 6, 2])
+    state = cell.init_state(5, dtype=torch.float64)
+    fast, fast_state = nnzoo.unroll(cell, x, state, lengths=lengths, reverse=True)
+    if hasattr(cell, "running_mean"):
+        cell.reset_running_stats()
+    loop, loop_state = nnzoo.unroll(cell, x, state, lengths=lengths, reverse=True, collect=[])
+    torch.testing.assert_close(fast, loop, rtol=1e-10, atol=1e-12)
+    for a, b in zip(fast_state, loop_state):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert cell.sequence_recur(cell.input_projection(x), state, lengths) is not None

@@ -229,14 +229,7 @@ class LARNNCell(CellBase):
         return torch.cat(self._normalise(*kv.chunk(2, 1), mask), 1)
 
     def sequence_recur(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
-        """The fast path (``scan_sequence``) for batches of full length.
-
-        Variable-length batches take the loop: ``unroll(..., reverse=True)`` turns a fast
-        path's outputs back with ``reverse_padded(out, None)``, a flip of the whole padded time
-        axis, which is right only when every sequence has length T.
-        """
-        if lengths is not None:
-            return None
+        """The fast path (``scan_sequence``), for full and variable lengths."""
         return self.scan_sequence(xp, state, lengths)
 
     def scan_sequence(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):

@@ -126,7 +126,7 @@ def unroll(
     fast = cell.sequence_recur(xp, state, lengths) if collect is None else None
     if fast is not None:
         out, state = fast
-        return repack(reverse_padded(out, None) if reverse else out, padded), state
+        return repack(reverse_padded(out, lengths) if reverse else out, padded), state
     outputs = []
     if lengths is None:
         for xp_t in xp.unbind(1):

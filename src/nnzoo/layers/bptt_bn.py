@@ -70,17 +70,18 @@ def _batch_norm(x, weight, bias, mean, var, norms: Norms, out, save_mean, save_i
     return out
 
 
-def _batch_norm_backward(dy, x, weight, mean, var, save_mean, save_invstd, norms, outs):
-    """``native_batch_norm_backward`` into ``outs`` (dx, dweight, dbias)."""
+def _batch_norm_backward(dy, x, weight, mean, var, save_mean, save_invstd, norms, sums):
+    """dx of ``native_batch_norm_backward``; dweight and dbias into ``sums`` (F,) each."""
     if norms.training:
-        return _NORM_BACKWARD.out(dy, x, weight, mean, var, save_mean, save_invstd, True,
-                                  norms.eps, [True, True, True], out0=outs[0], out1=outs[1],
-                                  out2=outs[2])  # fmt: skip
-    grads = _NORM_BACKWARD(dy, x, weight, mean, var, None, None, False, norms.eps,
-                           [True, True, True])  # fmt: skip
-    for o, g in zip(outs, grads):
-        o.copy_(g)
-    return outs
+        grads = _NORM_BACKWARD(dy, x, weight, mean, var, save_mean, save_invstd, True,
+                               norms.eps, [True, True, sums[1] is not None])  # fmt: skip
+    else:
+        grads = _NORM_BACKWARD(dy, x, weight, mean, var, None, None, False, norms.eps,
+                               [True, True, sums[1] is not None])  # fmt: skip
+    for s, g in zip(sums, grads[1:]):
+        if s is not None:
+            s.copy_(g)
+    return grads[0]
 
 
 def _doubled(v: Tensor | None, H: int, block: int) -> Tensor | None:
@@ -108,10 +109,11 @@ def _bn_lstm_forward(xp, h0, c0, U, weights, norms: Norms, schedule: Schedule, s
     U = U.contiguous()
     xp_rows = schedule.pack(xp)  # (N, 4H)
     X = split(xp_rows)
-    G, hidden = xp.new_empty(N, 4 * H), xp.new_empty(N, 4 * H)
+    G = xp.new_empty(N, 4 * H)
+    hidden = []  # U h_{t-1} (n_t, 4H) per step
     out, cells, phis = xp.new_empty(N, H), xp.new_empty(N, H), xp.new_empty(N, H)
     G4, G_i, G_f, G_g, G_o = schedule.blocks(G, H, (0, 4), (0, 1), (1, 2), (2, 3), (3, 4))
-    Y, O, C, PHI = split(hidden), split(out), split(cells), split(phis)
+    O, C, PHI = split(out), split(cells), split(phis)
     stats_4h, stats_h = xp.new_empty(4, T, 4 * H), xp.new_empty(2, T, H)  # means, 1/std
     MX, IX, MY, IY = (list(s) for s in stats_4h)
     MC, IC = (list(s) for s in stats_h)
@@ -129,8 +131,10 @@ def _bn_lstm_forward(xp, h0, c0, U, weights, norms: Norms, schedule: Schedule, s
         a_x_n, c_hat_n = scratch[n]
         row = min(norms.first + t, last)
         _batch_norm(X[t], gamma_x2, None, mean_x[row], var_x[row], norms, a_x_n, MX[t], IX[t])
-        linear_add(h, U, None, out=Y[t])  # U h_{t-1} (n, 4H)
-        _batch_norm(Y[t], gamma_h2, b2, mean_h[row], var_h[row], norms, G4[t], MY[t], IY[t])
+        y = linear_add(h, U)  # U h_{t-1} (n, 4H)
+        if save:
+            hidden.append(y)
+        _batch_norm(y, gamma_h2, b2, mean_h[row], var_h[row], norms, G4[t], MY[t], IY[t])
         G4[t].add_(a_x_n).sigmoid_()  # i, f, sigmoid(2 z_g), o
         g = torch.addcmul(minus_one, G_g[t], two, out=G_g[t])  # tanh(z_g)
         c = torch.mul(G_f[t], c, out=C[t]).addcmul_(G_i[t], g)  # c_t
@@ -169,27 +173,25 @@ class BNLSTMScan(torch.autograd.Function):
         last = mean_x.shape[0] - 1
         h0s, c0s, cells = ctx.h0s, ctx.c0s, ctx.cells
         B, H = h0s.shape
-        N, T, running, full = schedule.rows, schedule.steps, schedule.running, schedule.full
+        T, running, full = schedule.steps, schedule.running, schedule.full
         A4, A_i, A_f, A_g, A_o = schedule.blocks(G, H, (0, 4), (0, 1), (1, 2), (2, 3), (3, 4))
-        C, PHI, Y = split(cells), split(phis), split(hidden)
+        C, PHI, Y = split(cells), split(phis), hidden
         MX, IX, MY, IY = (list(s) for s in stats_4h)
         MC, IC = (list(s) for s in stats_h)
         dO = None if d_out is None else split(schedule.pack(d_out))
         dh = h0s.new_zeros(B, H) if d_hT is None else schedule.sort(d_hT).clone()
         dc = h0s.new_zeros(B, H) if d_cT is None else schedule.sort(d_cT).clone()
-        d_xp, d_hidden = G.new_empty(N, 4 * H), G.new_empty(N, 4 * H)
-        dXP, dY = split(d_xp), split(d_hidden)
+        dXP, dY = [None] * T, [None] * T  # per step: dL/dxp_t, dL/d(U h_{t-1})
         d_4h = G.new_zeros(3, T, 4 * H)  # per step: dgamma_x, dgamma_h, db
         d_h = G.new_zeros(2, T, H)  # per step: dgamma_c, dbeta_c
         DGX, DGH, DB = (list(s) for s in d_4h)
         DGC, DBC = (list(s) for s in d_h)
-        unused = G.new_empty(4 * H)
         slope, dz = G.new_empty(B, 4 * H), G.new_empty(B, 4 * H)  # one step's
-        d_chat, d_c, one = G.new_empty(B, H), G.new_empty(B, H), G.new_ones(B, H)
+        d_chat, one = G.new_empty(B, H), G.new_ones(B, H)
         views = {n: (dh[:n], dc[:n], slope[:n], slope[:n, 2 * H : 3 * H], slope[:n, : 3 * H],
                      slope[:n, 3 * H :], dz[:n], dz[:n, :H], dz[:n, H : 2 * H],
                      dz[:n, 2 * H : 3 * H], dz[:n, : 3 * H], dz[:n, 3 * H :], d_chat[:n],
-                     d_c[:n], one[:n])
+                     one[:n])
                  for n in set(running)}  # fmt: skip
         U_t = U.t().contiguous()  # (H, 4H): dy U = linear(dy, U^T)
         while T > 0 and running[T - 1] == 0:
@@ -199,7 +201,7 @@ class BNLSTMScan(torch.autograd.Function):
         for t in range(T - 1, -1, -1):
             n = running[t]
             (dh_n, dc_n, D4, D_g, D_ifg, D_o, dz4, dz_i, dz_f, dz_g, dz_ifg, dz_o, d_chat_n,
-             d_c_n, one_n) = views[n]  # fmt: skip
+             one_n) = views[n]  # fmt: skip
             row = min(norms.first + t, last)
             a, g, o, phi = A4[t], A_g[t], A_o[t], PHI[t]
             c_prev = C[t - 1] if t > 0 else c0s
@@ -213,28 +215,28 @@ class BNLSTMScan(torch.autograd.Function):
                 d_chat_n.mul_(torch.where(phi > 0, one_n, phi + 1))  # elu' = 1, or elu + 1
             else:
                 d_chat_n.mul_(torch.addcmul(one_n, phi, phi, value=-1))  # tanh' = 1 - phi^2
-            _batch_norm_backward(d_chat_n, C[t], gamma_c, mean_c[row], var_c[row], MC[t], IC[t],
-                                 norms, (d_c_n, DGC[t], DBC[t]))  # fmt: skip
-            dc_n.add_(d_c_n)  # dL/dc_t
+            d_c = _batch_norm_backward(d_chat_n, C[t], gamma_c, mean_c[row], var_c[row], MC[t],
+                                       IC[t], norms, (DGC[t], DBC[t]))  # fmt: skip
+            dc_n.add_(d_c)  # dL/dc_t
             torch.mul(dc_n, g, out=dz_i)
             torch.mul(dc_n, c_prev, out=dz_f)
             torch.mul(dc_n, A_i[t], out=dz_g)
             dz_ifg.mul_(D_ifg)
             dc_n.mul_(A_f[t])  # dL/dc_{t-1}
-            _batch_norm_backward(dz4, Y[t], gamma_h, mean_h[row], var_h[row], MY[t], IY[t],
-                                 norms, (dY[t], DGH[t], DB[t]))  # fmt: skip
-            _batch_norm_backward(dz4, X[t], gamma_x, mean_x[row], var_x[row], MX[t], IX[t],
-                                 norms, (dXP[t], DGX[t], unused))  # fmt: skip
+            dY[t] = _batch_norm_backward(dz4, Y[t], gamma_h, mean_h[row], var_h[row], MY[t],
+                                         IY[t], norms, (DGH[t], DB[t]))  # fmt: skip
+            dXP[t] = _batch_norm_backward(dz4, X[t], gamma_x, mean_x[row], var_x[row], MX[t],
+                                          IX[t], norms, (DGX[t], None))  # fmt: skip
             d_next = None if dO is None or t == 0 else dO[t - 1]
             if d_next is not None and not full:
                 dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
                 d_next = d_next[:n]
             linear_add(dY[t], U_t, d_next, out=dh_n)  # dL/dh_{t-1}
-        dU = gram(d_hidden, schedule.previous(ctx.out, h0s))
+        dU = gram(torch.cat(dY[:T]), schedule.previous(ctx.out, h0s))
         g_x, g_h, g_b = d_4h.sum(1)
         g_c, b_c = d_h.sum(1)
         g_b, b_c = g_b if ctx.has_b else None, b_c if ctx.has_beta else None
-        dxp = schedule.unpack(d_xp)
+        dxp = schedule.unpack(torch.cat(dXP[:T]))
         return (
             dxp,
             schedule.unsort(dh),

@@ -1,4 +1,4 @@
-"""Shared check: a cell's hand-written scan (``scan_sequence``) against the step-by-step loop.
+"""Shared check: a cell's hand-written scan (``sequence_recur``) against the step-by-step loop.
 
 The reference is ``unroll(..., collect=[])``: the scan's own loop over ``cell.recur`` (the masked
 loop with lengths), whose gradients come from autograd through every step. Both runs see the
@@ -12,7 +12,6 @@ import copy
 import torch
 
 from nnzoo import unroll
-from nnzoo.layers import schedule
 
 
 def random_lengths(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -29,7 +28,7 @@ def fast_and_loop(cell, x, state, lengths=None, through_unroll=False, twin=None)
         fast = unroll(cell, x, state, lengths=lengths)
     else:
         xp = cell.input_projection(x)
-        fast = cell.scan_sequence(xp, state, lengths)
+        fast = cell.sequence_recur(xp, state, lengths)
     loop = unroll(cell if twin is None else twin, x, state, lengths=lengths, collect=[])
     return fast, loop
 
@@ -109,7 +108,7 @@ def gradcheck_scan(cell, x, state, lengths=None):
 
 
 def _call_scan(cell, weights, x, state, lengths):
-    """cell.scan_sequence with the cell's parameters replaced by ``weights``."""
+    """cell.sequence_recur with the cell's parameters replaced by ``weights``."""
 
     class Scan(torch.nn.Module):
         def __init__(self):
@@ -117,21 +116,10 @@ def _call_scan(cell, weights, x, state, lengths):
             self.cell = cell
 
         def forward(self, x, state):
-            return self.cell.scan_sequence(self.cell.input_projection(x), state, lengths)
+            return self.cell.sequence_recur(self.cell.input_projection(x), state, lengths)
 
     weights = {f"cell.{k}": v for k, v in weights.items()}
     return torch.func.functional_call(Scan(), weights, (x, state))
-
-
-class variable_lengths_on:
-    """Context: cells take their scan for variable-length batches too (``unroll`` forward)."""
-
-    def __enter__(self):
-        self.before = schedule.VARIABLE_LENGTHS
-        schedule.VARIABLE_LENGTHS = True
-
-    def __exit__(self, *exc):
-        schedule.VARIABLE_LENGTHS = self.before
 
 
 def check_torch_func_takes_the_loop(cell, x, state):

@@ -11,7 +11,6 @@ from tests.cells.scan_reference import (
     check_torch_func_takes_the_loop,
     gradcheck_scan,
     random_lengths,
-    variable_lengths_on,
 )
 
 ACTIVATIONS = ["tanh", "elu"]
@@ -81,7 +80,7 @@ def test_running_statistics_after_training_passes_match_and_serve_evaluation():
         x = torch.randn(6, 9, 3, generator=torch.Generator().manual_seed(seed))
         lengths = random_lengths(6, 9, torch.Generator().manual_seed(seed))
         xp = cell.input_projection(x)
-        cell.scan_sequence(xp, state, lengths)[0].sum().backward()
+        cell.sequence_recur(xp, state, lengths)[0].sum().backward()
         unroll(twin, x, state, lengths=lengths, collect=[])[0].sum().backward()
     for a, b in zip(cell.buffers(), twin.buffers()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
@@ -102,9 +101,8 @@ def test_unroll_takes_the_scan_and_equals_the_loop():
     cell, state = make()
     x = torch.randn(6, 9, 3)
     check_scan_equals_loop(cell, x, state, through_unroll=True)
-    with variable_lengths_on():
-        given = random_lengths(6, 9, torch.Generator().manual_seed(4))
-        check_scan_equals_loop(cell, x, state, given, through_unroll=True)
+    given = random_lengths(6, 9, torch.Generator().manual_seed(4))
+    check_scan_equals_loop(cell, x, state, given, through_unroll=True)
 
 
 def test_batch_size_one_and_a_single_step():
@@ -119,7 +117,7 @@ def test_rows_at_different_steps_take_the_loop():
     cell, state = make()
     state = state._replace(step=torch.tensor([0, 1, 0, 0, 2, 0]))
     x = torch.randn(6, 4, 3)
-    assert cell.scan_sequence(cell.input_projection(x), state) is None
+    assert cell.sequence_recur(cell.input_projection(x), state) is None
     out, final = unroll(cell, x, state)
     ref, _ = unroll(cell, x, state, collect=[])
     torch.testing.assert_close(out, ref, rtol=0, atol=0)

@@ -10,7 +10,6 @@ from tests.cells.scan_reference import (
     check_torch_func_takes_the_loop,
     gradcheck_scan,
     random_lengths,
-    variable_lengths_on,
 )
 
 
@@ -54,9 +53,8 @@ def test_unroll_takes_the_scan_and_equals_the_loop(relevance):
     cell, state = make(relevance)
     x = torch.randn(6, 9, 3)
     check_scan_equals_loop(cell, x, state, through_unroll=True)
-    with variable_lengths_on():
-        given = random_lengths(6, 9, torch.Generator().manual_seed(4))
-        check_scan_equals_loop(cell, x, state, given, through_unroll=True)
+    given = random_lengths(6, 9, torch.Generator().manual_seed(4))
+    check_scan_equals_loop(cell, x, state, given, through_unroll=True)
 
 
 def test_batch_size_one_and_a_single_step():

@@ -30,10 +30,10 @@ from torch import Tensor
 
 from nnzoo.cells.base import CellBase, check_choice, check_positive_int
 from nnzoo.cells.registry import CELLS
-from nnzoo.layers import schedule
 from nnzoo.layers.bptt_bn import Norms, bn_lstm_scan
 from nnzoo.layers.gemm import projection
 from nnzoo.layers.norm import TimeBatchNorm
+from nnzoo.layers.schedule import scans_allowed
 
 
 class BNLSTMState(NamedTuple):
@@ -92,18 +92,11 @@ class BNLSTMCell(CellBase):
         return h, BNLSTMState(h, c, t + 1)
 
     def sequence_recur(self, xp: Tensor, state: BNLSTMState, lengths: Tensor | None = None):
-        """The hand-written scan (``scan_sequence``); variable lengths take the loop for now
-        (see ``nnzoo.layers.schedule.VARIABLE_LENGTHS``)."""
-        if lengths is not None and not schedule.VARIABLE_LENGTHS:
-            return None
-        return self.scan_sequence(xp, state, lengths)
-
-    def scan_sequence(self, xp: Tensor, state: BNLSTMState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
         (``nnzoo.layers.bptt_bn``), any lengths, training or evaluation, with or without a
         graph. None (the loop) where the rows start at different steps, the three batch
         norms differ in mode, momentum or eps, or inside torch.func transforms."""
-        if not schedule.scans_allowed():
+        if not scans_allowed():
             return None
         norms = (self.bn_x, self.bn_h, self.bn_c)
         first = int(state.step[0]) if state.step.numel() else 0

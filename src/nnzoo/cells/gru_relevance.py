@@ -27,9 +27,9 @@ from torch import Tensor
 from nnzoo.cells.base import CellBase
 from nnzoo.cells.gru import GRUState
 from nnzoo.cells.registry import CELLS
-from nnzoo.layers import schedule
 from nnzoo.layers.bptt_gru import gru_scan
 from nnzoo.layers.gemm import projection
+from nnzoo.layers.schedule import scans_allowed
 
 
 @CELLS.register("gru-relevance")
@@ -68,17 +68,10 @@ class GRURelevanceCell(CellBase):
         return projection(x, self.weight_ih, self.bias_ih)  # F.linear, laid out for the scan
 
     def sequence_recur(self, xp: Tensor, state: GRUState, lengths: Tensor | None = None):
-        """The hand-written scan (``scan_sequence``); variable lengths take the loop for now
-        (see ``nnzoo.layers.schedule.VARIABLE_LENGTHS``)."""
-        if lengths is not None and not schedule.VARIABLE_LENGTHS:
-            return None
-        return self.scan_sequence(xp, state, lengths)
-
-    def scan_sequence(self, xp: Tensor, state: GRUState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, kH) with hand-written BPTT
         (``nnzoo.layers.bptt_gru``), any lengths, with or without a graph; None inside
         torch.func transforms."""
-        if not schedule.scans_allowed():
+        if not scans_allowed():
             return None
         out, h = gru_scan(xp, state.h, self.weight_hh, lengths, self.relevance)
         return out, GRUState(h)

@@ -27,9 +27,9 @@ from torch import Tensor, nn
 from nnzoo.cells.base import CellBase, check_choice
 from nnzoo.cells.lstm import LSTMState
 from nnzoo.cells.registry import CELLS
-from nnzoo.layers import schedule
 from nnzoo.layers.bptt import peephole_lstm_scan
 from nnzoo.layers.gemm import projection
+from nnzoo.layers.schedule import scans_allowed
 
 
 @CELLS.register("peephole-lstm")
@@ -71,20 +71,13 @@ class PeepholeLSTMCell(CellBase):
         return h, LSTMState(h, c)
 
     def input_projection(self, x: Tensor) -> Tensor:
-        return projection(x, self.weight_ih, self.bias_ih)  # F.linear on oneDNN's kernel
+        return projection(x, self.weight_ih, self.bias_ih)  # F.linear, laid out for the scan
 
     def sequence_recur(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
-        """The hand-written scan (``scan_sequence``); variable lengths take the loop for now
-        (see ``nnzoo.layers.schedule.VARIABLE_LENGTHS``)."""
-        if lengths is not None and not schedule.VARIABLE_LENGTHS:
-            return None
-        return self.scan_sequence(xp, state, lengths)
-
-    def scan_sequence(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT
         (``nnzoo.layers.bptt``), any lengths, with or without a graph; None inside
         torch.func transforms."""
-        if not schedule.scans_allowed():
+        if not scans_allowed():
             return None
         out, h, c = peephole_lstm_scan(
             xp, state.h, state.c, self.weight_hh, self.weight_ch, lengths,

@@ -18,13 +18,6 @@ from torch import Tensor
 
 from nnzoo.layers.gemm import transforms_active
 
-# Whether a cell's ``sequence_recur`` takes its scan for variable-length batches. Not yet:
-# ``unroll(..., reverse=True)`` turns a fast path's outputs back with ``reverse_padded(out,
-# None)``, a flip of the whole padded time axis, which is right only when every sequence has
-# length T (it should be ``reverse_padded(out, lengths)``, as for the loop's outputs). Until
-# then such batches take the loop, and ``scan_sequence`` gives the scan for any lengths.
-VARIABLE_LENGTHS = False
-
 
 def scans_allowed() -> bool:
     """False inside torch.func transforms (grad, vmap, ...), which the hand-written scans

@@ -3,9 +3,10 @@
 On CPU ``torch.mm`` calls MKL, which on some x86 CPUs (AMD's) runs its AVX2 code only: about half
 the speed of the oneDNN kernel that torch.nn.LSTM uses there. ``linear`` and ``linear_add`` take
 that kernel (``torch.ops.mkldnn._linear_pointwise``, the one torch.compile emits for linear
-layers on CPU) for float32 CPU tensors, and ``torch.mm`` / ``torch.addmm`` for anything else
-(float64, GPU, a torch built without oneDNN, or ``torch.backends.mkldnn.flags(enabled=False)``).
-Both compute the same product; they differ only in float rounding.
+layers on CPU) for float32 CPU products big enough to pay for its call (``ONEDNN_MIN_MACS``),
+and ``torch.mm`` / ``torch.addmm`` for anything else (small products, float64, GPU, a torch
+built without oneDNN, or ``torch.backends.mkldnn.flags(enabled=False)``); ``gram`` likewise
+for weight gradients. Both compute the same product; they differ only in float rounding.
 
 ``projection`` is ``F.linear`` with these products in its forward and backward, laid out time
 major: the input projection of a cell whose scan is hand-written.

@@ -90,7 +90,7 @@ def test_collect_takes_the_step_loop_and_leaves_the_outputs_alone():
     torch.testing.assert_close(hs[0], nnzoo.unroll(cell, x[:, -1:])[0][:, 0])  # reads x_T first
 
 
-@pytest.mark.parametrize("name", ["larnn"])
+@pytest.mark.parametrize("name", ["peephole-lstm", "gru-relevance", "bn-lstm", "larnn"])
 def test_a_fast_path_read_backwards_with_lengths_equals_the_loop(name):
     # each cell's sequence_recur against the step loop (collect=[] forces it), reverse=True
     torch.manual_seed(0)

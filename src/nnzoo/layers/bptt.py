@@ -134,11 +134,7 @@ class PeepholeLSTMScan(torch.autograd.Function):
             p_uf_t = P[: 2 * H].t().contiguous()  # (H, 2H)
             p_o_t = P[2 * H :].t().contiguous()
         U_t = U.t().contiguous()  # (H, 4H): dz U = linear(dz, U^T)
-        T = schedule.steps
-        while T > 0 and running[T - 1] == 0:
-            T -= 1  # steps no sequence reaches
-        if dO is not None:
-            dh[: running[T - 1]].add_(dO[T - 1])
+        T = schedule.seed_backward(dh, dO)
         for t in range(T - 1, -1, -1):
             n = running[t]
             dh_n, dc_n, D4, D_g, D_ifg, D_o, one_n = views[n]

@@ -194,10 +194,7 @@ class BNLSTMScan(torch.autograd.Function):
                      one[:n])
                  for n in set(running)}  # fmt: skip
         U_t = U.t().contiguous()  # (H, 4H): dy U = linear(dy, U^T)
-        while T > 0 and running[T - 1] == 0:
-            T -= 1  # steps no sequence reaches
-        if dO is not None:
-            dh[: running[T - 1]].add_(dO[T - 1])
+        T = schedule.seed_backward(dh, dO)
         for t in range(T - 1, -1, -1):
             n = running[t]
             (dh_n, dc_n, D4, D_g, D_ifg, D_o, dz4, dz_i, dz_f, dz_g, dz_ifg, dz_o, d_chat_n,

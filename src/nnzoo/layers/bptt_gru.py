@@ -118,11 +118,7 @@ class GRUScan(torch.autograd.Function):
             U_c_t = U[2 * H :].t().contiguous()  # (H, H)
         else:
             U_t = U.t().contiguous()  # (H, 2H)
-        T = schedule.steps
-        while T > 0 and running[T - 1] == 0:
-            T -= 1  # steps no sequence reaches
-        if dO is not None:
-            dh[: running[T - 1]].add_(dO[T - 1])
+        T = schedule.seed_backward(dh, dO)
         for t in range(T - 1, -1, -1):
             n = running[t]
             dh_n, D_g, D_c, carry_n, one_n = views[n]

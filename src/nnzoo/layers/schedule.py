@@ -114,6 +114,16 @@ class Schedule:
         pieces += [steps[t - 1][: self.running[t]] for t in range(1, self.steps)]
         return torch.cat(pieces)
 
+    def seed_backward(self, dh: Tensor, dO: Tensor | None) -> int:
+        """The steps a backward pass walks, those some sequence reaches, after adding the
+        gradient of the last one's outputs (``dO``'s, per step) into ``dh``'s running rows."""
+        T = self.steps
+        while T > 0 and self.running[T - 1] == 0:
+            T -= 1  # steps no sequence reaches
+        if dO is not None:
+            dh[: self.running[T - 1]].add_(dO[T - 1])
+        return T
+
     def constants(self, like: Tensor, size: int, *values: float) -> dict[int, tuple[Tensor, ...]]:
         """For every n in ``running``, (n, size) tensors filled with ``values``: full-size
         operands keep the elementwise kernels vectorised, where broadcasting a 0-dim tensor

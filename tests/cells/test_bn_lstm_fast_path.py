@@ -12,6 +12,7 @@ from tests.cells.scan_reference import (
     gradcheck_scan,
     random_lengths,
 )
+from tests.cells.test_bn_lstm import randomise
 
 ACTIVATIONS = ["tanh", "elu"]
 
@@ -21,13 +22,7 @@ def make(activation="tanh", I=3, H=5, dtype=torch.float32, B=6, max_length=6, fi
     ``first``."""
     cell = nnzoo.create_cell("bn-lstm", I, H, max_length=max_length, activation=activation)
     cell = cell.to(dtype)
-    with torch.no_grad():
-        for bn in (cell.bn_x, cell.bn_h, cell.bn_c):
-            bn.weight.uniform_(0.5, 1.5)
-            if bn.bias is not None:
-                bn.bias.normal_()
-            bn.running_mean.normal_()
-            bn.running_var.uniform_(0.5, 2.0)
+    randomise(cell)
     state = cell.init_state(B, dtype=dtype)
     state = state._replace(
         h=0.5 * torch.randn(B, H, dtype=dtype),

@@ -82,12 +82,12 @@ def add_parallel_arguments(p: argparse.ArgumentParser, jobs: int) -> None:
 def check_common(args: argparse.Namespace) -> None:
     if args.jobs < 0:
         raise ConfigError(f"--jobs={args.jobs}: expected an integer >= 0 (0: automatic)")
-    if args.threads >= 0 and args.jobs == 0:
+    if args.threads < 0:
+        raise ConfigError(f"--threads={args.threads}: expected an integer >= 0")
+    if args.jobs == 0:
         from nnzoo.runs.pool import auto_jobs
 
         args.jobs = auto_jobs(args.threads)
-    if args.threads < 0:
-        raise ConfigError(f"--threads={args.threads}: expected an integer >= 0")
 
 
 def add_training_arguments(

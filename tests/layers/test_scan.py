@@ -77,7 +77,7 @@ def test_collect_takes_the_step_loop_and_leaves_the_outputs_alone():
     hs = []
     torch.testing.assert_close(nnzoo.unroll(fused, x, collect=hs)[0], nnzoo.unroll(fused, x)[0])
     assert len(hs) == 5
-    cell = nnzoo.create_cell("lstm", 2, 3).double()
+    cell = nnzoo.create_cell("elman", 2, 3).double()  # no sequence_recur: both take the loop
     plain, plain_state = nnzoo.unroll(cell, x, lengths=[5, 3])
     hs = []
     out, state = nnzoo.unroll(cell, x, lengths=[5, 3], collect=hs)
@@ -90,7 +90,9 @@ def test_collect_takes_the_step_loop_and_leaves_the_outputs_alone():
     torch.testing.assert_close(hs[0], nnzoo.unroll(cell, x[:, -1:])[0][:, 0])  # reads x_T first
 
 
-@pytest.mark.parametrize("name", ["peephole-lstm", "gru-relevance", "bn-lstm", "larnn"])
+@pytest.mark.parametrize(
+    "name", ["lstm", "gru", "peephole-lstm", "gru-relevance", "bn-lstm", "larnn"]
+)
 def test_a_fast_path_read_backwards_with_lengths_equals_the_loop(name):
     # each cell's sequence_recur against the step loop (collect=[] forces it), reverse=True
     torch.manual_seed(0)

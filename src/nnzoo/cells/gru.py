@@ -25,6 +25,9 @@ from torch import Tensor
 
 from nnzoo.cells.base import FusedCell
 from nnzoo.cells.registry import CELLS
+from nnzoo.layers.bptt_gru import torch_gru_scan
+from nnzoo.layers.gemm import projection
+from nnzoo.layers.schedule import scans_allowed
 
 
 class GRUState(NamedTuple):
@@ -54,3 +57,14 @@ class GRUCell(FusedCell):
         n = torch.tanh(x_n + r * h_n)
         h = (1 - z) * n + z * h_prev  # (B, H)
         return h, GRUState(h)
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        return projection(x, self.weight_ih, self.bias_ih)  # F.linear, laid out for the scan
+
+    def sequence_recur(self, xp: Tensor, state: GRUState, lengths: Tensor | None = None):
+        """``recur`` over a whole sequence xp (B, T, 3H) with hand-written BPTT
+        (``nnzoo.layers.bptt_gru``), any lengths; None inside torch.func transforms."""
+        if not scans_allowed():
+            return None
+        out, h = torch_gru_scan(xp, state.h, self.weight_hh, self.bias_hh, lengths)
+        return out, GRUState(h)

@@ -34,6 +34,9 @@ from torch import Tensor
 from nnzoo.cells.base import FusedCell, check_number
 from nnzoo.cells.registry import CELLS
 from nnzoo.errors import ConfigError
+from nnzoo.layers.bptt import peephole_lstm_scan
+from nnzoo.layers.gemm import projection
+from nnzoo.layers.schedule import scans_allowed
 
 
 class LSTMState(NamedTuple):
@@ -77,6 +80,21 @@ class LSTMCell(FusedCell):
         c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
         return h, LSTMState(h, c)
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        return projection(x, self.weight_ih, self.bias_ih)  # F.linear, laid out for the scan
+
+    def sequence_recur(self, xp: Tensor, state: LSTMState, lengths: Tensor | None = None):
+        """``recur`` over a whole sequence xp (B, T, 4H) with hand-written BPTT (the
+        peephole scan of ``nnzoo.layers.bptt`` without peepholes), any lengths; None inside
+        torch.func transforms."""
+        if not scans_allowed():
+            return None
+        if self.bias_hh is not None:
+            xp = xp + self.bias_hh  # b_hh is step-independent: it joins the hoisted part
+        out, h, c = peephole_lstm_scan(xp, state.h, state.c, self.weight_hh, None, lengths,
+                                       diagonal=False)  # fmt: skip
+        return out, LSTMState(h, c)
 
     def extra_repr(self) -> str:
         extra = f", forget_bias={self.forget_bias:g}" if self.forget_bias else ""

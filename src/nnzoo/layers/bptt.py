@@ -22,7 +22,7 @@ times a sigmoid on CPU, with the doubling of x folded into the weights where it 
     h_t = o \odot \tanh(c_t)
 
 with P_u, P_f, P_o diagonal (rows of ``weight_ch`` (3, H), products elementwise) or full
-(``weight_ch`` (3H, H)).
+(``weight_ch`` (3H, H)), or absent (P = None): the plain LSTM, ``lstm``'s scan.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def _peephole_forward(xp, h0, c0, U, P, schedule: Schedule, diagonal: bool, save
     tanh c (N, H) and o (1 - tanh^2 c) (N, H)."""
     H = h0.shape[1]
     N, split = schedule.rows, schedule.split
-    if diagonal:
+    if P is None:
+        pass  # a plain LSTM
+    elif diagonal:
         p_u, p_f, p_o = P.unbind(0)  # (H,) each
     else:
         p_uf, p_o = P[: 2 * H].contiguous(), P[2 * H :].contiguous()  # (2H, H), (H, H)
@@ -69,7 +71,9 @@ def _peephole_forward(xp, h0, c0, U, P, schedule: Schedule, diagonal: bool, save
         minus_one, two = constants[n]
         linear_add(h, U2, X[t], out=G4[t])
         G_g[t].add_(X_g[t])  # 2 z_g
-        if diagonal:
+        if P is None:
+            pass
+        elif diagonal:
             G_i[t].addcmul_(c, p_u)
             G_f[t].addcmul_(c, p_f)
         else:
@@ -77,7 +81,9 @@ def _peephole_forward(xp, h0, c0, U, P, schedule: Schedule, diagonal: bool, save
         G_ifg[t].sigmoid_()
         g = torch.addcmul(minus_one, G_g[t], two, out=G_g[t])  # tanh(z_g)
         c = torch.mul(G_f[t], c, out=C[t]).addcmul_(G_i[t], g)  # c_t
-        if diagonal:
+        if P is None:
+            pass
+        elif diagonal:
             G_o[t].addcmul_(c, p_o)
         else:
             G_o[t].add_(linear(c, p_o))
@@ -99,6 +105,7 @@ class PeepholeLSTMScan(torch.autograd.Function):
         h0s, c0s = schedule.sort(h0), schedule.sort(c0)
         out, cells, saved = _peephole_forward(xp, h0s, c0s, U, P, schedule, diagonal, True)
         ctx.save_for_backward(U, P)
+        ctx.peephole = P is not None
         ctx.h0s, ctx.c0s, ctx.out, ctx.saved = h0s, c0s, out, saved
         ctx.schedule, ctx.diagonal = schedule, diagonal
         return schedule.unpack(out), schedule.last(out), schedule.last(cells)
@@ -107,7 +114,8 @@ class PeepholeLSTMScan(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
         U, P = ctx.saved_tensors
-        schedule, diagonal, split = ctx.schedule, ctx.diagonal, ctx.schedule.split
+        schedule, split = ctx.schedule, ctx.schedule.split
+        peephole, diagonal = ctx.peephole, ctx.diagonal and ctx.peephole
         G, cells, tanhs, slopes = ctx.saved
         h0s, c0s = ctx.h0s, ctx.c0s
         B, H = h0s.shape
@@ -126,7 +134,9 @@ class PeepholeLSTMScan(torch.autograd.Function):
         one = G.new_ones(B, H)
         views = {n: (dh[:n], dc[:n], slope[:n], slope[:n, 2 * H : 3 * H], slope[:n, : 3 * H],
                      slope[:n, 3 * H :], one[:n]) for n in set(running)}  # fmt: skip
-        if diagonal:
+        if not peephole:
+            pass
+        elif diagonal:
             p_u, p_f, p_o = P.unbind(0)
             sums = G.new_zeros(B, 3 * H)  # per row: sums of dz_u c_{t-1}, dz_f c_{t-1}, dz_o c_t
             peeks = {n: (sums[:n, :H], sums[:n, H : 2 * H], sums[:n, 2 * H :]) for n in views}
@@ -146,7 +156,9 @@ class PeepholeLSTMScan(torch.autograd.Function):
             torch.addcmul(one_n, g, g, value=-1, out=D_g)  # tanh' = 1 - g^2
             dz_o = torch.mul(dh_n, TC[t], out=dZ_o[t]).mul_(D_o)
             dc_n.addcmul_(dh_n, K[t])  # dL/dc_t
-            if diagonal:
+            if not peephole:
+                pass
+            elif diagonal:
                 dc_n.addcmul_(dz_o, p_o)
             else:
                 dc_n.add_(linear(dz_o, p_o_t))
@@ -154,7 +166,9 @@ class PeepholeLSTMScan(torch.autograd.Function):
             torch.mul(dc_n, c_prev, out=dZ_f[t])
             torch.mul(dc_n, A_i[t], out=dZ_g[t])
             dZ_ifg[t].mul_(D_ifg)
-            if diagonal:
+            if not peephole:
+                dc_n.mul_(A_f[t])  # dL/dc_{t-1}
+            elif diagonal:
                 s_u, s_f, s_o = peeks[n]
                 s_u.addcmul_(dZ_i[t], c_prev)
                 s_f.addcmul_(dZ_f[t], c_prev)
@@ -167,15 +181,19 @@ class PeepholeLSTMScan(torch.autograd.Function):
             if d_next is not None and not full:
                 dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
                 d_next = d_next[:n]
-            linear_add(dZ4[t], U_t, d_next, out=dh_n)
+            if t > 0 or ctx.needs_input_grad[1]:  # dL/dh_0 only if h_0 needs it
+                linear_add(dZ4[t], U_t, d_next, out=dh_n)
         dU = gram(dZ, schedule.previous(ctx.out, h0s))
-        if diagonal:
+        if not peephole:
+            dP = None
+        elif diagonal:
             dP = sums.sum(0).view(3, H)
         else:
             c_prev_all = schedule.previous(cells, c0s)
             dP = torch.cat([gram(dZ[:, : 2 * H], c_prev_all), gram(dZ[:, 3 * H :], cells)])
         dxp = schedule.unpack(dZ)
-        return dxp, schedule.unsort(dh), schedule.unsort(dc), dU, dP, None, None
+        dh0 = schedule.unsort(dh) if ctx.needs_input_grad[1] else None
+        return dxp, dh0, schedule.unsort(dc), dU, dP, None, None
 
 
 def peephole_lstm_scan(
@@ -183,7 +201,7 @@ def peephole_lstm_scan(
     h0: Tensor,
     c0: Tensor,
     U: Tensor,
-    P: Tensor,
+    P: Tensor | None,
     lengths: Tensor | None,
     diagonal: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:

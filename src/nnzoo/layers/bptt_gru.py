@@ -163,3 +163,128 @@ def gru_scan(
         return GRUScan.apply(xp, h0, U, schedule, relevance)
     out, _ = _gru_forward(xp, schedule.sort(h0), U, schedule, relevance, save=False)
     return schedule.unpack(out), schedule.last(out)
+
+
+def _torch_gru_forward(xp, h0, U, b, schedule: Schedule, save: bool):
+    """The forward loop of ``gru`` (torch.nn's form). xp (B, T, 3H) = W x + b_ih; h0 (B, H)
+    sorted; U (3H, H) rows r, z, n; b (3H,) = b_hh or None. Packed results: outputs (N, H) and,
+    if ``save``, the gates [r, z, n] (N, 3H) and U h_{t-1} + b_hh (N, 3H), whose n block the
+    backward reads."""
+    H = h0.shape[1]
+    N, split = schedule.rows, schedule.split
+    X = schedule.pack(xp)  # (N, 3H)
+    X_rz = split(X[:, : 2 * H])
+    X_n2 = split(X[:, 2 * H :] * 2)  # doubled: tanh(a) = 2 sigmoid(2a) - 1
+    G, out = xp.new_empty(N, 3 * H), xp.new_empty(N, H)
+    # U h_{t-1} + b_hh, each step's rows summed onto the bias in place
+    HP = xp.new_zeros(N, 3 * H) if b is None else b.expand(N, 3 * H).clone()
+    G_rz, G_r, G_z, G_n = schedule.blocks(G, H, (0, 2), (0, 1), (1, 2), (2, 3))
+    HP_all, HP_rz, HP_n = schedule.blocks(HP, H, (0, 3), (0, 2), (2, 3))
+    O = split(out)
+    constants = schedule.constants(xp, H, -1.0, 2.0)
+    h = h0
+    for t in range(schedule.steps):
+        n = schedule.running[t]
+        if n == 0:
+            break
+        if n < h.shape[0]:
+            h = h[:n]  # the sequences still running
+        minus_one, two = constants[n]
+        linear_add(h, U, HP_all[t], out=HP_all[t])
+        torch.add(X_rz[t], HP_rz[t], out=G_rz[t]).sigmoid_()  # r, z
+        torch.addcmul(X_n2[t], G_r[t], HP_n[t], value=2.0, out=G_n[t]).sigmoid_()
+        n_t = torch.addcmul(minus_one, G_n[t], two, out=G_n[t])  # tanh(x_n + r (U_n h + b_n))
+        h = torch.lerp(n_t, h, G_z[t], out=O[t])  # (1 - z) n + z h_{t-1}
+    return out, ((G, HP) if save else None)
+
+
+class TorchGRUScan(torch.autograd.Function):
+    r"""``gru`` in torch.nn's form: xp (B, T, 3H), h0 (B, H), U (3H, H), b_hh (3H,) or None
+    -> outputs (B, T, H), h_T.
+
+    Backward, with :math:`\delta` = dL/dh_t and p = U h_{t-1} + b_hh:
+
+    .. math::
+        da_n = \delta \odot (1 - z) \odot (1 - n^2), \quad
+        da_z = \delta \odot (h_{t-1} - n) \odot z (1 - z), \quad
+        da_r = da_n \odot p_n \odot r (1 - r), \\
+        dp = [da_r, da_z, da_n \odot r], \quad
+        dL/dh_{t-1} = \delta \odot z + U^\top dp, \quad dxp = [da_r, da_z, da_n]
+    """
+
+    @staticmethod
+    def forward(ctx, xp, h0, U, b, schedule: Schedule):
+        h0s = schedule.sort(h0)
+        out, saved = _torch_gru_forward(xp, h0s, U, b, schedule, True)
+        ctx.save_for_backward(U)
+        ctx.h0s, ctx.out, ctx.saved, ctx.schedule = h0s, out, saved, schedule
+        ctx.has_bias = b is not None
+        return schedule.unpack(out), schedule.last(out)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hT):
+        (U,) = ctx.saved_tensors
+        schedule, split = ctx.schedule, ctx.schedule.split
+        G, HP = ctx.saved
+        h0s, out = ctx.h0s, ctx.out
+        B, H = h0s.shape
+        running, full = schedule.running, schedule.full
+        A_rz, A_r, A_z, A_n = schedule.blocks(G, H, (0, 2), (0, 1), (1, 2), (2, 3))
+        (P_n,) = schedule.blocks(HP, H, (2, 3))
+        O = split(out)
+        dP = G.new_empty(schedule.rows, 3 * H)  # dL/dp: [da_r, da_z, da_n r]
+        dA_n = G.new_empty(schedule.rows, H)  # dL/da_n
+        dP_all, dP_rz, dP_r, dP_z, dP_n = schedule.blocks(
+            dP, H, (0, 3), (0, 2), (0, 1), (1, 2), (2, 3)
+        )
+        dN = split(dA_n)
+        dO = None if d_out is None else split(schedule.pack(d_out))
+        dh = h0s.new_zeros(B, H) if d_hT is None else schedule.sort(d_hT).clone()
+        slope = G.new_empty(B, 3 * H)  # the activations' derivatives at one step
+        carry = G.new_empty(B, H)
+        one = G.new_ones(B, H)
+        views = {n: (dh[:n], slope[:n, : 2 * H], slope[:n, 2 * H :], carry[:n], one[:n])
+                 for n in set(running)}  # fmt: skip
+        U_t = U.t().contiguous()  # (H, 3H)
+        T = schedule.seed_backward(dh, dO)
+        for t in range(T - 1, -1, -1):
+            n = running[t]
+            dh_n, D_rz, D_n, carry_n, one_n = views[n]
+            r, z, n_t, rz = A_r[t], A_z[t], A_n[t], A_rz[t]
+            h_prev = O[t - 1] if t > 0 else h0s
+            if not full:
+                h_prev = h_prev[:n]
+            torch.addcmul(rz, rz, rz, value=-1, out=D_rz)  # sigmoid' = s (1 - s)
+            torch.addcmul(one_n, n_t, n_t, value=-1, out=D_n)  # tanh' = 1 - n^2
+            torch.addcmul(dh_n, dh_n, z, value=-1, out=dN[t]).mul_(D_n)  # da_n
+            torch.sub(h_prev, n_t, out=dP_z[t]).mul_(dh_n)  # dL/dz
+            torch.mul(dN[t], P_n[t], out=dP_r[t])  # dL/dr
+            dP_rz[t].mul_(D_rz)  # da_r, da_z
+            torch.mul(dN[t], r, out=dP_n[t])
+            torch.mul(dh_n, z, out=carry_n)  # through h_{t-1} directly
+            d_next = None if dO is None or t == 0 else dO[t - 1]
+            if d_next is not None:
+                if not full:
+                    dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
+                    d_next = d_next[:n]
+                carry_n.add_(d_next)
+            if t > 0 or ctx.needs_input_grad[1]:  # dL/dh_0 only if h_0 needs it
+                linear_add(dP_all[t], U_t, carry_n, out=dh_n)
+        dU = gram(dP, schedule.previous(out, h0s))
+        db = dP.sum(0) if ctx.has_bias and ctx.needs_input_grad[3] else None
+        dxp = torch.cat([dP[:, : 2 * H], dA_n], 1)
+        dh0 = schedule.unsort(dh) if ctx.needs_input_grad[1] else None
+        return schedule.unpack(dxp), dh0, dU, db, None
+
+
+def torch_gru_scan(
+    xp: Tensor, h0: Tensor, U: Tensor, b: Tensor | None, lengths: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """``gru`` over the whole sequence: outputs (B, T, H) and h_T (each sequence's own last
+    step)."""
+    schedule = Schedule(lengths, xp.shape[0], xp.shape[1])
+    if needs_graph(xp, h0, U, b):
+        return TorchGRUScan.apply(xp, h0, U, b, schedule)
+    out, _ = _torch_gru_forward(xp, schedule.sort(h0), U, b, schedule, save=False)
+    return schedule.unpack(out), schedule.last(out)

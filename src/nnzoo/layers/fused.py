@@ -4,6 +4,9 @@ These three cells compute exactly what torch.nn.LSTM / GRU / RNN compute (same e
 weight layout), so a layer of them (one direction or two) can be handed to the kernel behind
 those modules (oneDNN on CPU, cuDNN on GPU) instead of the step-by-step scan. Tests prove the two
 paths equal in outputs, final states and gradients, with and without ``lengths``.
+
+``kernel_wins`` picks, per call, between the kernel and the cells' hand-written scans
+(``sequence_recur``, ``nnzoo.layers.bptt*``), whichever is faster on this input.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from nnzoo.cells.base import FusedCell
+from nnzoo.layers.schedule import scans_allowed
 
 _KERNELS = {
     "LSTM": torch._VF.lstm,
@@ -35,6 +39,29 @@ def can_fuse(cells: list[Any]) -> bool:
         and c.bias == first.bias
         for c in cells
     )
+
+
+def kernel_wins(cells: list[Any], x: Tensor, lengths: Tensor | None) -> bool:
+    """Whether torch's kernel beats the cells' hand-written scan on this input.
+
+    Measured on one CPU thread (fwd + bwd, T = 128, I = 9, 2 layers, ratio to torch.nn.LSTM's
+    padded full-length time; ``benchmarks/cells.py``):
+
+    * torch's CPU kernel for GRU is not oneDNN's: torch.nn.GRU ran 2.0x (B = 256, H = 32),
+      4.2x (B = 64, H = 32), 2.0x (H = 64) and 1.9x (H = 128) where the ``gru`` scan ran 1.5x,
+      2.5x, 1.4x and 1.2x: on CPU ``gru`` always takes its scan.
+    * Variable lengths (uniform in [T/2, T]): the kernel's packed path ran torch.nn.LSTM 6.6-7.8x
+      and torch.nn.GRU 4.9-5.7x, the scans 1.5-2.0x (lstm) and 1.2-1.6x (gru), as a scan does no
+      work past each length: with ``lengths`` on CPU both take their scan.
+    * Full-length ``lstm`` stays on the kernel (oneDNN's, 1.2-1.7x faster than its scan).
+
+    The kernel always wins on GPU (cuDNN), for ``elman`` (no scan) and inside torch.func
+    transforms, which the hand-written scans cannot join.
+    """
+    first = cells[0]
+    if x.device.type != "cpu" or not scans_allowed() or first.torch_mode not in ("LSTM", "GRU"):
+        return True
+    return first.torch_mode == "LSTM" and lengths is None
 
 
 def fused_layers(

@@ -9,8 +9,10 @@ Shape:
     ``merge="concat"``) and the final state: a list with one entry per layer, the cell's state
     (a ``BiState(fw, bw)`` for bidirectional layers).
 
-``lstm``, ``gru`` and ``elman`` layers run on torch's fused kernel (``fused=True``, the default);
-every other cell, or ``fused=False``, runs the scan (``unroll``). Weights move between this
+``lstm``, ``gru`` and ``elman`` layers may run on torch's fused kernel (``fused=True``, the
+default), where it is faster than their hand-written scans (``nnzoo.layers.fused.kernel_wins``:
+on CPU, ``gru`` and variable-length ``lstm`` take the scan); every other cell, or
+``fused=False``, runs the scan (``unroll``). Weights move between this
 module and torch.nn.RNN / GRU / LSTM with ``Recurrent.from_torch`` and ``to_torch``.
 """
 
@@ -27,7 +29,7 @@ from nnzoo.cells import create_cell
 from nnzoo.cells.base import check_choice, check_features, check_positive_int
 from nnzoo.errors import ConfigError
 from nnzoo.layers.bidirectional import MERGES, Bidirectional, BiState, merge_directions
-from nnzoo.layers.fused import can_fuse, fused_layers
+from nnzoo.layers.fused import can_fuse, fused_layers, kernel_wins
 from nnzoo.layers.scan import as_padded, repack, unroll
 
 _TORCH_CELLS = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "elman"}
@@ -46,7 +48,7 @@ class Recurrent(nn.Module):
         dropout: dropout probability on the inputs of every layer but the first.
         merge: how a bidirectional layer merges its two directions ("concat", "sum", "mul",
             "mean").
-        fused: run ``lstm``, ``gru`` and ``elman`` on torch's fused kernel.
+        fused: let ``lstm``, ``gru`` and ``elman`` run on torch's fused kernel where it wins.
         **cell_options: passed to every cell (e.g. ``window=38, num_heads=27`` for ``larnn``).
     """
 
@@ -100,7 +102,12 @@ class Recurrent(nn.Module):
 
     @property
     def uses_fused_kernel(self) -> bool:
+        """Whether the stack can run on torch's fused kernel (``kernel_path`` says if it will)."""
         return self.fused and all(can_fuse(self._cells(layer)) for layer in self.layers)
+
+    def kernel_path(self, x: Tensor, lengths: Tensor | None = None) -> bool:
+        """Whether a call on (x, lengths) runs on torch's fused kernel (else the scans)."""
+        return self.uses_fused_kernel and kernel_wins(self._cells(self.layers[0]), x, lengths)
 
     def forward(
         self, x: Tensor | PackedSequence, state: list[Any] | None = None, lengths: Any = None
@@ -114,7 +121,7 @@ class Recurrent(nn.Module):
                 f"state: expected a list of num_layers={self.num_layers} layer states, "
                 f"got {len(state)}"
             )
-        fused = self.uses_fused_kernel  # checks every layer's cells: once per call
+        fused = self.kernel_path(x, lengths)  # checks every layer's cells: once per call
         if fused and not any(self.residual_layers) and self.merge == "concat":
             x, states = self._fused_stack(x, state, lengths)  # the whole stack in one call
             return repack(x, padded), states

@@ -8,7 +8,10 @@ runs after ``--warmup`` runs. LARNN is measured at each window k in ``--windows`
     python benchmarks/cells.py --quick    # small shapes, a minute, -> runs/bench/cells-quick.*
 
 Each shape is measured with every sequence at full length and with variable lengths (seeded,
-uniform in [T/2, T]; the reference then reads a PackedSequence). ``--paper`` adds the LARNN at
+uniform in [T/2, T]). The reference is always torch.nn.LSTM on the padded batch at full length,
+the floor a user gets by ignoring the lengths; the variable-length rows also give torch.nn's
+own module of the cell's kind (LSTM, GRU) reading the PackedSequence, the path torch offers for
+lengths. Each row names the path nnzoo took: torch's kernel or the hand-written scan. ``--paper`` adds the LARNN at
 the paper's configuration (H = 81, 27 heads, k = 38, 3 layers, B = 256) in seconds per batch and
 per UCI HAR epoch (7352 training windows).
 
@@ -49,7 +52,7 @@ MALLOC_ENV = {
     "MALLOC_TOP_PAD_": "536870912",
 }
 # ratio to torch.nn.LSTM, forward+backward, that each cell should reach
-TARGETS = {"lstm": 1.1, "gru": 1.1, "elman": 1.1, "peephole-lstm": 1.6, "gru-relevance": 1.6,
+TARGETS = {"lstm": 1.1, "gru": 1.6, "elman": 1.1, "peephole-lstm": 1.6, "gru-relevance": 1.6,
            "bn-lstm": 1.6, "larnn k=16": 3.0}  # fmt: skip
 UCI_HAR_TRAIN = 7352  # training windows of UCI HAR: batches of 256 per epoch = ceil(7352 / 256)
 PAPER = {"hidden": 81, "num_heads": 27, "window": 38, "layers": 3, "batch": 256}
@@ -154,9 +157,9 @@ def rnn_flops(
 
 def matmul_flops(m, x, lengths, train: bool) -> int:
     """The matmul FLOPs of one batch (forward, plus backward when ``train``)."""
-    kind = "lstm" if isinstance(m, torch.nn.LSTM) else None
-    if kind is None and getattr(m, "uses_fused_kernel", False):
-        kind = m.cell  # nnzoo.Recurrent on torch's fused kernel: lstm, gru or elman
+    kind = next((k for k, t in NATIVE.items() if type(m) is t), None)
+    if kind is None and getattr(m, "cell", None) in GATES:
+        kind = m.cell  # nnzoo.Recurrent of a torch.nn kind, on the kernel or its scan
     if kind is not None:
         steps = int(lengths.sum()) if lengths is not None else x.shape[0] * x.shape[1]
         size, hidden, layers = m.input_size, m.hidden_size, m.num_layers
@@ -200,16 +203,17 @@ def thread_counts() -> dict[str, int]:
 
 
 def measure(reference, model, x, args, lengths=None) -> dict:
-    """Forward+backward and inference milliseconds of ``reference`` and ``model``."""
+    """Forward+backward and inference milliseconds of ``reference`` (at full length) and
+    ``model`` (with ``lengths``)."""
 
-    def train_step(m):
+    def train_step(m, lengths):
         def run():
             m.zero_grad(set_to_none=True)
             call(m, x, lengths).sum().backward()
 
         return run
 
-    def infer(m):
+    def infer(m, lengths):
         def run():
             with torch.inference_mode():
                 call(m, x, lengths)
@@ -219,12 +223,13 @@ def measure(reference, model, x, args, lengths=None) -> dict:
     reference.train()
     model.train()
     ref_train, train = timed_pair(
-        train_step(reference), train_step(model), args.repeats, args.warmup, args.device
-    )
+        train_step(reference, None), train_step(model, lengths), args.repeats, args.warmup,
+        args.device,
+    )  # fmt: skip
     reference.eval()
     model.eval()
     ref_infer, infer_ms = timed_pair(
-        infer(reference), infer(model), args.repeats, args.warmup, args.device
+        infer(reference, None), infer(model, lengths), args.repeats, args.warmup, args.device
     )
     return {"ref_train": ref_train, "train": train, "ref_infer": ref_infer, "infer": infer_ms}
 
@@ -273,8 +278,8 @@ def run(args) -> dict:
             for kind in args.lengths:
                 lengths = variable_lengths(batch, args.seq) if kind == "variable" else None
                 print(f"B={batch} H={hidden} {kind} lengths", flush=True)
-                ref_flops = (matmul_flops(reference, x, lengths, True),
-                             matmul_flops(reference, x, lengths, False))  # fmt: skip
+                ref_flops = (matmul_flops(reference, x, None, True),
+                             matmul_flops(reference, x, None, False))  # fmt: skip
                 for label, name, options, module in models(args, hidden):
                     module.to(args.device)
                     rows.append(row(args, reference, module, x, lengths, ref_flops,
@@ -299,7 +304,7 @@ def row(args, reference, module, x, lengths, ref_flops, batch, hidden, kind, lab
     train_ms, infer_ms = t["train"], t["infer"]
     flops = (matmul_flops(module, x, lengths, True), matmul_flops(module, x, lengths, False))
     native_ms = None
-    if name in NATIVE and name != "lstm":
+    if name in NATIVE and (name != "lstm" or lengths is not None):
         native = NATIVE[name](args.input, hidden, args.layers, batch_first=True)
         native_ms = round(measure(reference, native.to(args.device), x, args, lengths)["train"], 2)
     target = TARGETS.get(label)
@@ -308,7 +313,7 @@ def row(args, reference, module, x, lengths, ref_flops, batch, hidden, kind, lab
     print(f"{line}  infer {infer_ms:7.1f} ms ({infer_ms / ref_infer:5.2f}x)", flush=True)
     return {
         "batch": batch, "hidden": hidden, "lengths": kind, "cell": name, "label": label,
-        "options": options, "fused_kernel": module.uses_fused_kernel,
+        "options": options, "path": "kernel" if module.kernel_path(x, lengths) else "scan",
         "train_ms": round(train_ms, 2), "infer_ms": round(infer_ms, 2),
         "lstm_train_ms": round(ref_train, 2), "lstm_infer_ms": round(ref_infer, 2),
         "train_ratio": round(ratio, 2), "infer_ratio": round(infer_ms / ref_infer, 2),
@@ -317,6 +322,7 @@ def row(args, reference, module, x, lengths, ref_flops, batch, hidden, kind, lab
         "lstm_infer_gflops": gflops(ref_flops[1], ref_infer),
         "target_train_ratio": target, "torch_same_kind_train_ms": native_ms,
         "meets_target": None if target is None else ratio <= target,
+        "profile": profile_row(module, x, lengths) if target and ratio > target else None,
     }  # fmt: skip
 
 
@@ -351,6 +357,30 @@ def paper_row(args) -> dict:
     }  # fmt: skip
 
 
+def profile_row(module, x, lengths, top: int = 6) -> dict:
+    """Where one fwd+bwd batch of ``module`` spends its time: torch.profiler's ATen ops by self
+    CPU time, the number of op calls and their mean cost (what bounds a scan at small H)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    module.train()
+    call(module, x, lengths).sum().backward()  # warm-up
+    module.zero_grad(set_to_none=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call(module, x, lengths).sum().backward()
+    module.zero_grad(set_to_none=True)
+    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    total_us = sum(e.self_cpu_time_total for e in events)
+    calls = sum(e.count for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return {
+        "aten_calls": calls, "aten_self_ms": round(total_us / 1000, 2),
+        "us_per_call": round(total_us / max(calls, 1), 2),
+        "top": [{"op": e.key, "calls": e.count, "self_ms": round(e.self_cpu_time_total / 1000, 2),
+                 "share": round(e.self_cpu_time_total / max(total_us, 1), 3)}
+                for e in events[:top]],
+    }  # fmt: skip
+
+
 def check_reference(report: dict) -> None:
     """Refuse a table whose torch.nn.LSTM beats this CPU's measured matmul rate."""
     rate = report.get("sgemm_gflops")
@@ -381,24 +411,28 @@ def markdown(report: dict) -> str:
         "",
         "GFLOP/s counts the matmul FLOPs of one batch (torch.utils.flop_counter) over its time; "
         "the torch.nn.LSTM reference never exceeds the sgemm rate (the run refuses otherwise). "
-        "Variable lengths: seeded, uniform in [T/2, T]; torch.nn.LSTM reads them packed.",
+        "Variable lengths: seeded, uniform in [T/2, T]; the reference is torch.nn.LSTM on the "
+        "padded batch at full length (what ignoring the lengths costs); the torch.nn column "
+        "times torch.nn's module of the cell's own kind on the same input (packed for variable "
+        "lengths), the alternative torch offers.",
         "",
         "Ratios are time / torch.nn.LSTM time at the same shape, in the same process: the "
         "reference and the cell are timed alternately, run by run, and each median is taken.",
         "",
-        "The fused kernel column gives, for gru and elman, the fwd+bwd time of torch.nn.GRU / RNN "
-        "themselves: the floor of a path that hands the work to torch's kernel.",
+        "The path column says what nnzoo ran: torch's fused kernel or the cell's hand-written "
+        "scan (nnzoo.layers.fused.kernel_wins chooses for lstm and gru).",
         "",
-        "| B | H | lengths | cell | fused kernel (torch.nn same kind, ms) | fwd+bwd ms "
+        "| B | H | lengths | cell | path | torch.nn same kind ms | fwd+bwd ms "
         "| GFLOP/s | torch.nn.LSTM ms | GFLOP/s | ratio | target | met | inference ms "
         "| torch.nn.LSTM ms | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
         met = {None: "", True: "yes", False: "**no**"}[r["meets_target"]]
         target = "" if r["target_train_ratio"] is None else f"<= {r['target_train_ratio']}"
         lines.append(
-            f"| {r['batch']} | {r['hidden']} | {r['lengths']} | {r['label']} | {fused_column(r)}"
+            f"| {r['batch']} | {r['hidden']} | {r['lengths']} | {r['label']} | {r['path']} "
+            f"| {r['torch_same_kind_train_ms'] or ''}"
             f" | {r['train_ms']} | {r['train_gflops']} | {r['lstm_train_ms']} "
             f"| {r['lstm_train_gflops']} | {r['train_ratio']} | {target} | {met} "
             f"| {r['infer_ms']} | {r['lstm_infer_ms']} | {r['infer_ratio']} |"
@@ -413,6 +447,21 @@ def markdown(report: dict) -> str:
             for r in missed
         ]
         lines.append("Missed: " + "; ".join(misses) + ".")
+    profiled = [r for r in missed if r.get("profile")]
+    if profiled:
+        lines += ["", "## Profiles of the misses", "",
+                  "One fwd+bwd batch under torch.profiler (profiling adds its own cost per op): "
+                  "the ATen op calls of the batch, their mean self CPU time, and the ops that "
+                  "take the most. A scan issues a few ops per step and layer; where the mean call "
+                  "is a few microseconds the per-op cost, not arithmetic, bounds the speed.", "",
+                  "| B | H | lengths | cell | ATen calls | self ms | us per call | top ops "
+                  "(calls, share of self time) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for r in profiled:
+            p = r["profile"]
+            top = "; ".join(f"{t['op'][6:]} ({t['calls']}, {t['share']:.0%})" for t in p["top"])
+            lines.append(f"| {r['batch']} | {r['hidden']} | {r['lengths']} | {r['label']} "
+                         f"| {p['aten_calls']} | {p['aten_self_ms']} | {p['us_per_call']} "
+                         f"| {top} |")  # fmt: skip
     paper = report.get("paper_larnn")
     if paper:
         verdict = "met" if paper["meets_target"] else "**missed**"
@@ -424,13 +473,6 @@ def markdown(report: dict) -> str:
                   f"**{paper['seconds_per_epoch']} s per epoch** (target <= "
                   f"{paper['target_seconds_per_epoch']:g} s: {verdict})."]  # fmt: skip
     return "\n".join(lines) + "\n"
-
-
-def fused_column(row: dict) -> str:
-    if not row["fused_kernel"]:
-        return ""
-    native = row["torch_same_kind_train_ms"]
-    return "yes" if native is None else f"yes ({native})"
 
 
 def main(argv=None) -> None:

@@ -11,9 +11,9 @@ Each shape is measured with every sequence at full length and with variable leng
 uniform in [T/2, T]). The reference is always torch.nn.LSTM on the padded batch at full length,
 the floor a user gets by ignoring the lengths; the variable-length rows also give torch.nn's
 own module of the cell's kind (LSTM, GRU) reading the PackedSequence, the path torch offers for
-lengths. Each row names the path nnzoo took: torch's kernel or the hand-written scan. ``--paper`` adds the LARNN at
-the paper's configuration (H = 81, 27 heads, k = 38, 3 layers, B = 256) in seconds per batch and
-per UCI HAR epoch (7352 training windows).
+lengths. Each row names the path nnzoo took: torch's kernel or the hand-written scan.
+``--paper`` adds the LARNN at the paper's configuration (H = 81, 27 heads, k = 38, 3 layers,
+B = 256) in seconds per batch and per UCI HAR epoch (7352 training windows).
 
 Timings on a shared CPU are noisy: the run uses one thread by default (``--threads``), and
 re-executes itself once with glibc malloc settings that stop torch.nn.LSTM from alternating
@@ -21,10 +21,11 @@ between page-faulting and not (MALLOC_MMAP_THRESHOLD_ and friends, recorded in t
 
 The run checks what it really ran with: the threads of ATen, OpenMP, MKL and oneDNN as
 ``torch.__config__.parallel_info()`` reports them (it stops if they differ from ``--threads``),
-and the matmul rate of this CPU at those threads (the best of several large sgemms). Every row
-gives its GFLOP/s (matmul FLOPs counted by ``torch.utils.flop_counter`` for one batch, over
-its time); a table whose torch.nn.LSTM reference runs faster than the matmul rate cannot be
-right (a timer or thread count is off), so it is not written.
+and the matmul rate of this CPU at those threads (the best of several large sgemms on each of
+torch's CPU kernels, MKL's and oneDNN's: on AMD CPUs MKL runs AVX2 code at half oneDNN's
+rate). Every row gives its GFLOP/s (matmul FLOPs counted by ``torch.utils.flop_counter`` for
+one batch, over its time); a table whose torch.nn.LSTM reference runs faster than the matmul
+rate cannot be right (a timer or thread count is off), so it is not written.
 """
 
 from __future__ import annotations
@@ -176,14 +177,23 @@ def matmul_flops(m, x, lengths, train: bool) -> int:
 
 
 def matmul_rate(threads: int, size: int = 1024, repeats: int = 7) -> float:
-    """GFLOP/s of this CPU's sgemm at the current thread count: the best of ``repeats``."""
+    """GFLOP/s of this CPU's fastest sgemm at the current thread count: the best of
+    ``repeats`` runs of each kernel torch has, MKL's (``torch.mm``) and oneDNN's (the one
+    torch.nn.LSTM uses on CPU). They differ by 2x on some CPUs: on AMD's, MKL runs its AVX2
+    code where oneDNN runs AVX-512, so MKL's rate alone is no bound on torch.nn.LSTM."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
+    kernels = [lambda: a @ b]
+    pointwise = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    if pointwise is not None and torch.backends.mkldnn.is_available():
+        bt = b.t().contiguous()
+        kernels.append(lambda: pointwise(a, bt, None, "none", [], ""))
     best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
+    for kernel in kernels:
+        kernel()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            kernel()
+            best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 
 
@@ -407,7 +417,8 @@ def markdown(report: dict) -> str:
         f"median of {report['repeats']} runs after {report['warmup']} warm-up runs",
         f"- glibc malloc settings: {report['malloc']}",
         f"- threads in use (torch.__config__.parallel_info): {report['threads_in_use']}; "
-        f"sgemm at that count: {report['sgemm_gflops']} GFLOP/s (best of 7, 1024^3)",
+        f"sgemm at that count: {report['sgemm_gflops']} GFLOP/s (best of 7, 1024^3, the "
+        "faster of MKL's and oneDNN's kernels)",
         "",
         "GFLOP/s counts the matmul FLOPs of one batch (torch.utils.flop_counter) over its time; "
         "the torch.nn.LSTM reference never exceeds the sgemm rate (the run refuses otherwise). "

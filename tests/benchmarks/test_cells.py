@@ -57,3 +57,20 @@ def test_thread_counts_read_what_torch_runs_with():
         assert counts["aten"] == 1 and counts["openmp"] == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_variable_length_rows_time_the_reference_at_full_length():
+    """The reference of every row is torch.nn.LSTM on the padded batch (no PackedSequence),
+    while the cell reads the lengths, and the row's FLOPs count only the valid steps."""
+    seen = []
+    reference = torch.nn.LSTM(4, 6, 2, batch_first=True)
+    reference.register_forward_pre_hook(lambda m, a: seen.append(type(a[0]).__name__))
+    module = nnzoo.Recurrent("gru", 4, 6, num_layers=2)
+    x, lengths = torch.randn(3, 5, 4), torch.tensor([5, 2, 4])
+    args = type("Args", (), {"repeats": 1, "warmup": 0, "device": "cpu"})()
+    times = cells.measure(reference, module, x, args, lengths)
+    assert set(times) == {"ref_train", "train", "ref_infer", "infer"}
+    assert seen == ["Tensor", "Tensor"]  # one fwd+bwd run and one inference run
+    assert cells.matmul_flops(module, x, lengths, False) == cells.rnn_flops(
+        3, 4, 6, 2, 11, 3, False
+    )

@@ -1,4 +1,7 @@
-r"""Hand-written backpropagation through time for ``gru-relevance`` (both forms).
+r"""Hand-written backpropagation through time for ``gru-relevance`` (both forms) and ``gru``.
+
+``gru`` (torch.nn's form, where the reset gate multiplies U_n h_{t-1} + b_hn after the product)
+has its own loop, ``TorchGRUScan``, whose equations are in its docstring. For ``gru-relevance``:
 
 Per step, with xp_t = W x_t + b hoisted by the caller and U = [U_u; U_r; U_c] the rows of
 ``weight_hh`` (U_r absent without the relevance gate):

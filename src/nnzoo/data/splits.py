@@ -106,7 +106,7 @@ def split_by_group(
     if not 0 <= num_val_groups < len(groups):
         raise DataError(
             f"{source}: cannot hold out {num_val_groups} of {len(groups)} groups for validation; "
-            f"expected 0 to {len(groups) - 1}"
+            f"set data.options.val_groups (uci-har: val_subjects) to 0 .. {len(groups) - 1}"
         )
     gen = torch.Generator().manual_seed(seed)
     chosen = groups[torch.randperm(len(groups), generator=gen)[:num_val_groups]]

@@ -55,3 +55,25 @@ def test_numbers_are_those_of_the_run_folders(table):
         assert model["test_accuracy"] == pytest.approx(accs)
         assert model["test_accuracy_mean"] == pytest.approx(statistics.fmean(accs))
         assert model["test_accuracy_sd"] == pytest.approx(statistics.stdev(accs))
+
+
+def test_nnzoo_report_rebuilds_the_table_from_its_record(table, capsys):
+    """The recipe's folder (or its record file) is accepted by `nnzoo report`, which writes
+    the same report again from larnn-har.json alone."""
+    _, base = table
+    out = base / "out"
+    md = out / "larnn-har.md"
+    written = md.read_text()
+    md.unlink()
+    assert main(["report", str(out)]) == 0
+    assert md.read_text() == written
+    assert main(["report", str(out / "larnn-har.json")]) == 0
+    assert md.read_text() == written
+    record = json.loads((out / "larnn-har.json").read_text())
+    record["recipe"] = "larnn-har-search"
+    (out / "larnn-har.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a record of 'larnn-har-search'" in err
+    assert md.read_text() == written  # nothing overwritten

@@ -52,6 +52,10 @@ class Experiment:
         report: a study's ``report(study_dir, record) -> sections``, the (heading, Markdown)
             pairs of its report, rebuilt from study.json by ``nnzoo report``; None for a recipe
             (its report is written by ``run``).
+        record: a recipe's record file name (``larnn-har.json``), the JSON document it writes
+            beside its report, with ``"recipe"`` set to its name.
+        rebuild: a recipe's ``rebuild(folder, record) -> report path``, which writes its report
+            again from the record alone: ``nnzoo report FOLDER`` (or ``FOLDER/RECORD``) calls it.
     """
 
     name: str
@@ -60,6 +64,8 @@ class Experiment:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[..., Any]
     report: Callable[[Path, dict[str, Any]], list[tuple[str, str]]] | None = None
+    record: str | None = None
+    rebuild: Callable[[Path, dict[str, Any]], Path] | None = None
 
 
 _REGISTERED: dict[str, Experiment] = {}
@@ -71,6 +77,8 @@ def register(experiment: Experiment) -> Experiment:
         raise ValueError(f"experiment {experiment.name!r}: unknown kind {experiment.kind!r}")
     if experiment.kind == "study" and experiment.report is None:
         raise ValueError(f"study {experiment.name!r}: expected a report function")
+    if (experiment.record is None) != (experiment.rebuild is None):
+        raise ValueError(f"recipe {experiment.name!r}: expected both a record and a rebuild")
     if experiment.name in _REGISTERED:
         raise ValueError(f"experiment {experiment.name!r} is already registered")
     _REGISTERED[experiment.name] = experiment
@@ -125,3 +133,41 @@ def rebuild_report(study_dir: str | Path) -> Path:
     record = load_record(Path(study_dir))
     experiment = get_experiment(record["study"], "study")
     return write_study_report(experiment, Path(study_dir), record)
+
+
+def find_recipe_record(path: str | Path) -> tuple[Experiment, Path] | None:
+    """The recipe whose record ``path`` is, or the one record a folder ``path`` holds; None if
+    ``path`` holds none (it may be a run, study or search folder)."""
+    path = Path(path)
+    recipes = [e for e in experiments("recipe") if e.record]
+    if path.is_file():
+        found = [e for e in recipes if e.record == path.name]
+        return (found[0], path) if found else None
+    found = [(e, path / e.record) for e in recipes if (path / e.record).is_file()]
+    if len(found) > 1:
+        names = ", ".join(str(p) for _, p in found)
+        raise ConfigError(
+            f"{path}: holds the records of {len(found)} recipes ({names}); name one, e.g. "
+            f"`nnzoo report {found[0][1]}`"
+        )
+    return found[0] if found else None
+
+
+def rebuild_recipe_report(experiment: Experiment, record_path: Path) -> Path:
+    """Write a recipe's report again from its record file."""
+    from nnzoo.io import read_json
+
+    again = f"run `nnzoo reproduce {experiment.name}` again to rewrite it"
+    record = read_json(record_path, ConfigError, hint=again, kind=dict)
+    if record.get("recipe", experiment.name) != experiment.name:  # older records name none
+        raise ConfigError(
+            f"{record_path}: a record of {record['recipe']!r}, not of `nnzoo reproduce "
+            f"{experiment.name}`; give that recipe's folder, or {again}"
+        )
+    try:
+        return experiment.rebuild(record_path.parent, record)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ConfigError(
+            f"{record_path}: malformed record ({type(e).__name__}: {e}); run "
+            f"`nnzoo reproduce {experiment.name}` again to rewrite it"
+        ) from None

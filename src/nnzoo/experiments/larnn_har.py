@@ -273,6 +273,9 @@ def budget_text(rows: list[dict[str, Any]], machine: str) -> str:
     return "\n".join(lines)
 
 
+STEM = "larnn-har"  # the file names of the record and the report: larnn-har.json / .md
+
+
 def write_results(
     rows: list[dict[str, Any]],
     data_info: dict[str, Any],
@@ -280,13 +283,26 @@ def write_results(
     out: Path,
     quick: bool,
 ) -> None:
-    env = provenance()
+    """The record (larnn-har.json) and the report built from it (larnn-har.md / .html)."""
+    document = {"recipe": NAME, **provenance(), "quick": quick, "data": data_info,
+                "class_names": class_names, "targets": TARGETS, "models": rows}  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / f"{STEM}.json", json.dumps(document, indent=2) + "\n")
+    path = write_report_from(out, document)
+    print(f"wrote {path} and {out / (STEM + '.json')}")
+
+
+def write_report_from(out: Path, document: dict[str, Any]) -> Path:
+    """larnn-har.md / .html and the confusion plot, from the record alone: ``nnzoo report``
+    rebuilds them from larnn-har.json (records written before ``class_names`` was kept name
+    the classes by number)."""
+    rows, data_info, quick = document["models"], document["data"], document["quick"]
+    env = {k: document[k] for k in ("command", "machine", "torch", "python", "date")}
+    stem = STEM
     full = {k: f"{v:.2f}" for k, v in full_run().items()} if quick else {}
     best = max(rows, key=lambda r: r["test_accuracy_mean"])
-    document = {**env, "quick": quick, "data": data_info, "targets": TARGETS, "models": rows}
-    stem = "larnn-har"
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / f"{stem}.json", json.dumps(document, indent=2) + "\n")
+    confusion = best["last_seed_confusion"]
+    class_names = document.get("class_names") or [str(i) for i in range(len(confusion))]
     plot_confusion(
         best["last_seed_confusion"],
         class_names,
@@ -369,8 +385,9 @@ def write_results(
         ),
         ("Provenance", table([[k, v] for k, v in env.items()], ["", ""])),
     ]
-    write_report(out / f"{stem}.md", "LARNN paper's UCI HAR table, reproduced", sections)
-    print(f"wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
+    return write_report(out / f"{stem}.md", "LARNN paper's UCI HAR table, reproduced", sections)
 
 
-EXPERIMENT = register(Experiment(NAME, "recipe", HELP, add_arguments, reproduce))
+EXPERIMENT = Experiment(NAME, "recipe", HELP, add_arguments, reproduce,
+                        record=f"{STEM}.json", rebuild=write_report_from)  # fmt: skip
+register(EXPERIMENT)

@@ -262,6 +262,12 @@ def report(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = N
         raise ReportError(
             "--out: only for comparing several runs; one run's report is rebuilt in its folder"
         )
+    from nnzoo.experiments import find_recipe_record, rebuild_recipe_report
+
+    recipe = find_recipe_record(paths[0])
+    if recipe is not None:  # a recipe's folder, or its record file
+        md = rebuild_recipe_report(*recipe)
+        return [md, html_path(md)] if html_path(md).is_file() else [md]
     path = check_folder(paths[0])
     if SearchDir(path).settings.is_file():
         return rebuild_search(path)

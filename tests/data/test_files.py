@@ -35,7 +35,11 @@ def test_parse_table_reads_the_uci_number_format_with_crlf_and_blank_lines():
         ("1 2 3\n4 5\n", 2, "t.txt: line 1 has 3 values; expected 2"),
         # a short row and a long row hold the right number of values between them
         ("1 2 3\n4\n5 6\n", 2, "t.txt: line 1 has 3 values; expected 2"),
-        ("1 2\n3 abc\n", 2, "t.txt: line 2: 'abc' is not a number"),
+        (
+            "1 2\n3 abc\n",
+            2,
+            "t.txt: line 2: value 2 is not a number; fix that line or get a fresh copy of the file",
+        ),
         ("\n  \r\n", 2, "t.txt: empty file"),
     ],
 )
@@ -82,3 +86,21 @@ def test_file_tree_names_a_file_that_is_not_a_zip(tmp_path):
     with pytest.raises(DataError, match="not a readable zip archive") as e:
         FileTree(path)
     assert str(e.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-Infinity"])
+@pytest.mark.parametrize("columns", [2, None])
+def test_parse_table_rejects_non_finite_values_by_line_and_position(bad, columns):
+    text = f"1 2\r\n\r\n3 4\r\n5 {bad}\r\n"  # line 4, the second value
+    with pytest.raises(DataError) as e:
+        parse_table(text, columns, source="t.txt")
+    assert str(e.value) == (
+        "t.txt: line 4: value 2 is not finite (NaN or infinity); "
+        "fix that line or get a fresh copy of the file"
+    )
+
+
+def test_parse_table_finds_a_non_finite_value_in_a_ragged_file_too():
+    # loadtxt fails on the ragged rows; the line-by-line check finds the nan first
+    with pytest.raises(DataError, match=r"^t\.txt: line 2: value 1 is not finite"):
+        parse_table("1 2\nnan 3\n4\n", 2, source="t.txt")

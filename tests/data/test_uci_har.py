@@ -215,7 +215,10 @@ def test_a_label_out_of_range_is_named(tmp_path):
     path = fake.folder / "train" / "y_train.txt"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\n7\n", 1)[:-2])
     message = error_of(fake.folder)
-    assert message == f"{path}: label 6 is out of range; expected class indices 0..5"
+    assert message == (
+        f"{path}: line 2: the label is not a whole number in 1..6 (the activities of "
+        "activity_labels.txt); get a fresh copy of the file"
+    )
 
 
 @pytest.mark.parametrize("name", ["subject_test.txt", "Inertial Signals/body_acc_z_test.txt"])
@@ -231,9 +234,67 @@ def test_bad_activity_labels_are_named(tmp_path):
     fake = make_har(tmp_path)
     path = fake.folder / "activity_labels.txt"
     path.write_bytes(b"1 WALKING\n3 SITTING\n")
-    assert error_of(fake.folder).startswith(f"{path}: line 2 is '3 SITTING'; expected '2 ")
+    assert error_of(fake.folder) == (
+        f"{path}: line 2 is not '2 <ACTIVITY NAME>'; expected one '<number> <ACTIVITY NAME>' "
+        "line per activity, numbered 1, 2, ... (get a fresh copy of the file)"
+    )
 
 
 def test_too_many_validation_subjects(tmp_path):
     fake = make_har(tmp_path)
     assert "cannot hold out 3 of 3 groups" in error_of(fake.folder, val_subjects=3)
+
+
+@pytest.mark.parametrize("xz", [False, True])
+@pytest.mark.parametrize("bad", ["NaN", "inf", "-inf"])
+def test_a_non_finite_signal_value_is_named_by_file_and_line(tmp_path, xz, bad):
+    fake = make_har(tmp_path, xz=xz)
+    path = fake.folder / "test" / "Inertial Signals" / "body_gyro_y_test.txt"
+    if xz:
+        text = lzma.decompress(path.with_name(path.name + ".xz").read_bytes()).decode()
+    else:
+        text = path.read_bytes().decode()
+    lines = text.split("\r\n")
+    fields = lines[3].split()
+    fields[7] = bad  # line 4, value 8
+    lines[3] = " ".join(fields)
+    text = "\r\n".join(lines)
+    if xz:
+        path.with_name(path.name + ".xz").write_bytes(lzma.compress(text.encode()))
+    else:
+        path.write_bytes(text.encode())
+    assert error_of(fake.folder) == (  # the position, not the file's text
+        f"{path}: line 4: value 8 is not finite (NaN or infinity); "
+        "fix that line or get a fresh copy of the file"
+    )
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n  \r\n"])
+def test_an_empty_activity_labels_file_is_one_line(tmp_path, content):
+    fake = make_har(tmp_path)
+    path = fake.folder / "activity_labels.txt"
+    path.write_bytes(content)
+    assert error_of(fake.folder) == (
+        f"{path}: empty; expected one '<number> <ACTIVITY NAME>' line per activity, numbered "
+        "1, 2, ... (get a fresh copy of the file)"
+    )
+
+
+def test_a_malformed_activity_line_is_named_without_echoing_it(tmp_path):
+    fake = make_har(tmp_path)
+    path = fake.folder / "activity_labels.txt"
+    path.write_bytes(b"1 WALKING\nSECRET-TOKEN\n")
+    message = error_of(fake.folder)
+    assert message.startswith(f"{path}: line 2 is not '2 <ACTIVITY NAME>'; ")
+    assert "SECRET" not in message
+
+
+def test_a_label_that_is_not_a_whole_number_is_named(tmp_path):
+    fake = make_har(tmp_path)
+    path = fake.folder / "test" / "y_test.txt"
+    lines = path.read_text().splitlines()
+    lines[4] = "2.5"
+    path.write_text("\n".join(lines) + "\n")
+    assert error_of(fake.folder).startswith(
+        f"{path}: line 5: the label is not a whole number in 1..6"
+    )

@@ -94,8 +94,9 @@ class FileTree:
 def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
     """Whitespace-separated numbers, one row per line -> (rows, columns) float64.
 
-    Blank lines are skipped. Fails with one line naming ``source`` and the line number (counting
-    every line of the file) when a row is short, long or not numeric.
+    Blank lines are skipped. Fails with one line naming ``source``, the line number (counting
+    every line of the file) and the value's position in it when a row is short or long, or a
+    value is not a number or not finite (``nan``, ``inf``); the file's text is never echoed.
     """
     lines = text.splitlines()
     if not text.strip():
@@ -105,6 +106,11 @@ def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
     except ValueError:
         table = None
     if table is not None and (columns is None or table.shape[1] == columns):
+        bad = np.argwhere(~np.isfinite(table))
+        if len(bad):
+            row, column = bad[0]
+            filled = [i for i, line in enumerate(lines, 1) if line.split()]
+            raise DataError(_not_finite(source, filled[row], column + 1))
         return table
     width = columns
     for i, line in enumerate(lines, 1):
@@ -114,9 +120,21 @@ def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
         width = len(fields) if width is None else width
         if len(fields) != width:
             raise DataError(f"{source}: line {i} has {len(fields)} values; expected {width}")
-        for value in fields:
+        for k, value in enumerate(fields, 1):
             try:
-                float(value)
+                number = float(value)
             except ValueError:
-                raise DataError(f"{source}: line {i}: {value!r} is not a number") from None
+                raise DataError(
+                    f"{source}: line {i}: value {k} is not a number; fix that line or get a "
+                    "fresh copy of the file"
+                ) from None
+            if not np.isfinite(number):
+                raise DataError(_not_finite(source, i, k))
     raise DataError(f"{source}: not a table of numbers")  # pragma: no cover - loadtxt disagrees
+
+
+def _not_finite(source: str, line: int, position: int) -> str:
+    return (
+        f"{source}: line {line}: value {position} is not finite (NaN or infinity); "
+        "fix that line or get a fresh copy of the file"
+    )

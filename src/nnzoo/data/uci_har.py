@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, check_labels
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
+from nnzoo.data.download import FOUND
 from nnzoo.data.files import FileTree, parse_table
 from nnzoo.data.registry import DATASETS, DEFAULTS, DOWNLOADS, DatasetDefaults, RemoteFile
 from nnzoo.data.splits import prepare
@@ -39,6 +40,22 @@ DOWNLOADS["uci-har"] = (
         sha256="a2b4d0301548a7f06c9628b567edf7eb2f2c3f279bb994f004314aa93470d462",
     ),
 )
+
+
+def find_extracted(folder: Path) -> Path | None:
+    """The extracted ``UCI HAR Dataset`` folder in ``folder`` (or ``folder`` itself), when it
+    holds every file the reader needs (plain, ``.xz`` or ``.gz``); else None."""
+    needed = ["activity_labels.txt"]
+    for part in ("train", "test"):
+        needed += [f"{part}/y_{part}.txt", f"{part}/subject_{part}.txt"]
+        needed += [f"{part}/Inertial Signals/{channel}_{part}.txt" for channel in CHANNELS]
+    for candidate in (folder / FOLDER, folder):
+        if candidate.is_dir() and all(FileTree(candidate).exists(name) for name in needed):
+            return candidate
+    return None
+
+
+FOUND["uci-har"] = find_extracted
 DEFAULTS["uci-har"] = DatasetDefaults(
     "group", {"val_groups": 5}, aliases={"val_subjects": "val_groups"}, standardize=True
 )
@@ -66,7 +83,16 @@ def open_tree(source: Path) -> FileTree:
 def read_part(tree: FileTree, part: str, num_classes: int) -> SequenceSet:
     """The ``train`` or ``test`` windows: (N, 128, 9) signals, labels 0..5, subject ids."""
     name = f"{part}/y_{part}.txt"
-    y = parse_table(tree.read_text(name), 1, source=tree.describe(name))[:, 0]
+    text = tree.read_text(name)
+    y = parse_table(text, 1, source=tree.describe(name))[:, 0]
+    bad = np.flatnonzero((y != np.round(y)) | (y < 1) | (y > num_classes))
+    if len(bad):
+        line = [i for i, row in enumerate(text.splitlines(), 1) if row.split()][bad[0]]
+        raise DataError(
+            f"{tree.describe(name)}: line {line}: the label is not a whole number in "
+            f"1..{num_classes} (the activities of activity_labels.txt); get a fresh copy of the "
+            "file"
+        )
     name = f"{part}/subject_{part}.txt"
     subjects = parse_table(tree.read_text(name), 1, source=tree.describe(name))[:, 0]
     if len(subjects) != len(y):
@@ -84,8 +110,28 @@ def read_part(tree: FileTree, part: str, num_classes: int) -> SequenceSet:
         channels.append(table)
     x = torch.from_numpy(np.stack(channels, axis=-1).astype(np.float32))  # (N, 128, 9)
     labels = torch.from_numpy(y.astype(np.int64)) - 1  # the files count from 1
-    check_labels(labels, num_classes, source=tree.describe(f"{part}/y_{part}.txt"))
     return SequenceSet(x, labels, None, torch.from_numpy(subjects.astype(np.int64)))
+
+
+def read_activity_labels(tree: FileTree) -> list[str]:
+    """The activity names of ``activity_labels.txt``: one ``<number> <NAME>`` line per class,
+    numbered 1, 2, ... in order (blank lines skipped)."""
+    source = tree.describe("activity_labels.txt")
+    expected = "expected one '<number> <ACTIVITY NAME>' line per activity, numbered 1, 2, ..."
+    class_names: list[str] = []
+    for i, line in enumerate(tree.read_text("activity_labels.txt").splitlines(), 1):
+        fields = line.split(maxsplit=1)
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[0] != str(len(class_names) + 1):
+            raise DataError(
+                f"{source}: line {i} is not '{len(class_names) + 1} <ACTIVITY NAME>'; {expected} "
+                "(get a fresh copy of the file)"
+            )
+        class_names.append(fields[1].strip())
+    if not class_names:
+        raise DataError(f"{source}: empty; {expected} (get a fresh copy of the file)")
+    return class_names
 
 
 @DATASETS.register("uci-har")
@@ -96,17 +142,7 @@ def read_uci_har(source: Path) -> DataParts:
         source: the zip, the extracted folder, or a folder holding either.
     """
     tree = open_tree(Path(source))
-    class_names: list[str] = []
-    for i, line in enumerate(tree.read_text("activity_labels.txt").splitlines(), 1):
-        fields = line.split(maxsplit=1)
-        if not fields:
-            continue
-        if len(fields) != 2 or fields[0] != str(len(class_names) + 1):
-            raise DataError(
-                f"{tree.describe('activity_labels.txt')}: line {i} is {line.strip()!r}; "
-                f"expected '{len(class_names) + 1} <ACTIVITY NAME>' (labels numbered 1, 2, ...)"
-            )
-        class_names.append(fields[1].strip())
+    class_names = read_activity_labels(tree)
     return DataParts(
         "uci-har",
         read_part(tree, "train", len(class_names)),

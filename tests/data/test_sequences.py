@@ -114,14 +114,13 @@ def bad_npz(name):
     ("name", "message"),
     [
         ("label out of range", "y[3]: label 3 is out of range; expected class indices 0..2"),
-        ("negative label", "y[2]: label -1 is out of range; expected class indices 0..2"),
         ("X not 3-D", "X has shape (6, 6); expected 3 dimensions (N, T, F)"),
         ("y rows", "y has shape (5,); expected (6,), one per sequence"),
-        ("y not whole", "y[3] is 0.5; expected a whole number"),
+        ("y not whole", "y[3] is not a whole number; expected integers"),
         ("length 0", "lengths[1] is 0; expected 1..6 (the T of X)"),
         ("length past T", "lengths[2] is 7; expected 1..6 (the T of X)"),
-        ("nan", "X[4, 1, 1] is nan; expected finite numbers"),
-        ("inf", "X[4, 1, 1] is inf; expected finite numbers"),
+        ("nan", "X[4, 1, 1] is not finite (NaN or infinity); expected finite numbers"),
+        ("inf", "X[4, 1, 1] is not finite (NaN or infinity); expected finite numbers"),
         ("no y", "no array 'y' (found: X, class_names, lengths)"),
         ("names not strings", "class_names has dtype int64 and shape (3,)"),
         ("object names", "cannot read array 'class_names'"),
@@ -213,7 +212,11 @@ def test_bad_fractions(tmp_path, options, message):
 def test_registered_and_reached_through_load_dataset(tmp_path):
     x, y, lengths = make_arrays()
     path = save_sequences_npz(tmp_path / "s.npz", x, y, lengths)
-    assert DATASETS.options("sequences") == {"test_path": None, "test_fraction": 0.2}
+    assert DATASETS.options("sequences") == {
+        "test_path": None,
+        "test_fraction": 0.2,
+        "label_indices": False,
+    }
     assert DEFAULTS["sequences"] == DatasetDefaults("stratified", {"val_fraction": 0.2}, {}, True)
     splits = load_dataset("sequences", path=path, seed=None, val_fraction=0.0)
     assert splits.name == "sequences" and len(splits.val) == 0 and len(splits.test) == 6
@@ -317,20 +320,24 @@ CSV_HEADER = "sequence,time,label,ax,ay\n"
     [
         (
             "a,0,walk,1,2\na,1,run,1,2\n",
-            "line 3: sequence 'a' has label 'run' here but 'walk' on line 2; "
+            "line 3: the label differs from that of the same sequence on line 2; "
             "a sequence has one label",
         ),
-        ("a,0,walk,1,2\nb,0,run,1,abc\n", "line 3: column 'ay' is 'abc'; expected a number"),
-        ("a,0,walk,1,2\nb,0,run,,2\n", "line 3: column 'ax' is ''; expected a number"),
+        ("a,0,walk,1,2\nb,0,run,1,abc\n", "line 3: column 'ay' is not a number; expected a number"),
+        ("a,0,walk,1,2\nb,0,run,,2\n", "line 3: column 'ax' is empty; expected a number"),
         (
             "a,0,walk,1,2\na,1,walk,1,nan\n",
-            "line 3: column 'ay' is 'nan'; expected a finite number",
+            "line 3: column 'ay' is not finite (NaN or infinity); expected a finite number",
         ),
-        ("a,0,walk,1,2\na,x,walk,1,2\n", "line 3: column 'time' is 'x'; expected a number"),
+        (
+            "a,0,walk,1,2\na,x,walk,1,2\n",
+            "line 3: column 'time' is not a number; expected a number",
+        ),
         ("a,0,walk,1,2\nb,0,run,1\n", "line 3 has 4 fields; the header has 5"),
         (
             "a,0,walk,1,2\n\na,0,walk,3,4\n",
-            "line 4: sequence 'a' already has a step at time 0 (line 2)",
+            "line 4: the same sequence already has a step at this time (line 2); "
+            "give each step of a sequence its own time",
         ),
         ("a,0,,1,2\n", "line 2: the label is empty"),
         ("", "no rows after the header"),
@@ -348,7 +355,7 @@ def test_csv_errors_name_the_file_the_line_and_the_problem(tmp_path, body, messa
     [
         (
             "sequence,time,ax",
-            "line 2: no 'label' column (header: sequence, time, ax); expected one named label",
+            "line 2: no 'label' column (the header has 3); expected one named label",
         ),
         ("sequence,label,ax", "line 2: no 'time' column"),
         ("id,seq_id,time,label,ax", "line 2: columns seq_id and id could both be the sequence"),
@@ -383,3 +390,85 @@ def test_labels_must_agree_between_train_and_test_files(tmp_path):
     )
     other = save_sequences_npz(tmp_path / "other.npz", x[:, :, :1], y, lengths)
     assert "1 features but" in one_line_error(load_sequences, test, test_path=other)
+
+
+# --- labels: sorted distinct values, or indices ------------------------------------------------
+
+
+def uea_like_csv(path, labels, *, steps=3, seed=0):
+    """One sequence per label, as the UEA archive numbers classes (any integers)."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        (f"s{i}", t, str(label), *rng.normal(size=2))
+        for i, label in enumerate(labels)
+        for t in range(steps)
+    ]
+    return write_csv(path, ["sequence", "time", "label", "ax", "ay"], rows)
+
+
+def test_integer_csv_labels_from_1_are_their_distinct_values(tmp_path):
+    labels = [1, 2, 3, 4, 5, 6, 7, 8, 9] * 2
+    splits = load_all(uea_like_csv(tmp_path / "uea.csv", labels))
+    assert splits.class_names == [str(v) for v in range(1, 10)]  # 9 classes, no empty "0"
+    np.testing.assert_array_equal(splits.train.y.numpy(), np.array(labels) - 1)
+
+
+def test_integer_labels_sort_as_numbers_and_gaps_close(tmp_path):
+    labels = [10, 2, -3, 10, 2]
+    splits = load_all(uea_like_csv(tmp_path / "gaps.csv", labels))
+    distinct = sorted(set(labels))  # the reference: numeric order, -3 < 2 < 10
+    assert splits.class_names == [str(v) for v in distinct]
+    np.testing.assert_array_equal(splits.train.y.numpy(), [distinct.index(v) for v in labels])
+
+
+def test_npz_labels_without_class_names_follow_the_same_rule(tmp_path):
+    x, _, _ = make_arrays(n=6)
+    y = np.array([1, 2, 3, 1, 2, 3])
+    path = tmp_path / "s.npz"
+    np.savez(path, X=x, y=y)
+    splits = load_sequences(path, test_path=str(path), val_fraction=0, standardize_features=False)
+    assert splits.class_names == ["1", "2", "3"]
+    np.testing.assert_array_equal(splits.train.y.numpy(), y - 1)
+
+
+def test_label_indices_keeps_indices_and_warns_once_about_a_gap(tmp_path, capsys):
+    labels = [1, 2, 3, 1, 2, 3]
+    path = uea_like_csv(tmp_path / "uea.csv", labels)
+    splits = load_all(path, label_indices=True)
+    assert splits.class_names == ["0", "1", "2", "3"]
+    np.testing.assert_array_equal(splits.train.y.numpy(), labels)
+    err = capsys.readouterr().err
+    assert err == (
+        f"nnzoo: warning: {path}: label_indices is on and no sequence has class index 0 of 0..3; "
+        "those classes stay, empty (turn label_indices off to number only the labels present)\n"
+    )
+    load_all(uea_like_csv(tmp_path / "full.csv", [0, 1, 2, 0]), label_indices=True)
+    assert capsys.readouterr().err == ""  # no gap, no warning
+
+
+def test_label_indices_rejects_negative_and_named_labels(tmp_path):
+    path = uea_like_csv(tmp_path / "neg.csv", [0, -1, 1])
+    assert one_line_error(load_all, path, label_indices=True) == (
+        f"{path}: line 5: label -1 is out of range; expected class indices 0..1; "
+        "or turn label_indices off"
+    )
+    rows = [("a", 0, "walk", 1.0, 2.0)]
+    named = write_csv(tmp_path / "named.csv", ["sequence", "time", "label", "ax", "ay"], rows)
+    assert one_line_error(load_all, named, label_indices=True).startswith(
+        f"{named}: line 2: the label is not an integer, but label_indices is on"
+    )
+
+
+def test_label_indices_must_be_a_bool(tmp_path):
+    from nnzoo.errors import ConfigError
+
+    path = uea_like_csv(tmp_path / "uea.csv", [0, 1])
+    with pytest.raises(ConfigError, match=r"^data\.options\.label_indices='yes': expected true"):
+        load_all(path, label_indices="yes")
+
+
+def test_npz_info_names_the_feature_count_not_none(tmp_path):
+    x, y, lengths = make_arrays()
+    path = save_sequences_npz(tmp_path / "s.npz", x, y, lengths, NAMES)
+    splits = load_sequences(path, standardize_features=False)
+    assert splits.info["features"] == f"2 (unnamed columns of {path})"

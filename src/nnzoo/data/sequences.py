@@ -4,9 +4,10 @@
 
     ============  ==================================================================================
     X (or x)      (N, T, F) numbers
-    y             (N,) integer class indices 0..C-1
+    y             (N,) integer labels: with class_names, class indices 0..C-1; without it, see
+                  "Labels" below
     lengths       optional (N,) true lengths 1..T; the steps past them are ignored and zeroed
-    class_names   optional (C,) strings; without it C = max(y) + 1 and the classes are "0", "1", ...
+    class_names   optional (C,) strings, the name of each class index
     ============  ==================================================================================
 
 CSV (a header row, then one row per time step; comma-separated, ``.tsv`` tab-separated, and
@@ -21,10 +22,16 @@ CSV (a header row, then one row per time step; comma-separated, ``.tsv`` tab-sep
     sequence  the sequence id (any text); if there is no ``sequence`` column, ``seq_id`` or ``id``
     time      a number ordering the steps of a sequence; if there is no ``time`` column, ``step``
               or ``t``
-    label     the class, the same on every row of a sequence: when every label is an integer they
-              are class indices 0..C-1, otherwise they are class names, sorted to give the indices
+    label     the class, the same on every row of a sequence (see "Labels" below)
     others    every other column is a feature and holds a number
     ========  ======================================================================================
+
+Labels: class ``i`` is the ``i``-th of the sorted distinct labels of all files together
+(integers sorted as numbers, names as text), and is named by it. Integer labels 1..9, as the UEA
+archive writes them, are thus 9 classes "1".."9", and labels 0..C-1 stay classes 0..C-1. With
+``label_indices=True`` integer labels are class indices themselves (C = the largest + 1; an index
+that no sequence has is a class all the same, with a warning). A ``.npz`` with ``class_names``
+always holds class indices.
 
 Column names are matched ignoring case. Rows may come in any order: sequences keep the order of
 their first row, steps are sorted by time, and shorter sequences are zero-padded at the end with
@@ -53,10 +60,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, warn
 from nnzoo.data.files import COMPRESSED, read_bytes
 from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
 from nnzoo.data.splits import prepare, split_random
+from nnzoo.errors import ConfigError
 
 # The column of each role: the first name of each tuple, else exactly one of the others.
 COLUMNS = {
@@ -87,7 +95,11 @@ DEFAULTS["sequences"] = DatasetDefaults("stratified", {"val_fraction": 0.2}, sta
 
 @DATASETS.register("sequences")
 def read_sequences(
-    source: Path, *, test_path: str | None = None, test_fraction: float = 0.2
+    source: Path,
+    *,
+    test_path: str | None = None,
+    test_fraction: float = 0.2,
+    label_indices: bool = False,
 ) -> DataParts:
     """Your own labelled sequences from a ``.npz`` or ``.csv`` file, as training and test parts.
 
@@ -96,7 +108,14 @@ def read_sequences(
         test_path: a file in either format holding the test set; when given, ``test_fraction``
             is not used.
         test_fraction: share of ``source``, per class, held out as the test set (seed 0).
+        label_indices: integer labels are class indices 0..C-1, instead of labels mapped to
+            classes by their sorted distinct values (the module docstring's "Labels").
     """
+    if not isinstance(label_indices, bool):
+        raise ConfigError(
+            f"data.options.label_indices={label_indices!r}: expected true or false; set it in "
+            "the config or pass --set data.options.label_indices=true"
+        )
     source = Path(source).expanduser()
     parts = [_read_file(source)]
     if test_path is not None:
@@ -106,7 +125,7 @@ def read_sequences(
             f"{source}: test_fraction={test_fraction!r}; expected a number in (0, 1), "
             "or pass test_path"
         )
-    class_names = _settle_classes(parts)
+    class_names = _settle_classes(parts, label_indices)
     feature_names = _match_features(parts)
     steps = max(p.x.shape[1] for p in parts)
     full = all(bool((p.lengths == steps).all()) for p in parts)
@@ -135,7 +154,8 @@ def read_sequences(
                 f"{source}: test_fraction={test_fraction:g} leaves no training sequence "
                 f"({n} sequences); lower it or pass test_path"
             )
-    info = {"source": str(source), "features": feature_names, "steps": steps, "test": test_rule}
+    features = feature_names or f"{parts[0].x.shape[2]} (unnamed columns of {parts[0].source})"
+    info = {"source": str(source), "features": features, "steps": steps, "test": test_rule}
     return DataParts("sequences", train, test, class_names, info)
 
 
@@ -256,8 +276,8 @@ def _read_npz(path: Path, labelled: bool = True) -> _Part:
     if len(bad):
         i, t, f = bad[0]
         raise DataError(
-            f"{path}: {key}[{i}, {t}, {f}] is {x[i, t, f]}; expected finite numbers "
-            "(steps past lengths may hold anything)"
+            f"{path}: {key}[{i}, {t}, {f}] is not finite (NaN or infinity); expected finite "
+            "numbers (steps past lengths may hold anything)"
         )
     x[~mask] = 0.0
     class_names = None
@@ -319,9 +339,8 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
                 seq_line.append(line)
             elif label != seq_label[seq_of[sid]]:
                 raise DataError(
-                    f"{path}: line {line}: sequence {sid!r} has label {label!r} here but "
-                    f"{seq_label[seq_of[sid]]!r} on line {seq_line[seq_of[sid]]}; "
-                    "a sequence has one label"
+                    f"{path}: line {line}: the label differs from that of the same sequence on "
+                    f"line {seq_line[seq_of[sid]]}; a sequence has one label"
                 )
             rows_seq.append(seq_of[sid])
             rows_time.append(time)
@@ -343,7 +362,7 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
     if len(bad):
         r, f = bad[0]
         raise DataError(
-            f"{path}: line {rows_line[r]}: column {names[f]!r} is {cells[r][f].strip()!r}; "
+            f"{path}: line {rows_line[r]}: column {names[f]!r} is not finite (NaN or infinity); "
             "expected a finite number"
         )
 
@@ -354,10 +373,9 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
     same = np.flatnonzero((seq[1:] == seq[:-1]) & (time[1:] == time[:-1]))
     if len(same):
         a, b = sorted((rows_line[order[same[0]]], rows_line[order[same[0] + 1]]))
-        sid = list(seq_of)[seq[same[0]]]
         raise DataError(
-            f"{path}: line {b}: sequence {sid!r} already has a step at time {time[same[0]]:g} "
-            f"(line {a})"
+            f"{path}: line {b}: the same sequence already has a step at this time (line {a}); "
+            "give each step of a sequence its own time"
         )
     lengths = np.bincount(seq, minlength=len(seq_label)).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -381,7 +399,7 @@ def _find_columns(
             continue
         if not found:
             raise DataError(
-                f"{path}: line {line}: no {what!r} column (header: {', '.join(header)}); "
+                f"{path}: line {line}: no {what!r} column (the header has {len(header)}); "
                 f"expected one named {' or '.join(names)}"
             )
         if found[0] != names[0] and len(found) > 1:
@@ -393,8 +411,12 @@ def _find_columns(
     return role
 
 
-def _settle_classes(parts: list[_Part]) -> list[str]:
-    """The class names of all files together; turns every file's labels into class indices."""
+def _settle_classes(parts: list[_Part], label_indices: bool = False) -> list[str]:
+    """The class names of all files together; turns every file's labels into class indices.
+
+    The rule is the module docstring's "Labels": sorted distinct values, unless the labels are
+    indices (``label_indices``, or a file gives ``class_names``).
+    """
     given = [p for p in parts if p.class_names is not None]
     for p in given[1:]:
         if p.class_names != given[0].class_names:
@@ -411,6 +433,12 @@ def _settle_classes(parts: list[_Part]) -> list[str]:
                 f"{named[0].source}: labels are class names, but {numbered[0].source} gives "
                 "class indices; use one kind of label in both files"
             )
+        if label_indices:
+            i = next(i for i, v in enumerate(named[0].labels) if not INTEGER.fullmatch(v))
+            raise DataError(
+                f"{named[0].source}: {named[0].where[i]}: the label is not an integer, but "
+                "label_indices is on; write class indices 0..C-1, or turn label_indices off"
+            )
         class_names = sorted({v for p in parts for v in p.labels})
         index = {name: i for i, name in enumerate(class_names)}
         for p in parts:
@@ -418,6 +446,11 @@ def _settle_classes(parts: list[_Part]) -> list[str]:
         return class_names
     for p in texts:
         p.labels = np.array([int(v) for v in p.labels], dtype=np.int64)
+    if not given and not label_indices:
+        values = np.unique(np.concatenate([p.labels for p in parts]))  # sorted
+        for p in parts:
+            p.labels = np.searchsorted(values, p.labels).astype(np.int64)
+        return [str(v) for v in values.tolist()]
     if given:
         class_names = given[0].class_names
     else:
@@ -429,7 +462,18 @@ def _settle_classes(parts: list[_Part]) -> list[str]:
             i = bad[0]
             raise DataError(
                 f"{p.source}: {p.where[i]}: label {p.labels[i]} is out of range; expected class "
-                f"indices 0..{len(class_names) - 1}" + (" (one per class name)" if given else "")
+                f"indices 0..{len(class_names) - 1}"
+                + (" (one per class name)" if given else "; or turn label_indices off")
+            )
+    if not given:
+        present = np.unique(np.concatenate([p.labels for p in parts]))
+        missing = sorted(set(range(len(class_names))) - set(present.tolist()))
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            warn(
+                f"{parts[0].source}: label_indices is on and no sequence has class index "
+                f"{shown} of 0..{len(class_names) - 1}; those classes stay, empty (turn "
+                "label_indices off to number only the labels present)"
             )
     return class_names
 
@@ -473,7 +517,7 @@ def _whole_numbers(values: np.ndarray, name: str, n: int, path: Path) -> np.ndar
         bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
         if not len(bad):
             return values.astype(np.int64)
-        raise DataError(f"{path}: {name}[{bad[0]}] is {values[bad[0]]}; expected a whole number")
+        raise DataError(f"{path}: {name}[{bad[0]}] is not a whole number; expected integers")
     raise DataError(f"{path}: {name} has dtype {values.dtype}; expected integers")
 
 
@@ -481,12 +525,14 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
     try:
         value = float(cell)
     except ValueError:
+        what = "empty" if not cell.strip() else "not a number"
         raise DataError(
-            f"{path}: line {line}: column {column!r} is {cell.strip()!r}; expected a number"
+            f"{path}: line {line}: column {column!r} is {what}; expected a number"
         ) from None
     if not np.isfinite(value):
         raise DataError(
-            f"{path}: line {line}: column {column!r} is {cell.strip()!r}; expected a finite number"
+            f"{path}: line {line}: column {column!r} is not finite (NaN or infinity); "
+            "expected a finite number"
         )
     return value
 

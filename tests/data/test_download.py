@@ -76,7 +76,8 @@ def test_downloads_and_verifies(fake, capfd):
     assert download("fake", root) == [target]
     assert target.read_bytes() == ARCHIVE
     assert files_in(target.parent) == ["fake.zip"]  # no temporary file left
-    assert capfd.readouterr().err == ""  # no progress bar: stderr is not a terminal
+    # one line and no progress bar: stderr is not a terminal
+    assert capfd.readouterr().err == f"fake: downloaded {target} (sha256 verified)\n"
 
 
 def test_base_url_replaces_everything_before_the_file_name(fake, monkeypatch, tmp_path):
@@ -186,3 +187,64 @@ def test_a_progress_bar_only_on_a_terminal_and_when_asked(fake, monkeypatch):
     assert terminal.getvalue() == ""
     download("fake", root, force=True)
     assert "fake.zip" in terminal.getvalue()
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("xz", [False, True])
+def test_an_extracted_uci_har_is_present_not_downloaded(tmp_path, capfd, monkeypatch, xz):
+    from tests.data.test_uci_har import make_har
+
+    monkeypatch.delenv(MIRROR_VAR, raising=False)
+    root = tmp_path / "root"
+    fake = make_har(root / "uci-har", xz=xz)
+    before = snapshot(root)
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    assert download("uci-har", root, base_url=unreachable) == [fake.folder]  # no network
+    assert capfd.readouterr().err == (
+        f"uci-har: present at {fake.folder} (extracted; no published checksum to verify it by); "
+        "not downloaded, pass --force to download the archive anyway\n"
+    )
+    assert snapshot(root) == before
+    with pytest.raises(DataError, match="cannot reach"):  # --force does download
+        download("uci-har", root, base_url=unreachable, force=True)
+    assert snapshot(root) == before
+
+
+def test_an_incomplete_extracted_uci_har_is_downloaded(tmp_path, monkeypatch):
+    from tests.data.test_uci_har import make_har
+
+    monkeypatch.delenv(MIRROR_VAR, raising=False)
+    root = tmp_path / "root"
+    fake = make_har(root / "uci-har")
+    (fake.folder / "test" / "Inertial Signals" / "total_acc_z_test.txt").unlink()
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(DataError, match="cannot reach"):
+        download("uci-har", root, base_url=unreachable)
+
+
+def test_a_broken_official_file_beside_an_extracted_folder_is_fetched_again(tmp_path, server):
+    from tests.data.test_uci_har import make_har
+
+    served, url = server
+    root = tmp_path / "root"
+    make_har(root / "uci-har")
+    (served / "UCI HAR Dataset.zip").write_bytes(b"not the archive")
+    (root / "uci-har" / "UCI HAR Dataset.zip").write_bytes(b"half a download")
+    with pytest.raises(DataError, match="sha256"):  # fetched and checked, not taken as present
+        download("uci-har", root, base_url=url)
+    assert (root / "uci-har" / "UCI HAR Dataset.zip").read_bytes() == b"half a download"
+
+
+def test_verified_official_files_are_reported_present(fake, capfd):
+    root, target, _ = fake
+    download("fake", root)
+    capfd.readouterr()
+    assert download("fake", root, base_url=f"http://127.0.0.1:{closed_port()}") == [target]
+    assert (
+        capfd.readouterr().err == f"fake: {target} is present (sha256 verified); not downloaded\n"
+    )
+    download("fake", root, progress=False)
+    assert capfd.readouterr().err == ""

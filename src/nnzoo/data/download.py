@@ -3,10 +3,11 @@
 Each file streams into a temporary file beside its target while its sha256 is computed, and is
 renamed into place only when the hash matches, so an interrupted or corrupt download never
 leaves a file under the final name and never replaces a good one. A file already there with the
-right hash is kept; one with another hash (a broken earlier download) is replaced only by a copy
-that verifies. ``base_url`` (or the ``NNZOO_DOWNLOAD_MIRROR`` environment variable) replaces
-everything before the file name in each official URL, e.g. a local mirror
-``file:///srv/mirror/uci-har/``.
+right hash is kept, and so is a dataset already there in another form (an extracted folder,
+`FOUND`): both are reported as present, not downloaded. A file there with another hash (a broken
+earlier download) is replaced only by a copy that verifies. ``base_url`` (or the
+``NNZOO_DOWNLOAD_MIRROR`` environment variable) replaces everything before the file name in each
+official URL, e.g. a local mirror ``file:///srv/mirror/uci-har/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +28,10 @@ from nnzoo.data.base import DataError
 from nnzoo.data.registry import DOWNLOADS, RemoteFile
 
 MIRROR_VAR = "NNZOO_DOWNLOAD_MIRROR"
+# name -> finds the dataset in its folder ``<root>/<name>/`` in another form than the official
+# files (UCI HAR's extracted folder); returns where it is, or None. `download` then reports it
+# as present instead of downloading it again.
+FOUND: dict[str, Callable[[Path], Path | None]] = {}
 CHUNK = 1 << 16
 # What a failing network raises, while opening the URL or while reading the response.
 NETWORK_ERRORS = (
@@ -54,11 +60,14 @@ def download(
         base_url: replaces everything before the file name of each URL (a mirror); else
             ``$NNZOO_DOWNLOAD_MIRROR`` when set, else the official URLs.
         force: download again even when a file with the right hash is there.
-        progress: show a progress bar on stderr, when stderr is a terminal.
+        progress: one line per file on stderr (present and verified, or downloaded), and a
+            progress bar while downloading when stderr is a terminal.
         timeout: seconds to wait for the server to connect or send data.
 
     Returns:
-        The paths of the files, downloaded or already there.
+        The paths of the files, downloaded or already there; or, when the official files are
+        absent but the dataset is there in another form (`FOUND`, e.g. UCI HAR's extracted
+        folder), that path alone, and nothing is downloaded (unless ``force``).
 
     Raises:
         DataError: unknown dataset, unreachable server, or a file whose sha256 does not match.
@@ -70,10 +79,28 @@ def download(
         )
     base_url = base_url or os.environ.get(MIRROR_VAR) or None
     folder = Path(root).expanduser() / name
+    remotes = DOWNLOADS[name]
+    say = _say if progress else _quiet
+    if not force:
+        verified = [folder / r.filename for r in remotes if _verified(folder / r.filename, r)]
+        if len(verified) == len(remotes):
+            for target in verified:
+                say(f"{name}: {target} is present (sha256 verified); not downloaded")
+            return verified
+        there = [r for r in remotes if (folder / r.filename).exists()]
+        finder = FOUND.get(name)
+        found = finder(folder) if finder is not None and not there else None
+        if found is not None:
+            say(
+                f"{name}: present at {found} (extracted; no published checksum to verify it "
+                "by); not downloaded, pass --force to download the archive anyway"
+            )
+            return [found]
     paths = []
-    for remote in DOWNLOADS[name]:
+    for remote in remotes:
         target = folder / remote.filename
-        if not force and target.is_file() and sha256_of(target) == remote.sha256:
+        if not force and _verified(target, remote):
+            say(f"{name}: {target} is present (sha256 verified); not downloaded")
             paths.append(target)
             continue
         try:
@@ -82,8 +109,27 @@ def download(
             fetch(url, target, remote.sha256, progress=progress, timeout=timeout)
         except OSError as e:  # network errors are DataErrors by now; this is the disk
             raise DataError(f"{target}: cannot write it ({e}); check the data root") from None
+        say(f"{name}: downloaded {target} (sha256 verified)")
         paths.append(target)
     return paths
+
+
+def _verified(path: Path, remote: RemoteFile) -> bool:
+    """True when ``path`` is a file with the official sha256."""
+    if not path.is_file():
+        return False
+    try:
+        return sha256_of(path) == remote.sha256
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e}); check its permissions") from None
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _quiet(line: str) -> None:
+    return None
 
 
 def url_of(remote: RemoteFile, base_url: str | None) -> str:

@@ -78,7 +78,7 @@ def test_overrides_of_every_kind():
             "model.readout=mean",  # a bare word is a string
             "model.bidirectional=true",
             "train.lr=0.01",
-            "train.momentum=1",  # an integer where a float is expected
+            "train.weight_decay=1",  # an integer where a float is expected
             "train.tensorboard=false",
             "data.options.val_subjects=[1, 2]",
         ],
@@ -89,10 +89,10 @@ def test_overrides_of_every_kind():
             hidden=64, cell="gru", readout="mean", bidirectional=True,
             cell_options={"window": 38, "num_heads": 2},
         ),
-        train=TrainConfig(lr=0.01, momentum=1.0, tensorboard=False),
+        train=TrainConfig(lr=0.01, weight_decay=1.0, tensorboard=False),
     )  # fmt: skip
     assert config == expected
-    assert isinstance(config.train.momentum, float)
+    assert isinstance(config.train.weight_decay, float)
 
 
 def test_override_replaces_a_value_from_the_file(tmp_path):
@@ -161,11 +161,16 @@ def test_unknown_key_in_a_file_names_file_and_key(tmp_path):
 
 
 def changed(value):
-    """A different value of the same type."""
+    """A different value of the same type (a number moves towards the middle of [0, 1] or up
+    by one, so it stays within every declared range)."""
     if isinstance(value, bool):
         return not value
+    if isinstance(value, float) and value < 1:
+        return (value + 0.5) / 2 if value != 0.5 else 0.25
     if isinstance(value, int | float):
         return value + 1
+    if value == "cpu":
+        return "cuda"  # still a device's name (whether there is one is checked at run time)
     if isinstance(value, str):
         return value + "x"
     if isinstance(value, dict):
@@ -260,9 +265,13 @@ def test_typed_values_are_checked_like_text_overrides(tmp_path):
     assert config.train.lr == 0.006 and config.model.options == {
         "hidden": 8
     }  # file, texts, then values
-    typed = {"model.cell_options.window": 38, "train.momentum": 1, "data.options.test_path": "t"}
+    typed = {
+        "model.cell_options.window": 38,
+        "train.weight_decay": 1,
+        "data.options.test_path": "t",
+    }
     assert config_with(RunConfig(), typed) == load_config(
-        None, ["model.cell_options.window=38", "train.momentum=1", "data.options.test_path=t"]
+        None, ["model.cell_options.window=38", "train.weight_decay=1", "data.options.test_path=t"]
     )
     assert config_with(CUSTOM, {}) == CUSTOM
     pairs = [("model.cell_options", {"window": 3}), ("model.cell_options.num_heads", 2)]

@@ -9,7 +9,10 @@ from those texts and the dataclass defaults.
 Building a config: ``load_config(path, overrides, values=...)`` reads a TOML file, then applies
 ``key=value`` texts (``model.hidden=64``, ``model.cell_options.window=38``, read as TOML values),
 then typed values (``{"train.lr": 0.006}``); `config_with` applies typed values to a config in
-memory. Every name is checked.
+memory. Every name is checked, and so is every number: each numeric field declares the values
+it accepts (`ranged`, beside its default; `field_range` reads it back), and a config whose value
+is outside them, NaN or infinite, fails when it is built, naming the key, the value, the range
+and the fix.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -37,6 +41,99 @@ else:  # pragma: no cover
 
 # Typed config values by path: {"train.lr": 0.006}, or (path, value) pairs applied in order.
 Values = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric config field accepts: finite numbers within the given bounds.
+
+    Attributes:
+        ge, gt: the value must be >= ``ge`` / > ``gt`` (None: no lower bound).
+        le, lt: the value must be <= ``le`` / < ``lt`` (None: no upper bound).
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # (an int is finite, and may be too large for a float)
+        return (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+        )
+
+    def describe(self, integer: bool) -> str:
+        """``"an integer >= 1 and <= 1000"``, ``"a finite number > 0"``, ..."""
+        bounds = [
+            f"{op} {_number(bound)}"
+            for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+            if bound is not None
+        ]
+        kind = "an integer" if integer else "a finite number"
+        return f"{kind} {' and '.join(bounds)}" if bounds else kind
+
+
+def _number(bound: float) -> str:
+    """A bound as the messages write it: powers of two above a million as 2**k."""
+    if isinstance(bound, int) and bound > 10**6 and bound & (bound - 1) == 0:
+        return f"2**{bound.bit_length() - 1}"
+    if isinstance(bound, int) and bound > 10**6 and (bound + 1) & bound == 0:
+        return f"2**{bound.bit_length()} - 1"
+    return repr(bound)
+
+
+def ranged(
+    default: float,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A numeric dataclass field with its default and the `Range` it accepts."""
+    return field(default=default, metadata={"range": Range(ge=ge, gt=gt, le=le, lt=lt)})
+
+
+def field_range(cls: type, name: str) -> Range | None:
+    """The `Range` declared for field ``name`` of config dataclass ``cls`` (None: none)."""
+    for f in fields(cls):
+        if f.name == name:
+            return f.metadata.get("range")
+    raise KeyError(name)
+
+
+def check_number(where: str, value: Any, rule: Range, integer: bool, example: Any) -> None:
+    """Raise `ConfigError` unless ``value`` is a number (an integer if ``integer``) in
+    ``rule``; the message names ``where`` (``section.key``), the range and how to set it."""
+    is_number = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
+    if is_number and value in rule:
+        return
+    raise ConfigError(
+        f"{where}={shown_value(value)}: expected {rule.describe(integer)}; set {where} in the "
+        "config or "
+        f"pass --set {where}={example!r}"
+    )
+
+
+def shown_value(value: Any) -> str:
+    """``repr(value)``, cut to its first characters when it is long (a 400-digit integer)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:16]}... ({len(text)} characters)"
+
+
+def check_ranges(section: str, config: Any) -> None:
+    """Check every field of ``config`` (a config dataclass) that declares a `Range`."""
+    for f in fields(config):
+        rule = f.metadata.get("range")
+        if rule is not None:
+            value = getattr(config, f.name)
+            integer = isinstance(f.default, int)
+            check_number(f"{section}.{f.name}", value, rule, integer, f.default)
 
 
 @dataclass(frozen=True)
@@ -59,8 +156,11 @@ class DataConfig:
     name: str = "uci-har"
     path: str = ""
     split: str = ""
-    split_seed: int = 0
+    split_seed: int = ranged(0, ge=0, lt=2**63)  # torch.Generator().manual_seed's range
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_ranges("data", self)
 
 
 @dataclass(frozen=True)
@@ -88,21 +188,37 @@ class ModelOptions:
     """
 
     cell: str = "lstm"
-    hidden: int = 32
-    layers: int = 2
+    # Widths up to 2**24 keep every weight's element count within what torch can describe;
+    # `nnzoo.models.create_model` bounds the parameter count of the whole model.
+    hidden: int = ranged(32, ge=1, le=2**24)
+    layers: int = ranged(2, ge=1, le=1000)
     bidirectional: bool = False
     residual: bool = False
-    dropout: float = 0.0
-    projection: int = 0
+    dropout: float = ranged(0.0, ge=0, lt=1)
+    projection: int = ranged(0, ge=0, le=2**24)
     projection_activation: str = "relu"
     readout: str = "last"
     cell_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_ranges("model", self)
 
 
 # {option: default} of `ModelOptions`, in its order.
 MODEL_OPTIONS: dict[str, Any] = {f.name: f.default for f in fields(ModelOptions)}
 MODEL_OPTIONS["cell_options"] = {}
 DEFAULT_MODEL = "sequence-classifier"
+
+
+def check_model_options(options: Mapping[str, Any]) -> None:
+    """Check the numbers among a model's options that are `ModelOptions` keys against their
+    ranges; other values (``hidden = [600, 120]`` for deeper) are the factory's to check."""
+    for f in fields(ModelOptions):
+        value = options.get(f.name)
+        rule = f.metadata.get("range")
+        if rule is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        check_number(f"model.{f.name}", value, rule, isinstance(f.default, int), f.default)
 
 
 @dataclass(frozen=True, init=False)
@@ -151,6 +267,7 @@ class ModelConfig:
             options = {
                 k: v for k, v in options.items() if k not in MODEL_OPTIONS or v != MODEL_OPTIONS[k]
             }
+        check_model_options(options)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "options", options)
 
@@ -177,6 +294,26 @@ class ModelConfig:
                 rest[key] = value
         ordered = {k: out[k] for k in ["name", *MODEL_OPTIONS] if k in out}
         return {**ordered, "options": rest} if rest else ordered
+
+
+EPOCHS_MAX = 1_000_000  # the bound of every count of epochs
+# The torch devices a run may name: a type, then optionally ":" and an index.
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+DEVICE_PATTERN = re.compile(rf"({'|'.join(DEVICE_TYPES)})(:\d+)?")
+
+
+def check_device_name(where: str, device: Any) -> None:
+    """Fail unless ``device`` is written as a torch device nnzoo runs on (cpu, cuda, cuda:1,
+    mps, xpu); whether this machine has it is `nnzoo.engine.runtime.check_device`'s to say."""
+    if isinstance(device, str) and DEVICE_PATTERN.fullmatch(device):
+        return
+    from nnzoo.engine.runtime import available_devices
+
+    raise ConfigError(
+        f"{where}={device!r}: expected cpu, cuda, cuda:N (N = 0, 1, ...), mps or xpu; this "
+        f"machine has {', '.join(available_devices())}; set {where} in the config or pass "
+        "--device cpu"
+    )
 
 
 @dataclass(frozen=True)
@@ -217,24 +354,30 @@ class TrainConfig:
             tensorboard package).
     """
 
-    seed: int = 0
-    epochs: int = 30
-    batch_size: int = 32
+    # seed < 2**32: every epoch reseeds torch with seed * 1_000_003 + epoch
+    # (`nnzoo.engine.fit.epoch_seed`), which torch.manual_seed must accept (< 2**64).
+    seed: int = ranged(0, ge=0, lt=2**32)
+    epochs: int = ranged(30, ge=1, le=EPOCHS_MAX)
+    batch_size: int = ranged(32, ge=1, lt=2**31)
     optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    lr_step_every: int = 0
-    lr_step_factor: float = 0.75
-    plateau_patience: int = 0
-    plateau_factor: float = 0.5
-    early_stopping: int = 0
+    lr: float = ranged(1e-3, gt=0)
+    momentum: float = ranged(0.0, ge=0, lt=1)
+    weight_decay: float = ranged(0.0, ge=0)
+    lr_step_every: int = ranged(0, ge=0, le=EPOCHS_MAX)
+    lr_step_factor: float = ranged(0.75, gt=0, le=1)
+    plateau_patience: int = ranged(0, ge=0, le=EPOCHS_MAX)
+    plateau_factor: float = ranged(0.5, gt=0, lt=1)  # as torch's ReduceLROnPlateau
+    early_stopping: int = ranged(0, ge=0, le=EPOCHS_MAX)
     monitor: str = "val_accuracy"
-    clip_norm: float = 0.0
-    clip_value: float = 0.0
+    clip_norm: float = ranged(0.0, ge=0)
+    clip_value: float = ranged(0.0, ge=0)
     device: str = "cpu"
-    threads: int = 0
+    threads: int = ranged(0, ge=0, le=4096)
     tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        check_ranges("train", self)
+        check_device_name("train.device", self.device)
 
 
 # `RunConfig.digest` hashes a config's differences from the defaults, except that these fields
@@ -323,7 +466,13 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}={value!r}: expected a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond every float
+            raise ConfigError(
+                f"{where}={shown_value(value)}: expected a finite number, and this one is too "
+                f"large for a float; set {where} in the config or pass --set {where}={default!r}"
+            ) from None
     if isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(f"{where}={value!r}: expected a string")

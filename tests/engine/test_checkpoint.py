@@ -1,6 +1,7 @@
 """Checkpoints: bad files are CheckpointErrors naming the path; nothing needs unpickling."""
 
 import os
+import re
 
 import pytest
 import torch
@@ -11,7 +12,9 @@ from nnzoo.engine.checkpoint import (
     CheckpointError,
     atomic_save,
     config_of,
+    digest,
     load_checkpoint,
+    load_weights,
     save_checkpoint,
 )
 from nnzoo.engine.fit import Loop, fit, resume
@@ -165,9 +168,160 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
 
 
-def test_a_config_that_no_longer_parses_is_reported(tmp_path):
-    path = tmp_path / "old.pt"
-    torch.save({"format": FORMAT, "config": "[model]\nwidth = 3\n"}, path)
+def test_a_config_that_no_longer_parses_is_reported(saved, tmp_path):
+    path, _ = saved
+    raw = torch.load(path, weights_only=True)
+    raw["config"] = "[model]\nwidth = 3\n"
+    del raw["digest"]  # as an older nnzoo wrote it
+    old = tmp_path / "old.pt"
+    torch.save(raw, old)
     with pytest.raises(NnzooError, match="width") as info:
+        load_checkpoint(old)
+    assert str(old) in str(info.value)
+
+
+# -- the digest ---------------------------------------------------------------------------------
+def tensor_offset(data: bytes, tensor: torch.Tensor) -> int:
+    """Where ``tensor``'s bytes lie in the checkpoint file (torch stores them uncompressed)."""
+    offset = data.find(tensor.contiguous().numpy().tobytes())
+    assert offset > 0 and data.count(tensor.numpy().tobytes()) == 1
+    return offset
+
+
+def test_a_flipped_byte_in_the_weights_is_refused(saved):
+    path, loop = saved
+    data = path.read_bytes()
+    weight = next(v for v in loop.model.state_dict().values() if v.numel() >= 8)
+    offset = tensor_offset(data, weight)
+    for at in (offset, offset + weight.numel() * weight.element_size() // 2):
+        flipped = bytearray(data)
+        flipped[at] ^= 0x01
+        path.write_bytes(bytes(flipped))
+        expect_error(path, "do not match the digest")
+    path.write_bytes(data)
+    assert load_checkpoint(path)["verified"] is True
+
+
+def test_the_digest_covers_every_tensor_and_value(saved):
+    path, _ = saved
+    raw = torch.load(path, weights_only=True)
+    stored = raw["digest"]
+    assert stored.startswith("sha256:") and len(stored) == len("sha256:") + 64
+    assert digest(raw) == stored
+    reordered = dict(reversed(list(raw.items())))  # key order does not matter
+    assert digest(reordered) == stored
+    changes = {
+        "a weight's value": lambda c: c["model"][next(iter(c["model"]))].view(-1)[0].add_(1),
+        "a weight's dtype": lambda c: c["model"].update(
+            {k: v.double() for k, v in list(c["model"].items())[:1]}
+        ),
+        "a weight's shape": lambda c: c["model"].update(
+            {k: v.reshape(-1, 1) for k, v in list(c["model"].items())[:1]}
+        ),
+        "an optimizer moment": lambda c: (
+            next(iter(c["optimizer"]["state"].values()))["exp_avg"].view(-1)[0].mul_(2)
+        ),
+        "the epoch": lambda c: c.update(epoch=c["epoch"] + 1),
+        "the history": lambda c: c["history"][0].update(loss=c["history"][0]["loss"] + 1e-9),
+        "the config": lambda c: c.update(config=c["config"] + "\n"),
+        "a list to a tuple": lambda c: c["extra"].update(class_names=("a", "b")),
+    }
+    for what, change in changes.items():
+        copy = torch.load(path, weights_only=True)
+        change(copy)
+        assert digest(copy) != stored, what
+
+
+def test_a_checkpoint_from_before_the_digest_loads_unverified(saved, tmp_path):
+    path, loop = saved
+    raw = torch.load(path, weights_only=True)
+    del raw["digest"]
+    old = tmp_path / "old.pt"
+    torch.save(raw, old)
+    ckpt = load_checkpoint(old)
+    assert ckpt["verified"] is False
+    for key, value in loop.model.state_dict().items():
+        assert torch.equal(ckpt["model"][key], value), key
+    del raw["extra"]  # older still: no extra either
+    torch.save(raw, old)
+    assert load_checkpoint(old)["extra"] == {}
+
+
+# -- the structure ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda c: c.pop("config"), "no 'config'"),
+        (lambda c: c.pop("model"), "no 'model'"),
+        (lambda c: c.pop("callbacks"), "no 'callbacks'"),
+        (lambda c: c.update(epoch="2"), "'epoch' is not an integer"),
+        (lambda c: c.update(step=True), "'step' is not an integer"),
+        (lambda c: c.update(epoch=-1), "negative"),
+        (lambda c: c.update(extra=[1]), "'extra' is not a table"),
+        (lambda c: c.update(history={}), "'history' is not a list"),
+        (lambda c: c.update(history=[1, 2]), "'history' is not a list of tables"),
+        (lambda c: c["model"].update(w=[1.0]), "'model' is not a table of named tensors"),
+        (lambda c: c.update(optimizer={"state": {}}), "'optimizer' is not"),
+        (lambda c: c.update(callbacks={"EarlyStopping": 3}), "'callbacks' is not a table of"),
+        (lambda c: c.update(stop_reason=None), "'stop_reason' is not text"),
+        (lambda c: c.update(secret_payload=1), "a key nnzoo never writes"),
+        (lambda c: c.update(digest="md5:00"), "'digest' is not a sha256 digest"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_checkpoint_missing_a_key_or_of_a_wrong_type_is_refused(saved, change, match):
+    path, _ = saved
+    raw = torch.load(path, weights_only=True)
+    change(raw)
+    if "digest" in raw and not raw["digest"].startswith("md5"):
+        raw["digest"] = digest(raw)  # consistent, so the structure check is what refuses
+    torch.save(raw, path)
+    expect_error(path, match)
+    assert "secret_payload" not in str(load_error(path))  # no key of the file is echoed
+
+
+def load_error(path):
+    with pytest.raises(CheckpointError) as info:
         load_checkpoint(path)
-    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_torch_advice_never_reaches_the_message(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "x": Payload(marker)}, path)
+    message = str(load_error(path))
+    assert "weights_only" not in message and "torch.load" not in message
+    assert "open" not in message.replace(str(path), "")  # the global the file names
+    assert "not an nnzoo checkpoint" in message and "point at another checkpoint" in message
+
+
+# -- weights into a model -----------------------------------------------------------------------
+def test_wrong_shaped_weights_name_the_first_parameter_and_both_shapes(saved, tmp_path):
+    path, loop = saved
+    wider = new_model(loop.run_config.replace(model=ModelConfig(cell="gru", hidden=5, layers=1)))
+    state = load_checkpoint(path)["model"]
+    name = next(iter(wider.state_dict()))  # the model's first parameter
+    theirs, ours = list(state[name].shape), list(wider.state_dict()[name].shape)
+    assert theirs != ours
+    with pytest.raises(CheckpointError) as info:
+        load_weights(wider, state, path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert f"{name} is {theirs} in the checkpoint, {ours} in the model" in message
+
+
+def test_missing_and_unexpected_weights_are_one_line(saved):
+    path, loop = saved
+    model = new_model(loop.run_config)
+    state = dict(load_checkpoint(path)["model"])
+    first = next(iter(state))
+    with pytest.raises(CheckpointError, match=f"no {re.escape(first)}") as info:
+        load_weights(model, {k: v for k, v in state.items() if k != first}, path)
+    assert "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match="1 of its tensors are not parameters") as info:
+        load_weights(model, {**state, "not.a.parameter": torch.zeros(1)}, path)
+    assert "not.a.parameter" not in str(info.value)
+    load_weights(model, state, path)  # a checkpoint that fits loads exactly
+    for key, value in state.items():
+        assert torch.equal(model.state_dict()[key], value)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
-from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint, load_weights
 from nnzoo.runs.rundir import RunDir
 
 
@@ -48,15 +48,22 @@ def load_trained(path: str | Path, which: str = "best") -> Trained:
 
     ckpt_path = find_checkpoint(path, which)
     ckpt = load_checkpoint(ckpt_path)
-    extra = ckpt.get("extra", {})
+    extra = ckpt["extra"]
     config = ckpt["run_config"]
     # num_classes is the output width the task asked for (1 for a binary classifier); older
     # checkpoints have only the class names
-    num_classes = extra.get("num_classes", len(extra.get("class_names", ())))
-    model = create_model(config.model, extra["num_features"], num_classes, extra.get("input_shape"))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the model ({e})") from None
+    names = extra.get("class_names", ())
+    num_classes = extra.get("num_classes", len(names) if isinstance(names, (list, tuple)) else 0)
+    num_features, input_shape = extra.get("num_features"), extra.get("input_shape")
+    shape = input_shape if isinstance(input_shape, (list, tuple)) else [input_shape or 0]
+    sizes = [num_features, num_classes, *(shape if input_shape is not None else ())]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        raise CheckpointError(
+            f"{ckpt_path}: does not say the sizes of its data (extra.num_features, "
+            "num_classes or input_shape are missing or not whole numbers >= 1), so its model "
+            "cannot be rebuilt; train the run again with this nnzoo"
+        )
+    model = create_model(config.model, num_features, num_classes, input_shape)
+    load_weights(model, ckpt["model"], ckpt_path)
     model.eval()
     return Trained(model, ckpt, ckpt_path)

@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from nnzoo.layers.gemm import gram, linear, linear_add
-from nnzoo.layers.schedule import Schedule, needs_graph
+from nnzoo.layers.schedule import Schedule, needs_graph, running_rows
 
 
 def _peephole_forward(xp, h0, c0, U, P, schedule: Schedule, diagonal: bool, save: bool):
@@ -62,12 +62,8 @@ def _peephole_forward(xp, h0, c0, U, P, schedule: Schedule, diagonal: bool, save
         K = split(slopes)
     constants = schedule.constants(xp, H, -1.0, 2.0)
     h, c = h0, c0
-    for t in range(schedule.steps):
-        n = schedule.running[t]
-        if n == 0:
-            break
-        if n < h.shape[0]:
-            h, c = h[:n], c[:n]  # the sequences still running
+    for t, n in schedule.walk():
+        h, c = running_rows(n, h, c)
         minus_one, two = constants[n]
         linear_add(h, U2, X[t], out=G4[t])
         G_g[t].add_(X_g[t])  # 2 z_g
@@ -119,7 +115,7 @@ class PeepholeLSTMScan(torch.autograd.Function):
         G, cells, tanhs, slopes = ctx.saved
         h0s, c0s = ctx.h0s, ctx.c0s
         B, H = h0s.shape
-        running, full = schedule.running, schedule.full
+        running = schedule.running
         A4, A_i, A_f, A_g = schedule.blocks(G, H, (0, 4), (0, 1), (1, 2), (2, 3))
         C, TC, K = split(cells), split(tanhs), split(slopes)
         dZ = G.new_empty(schedule.rows, 4 * H)
@@ -149,9 +145,7 @@ class PeepholeLSTMScan(torch.autograd.Function):
             n = running[t]
             dh_n, dc_n, D4, D_g, D_ifg, D_o, one_n = views[n]
             a, g = A4[t], A_g[t]
-            c_prev = C[t - 1] if t > 0 else c0s
-            if not full:
-                c_prev = c_prev[:n]
+            c_prev = schedule.before(C, t, c0s)
             torch.addcmul(a, a, a, value=-1, out=D4)  # sigmoid' = s (1 - s)
             torch.addcmul(one_n, g, g, value=-1, out=D_g)  # tanh' = 1 - g^2
             dz_o = torch.mul(dh_n, TC[t], out=dZ_o[t]).mul_(D_o)
@@ -177,10 +171,7 @@ class PeepholeLSTMScan(torch.autograd.Function):
             else:
                 dc_n.mul_(A_f[t]).add_(linear(dZ4[t][:, : 2 * H], p_uf_t))
             # dL/dh_{t-1}: through z, plus the output gradient at t - 1
-            d_next = None if dO is None or t == 0 else dO[t - 1]
-            if d_next is not None and not full:
-                dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
-                d_next = d_next[:n]
+            d_next = schedule.output_gradient(dh, dO, t)
             if t > 0 or ctx.needs_input_grad[1]:  # dL/dh_0 only if h_0 needs it
                 linear_add(dZ4[t], U_t, d_next, out=dh_n)
         dU = gram(dZ, schedule.previous(ctx.out, h0s))

@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from nnzoo.layers.gemm import gram, linear_add
-from nnzoo.layers.schedule import Schedule, needs_graph
+from nnzoo.layers.schedule import Schedule, needs_graph, running_rows
 
 _NORM_BACKWARD = torch.ops.aten.native_batch_norm_backward
 
@@ -121,12 +121,8 @@ def _bn_lstm_forward(xp, h0, c0, U, weights, norms: Norms, schedule: Schedule, s
     scratch = {n: (a_x[:n], c_hat[:n]) for n in set(schedule.running)}
     constants = schedule.constants(xp, H, -1.0, 2.0)
     h, c = h0, c0
-    for t in range(T):
-        n = schedule.running[t]
-        if n == 0:
-            break
-        if n < h.shape[0]:
-            h, c = h[:n], c[:n]  # the sequences still running
+    for t, n in schedule.walk():
+        h, c = running_rows(n, h, c)
         minus_one, two = constants[n]
         a_x_n, c_hat_n = scratch[n]
         row = min(norms.first + t, last)
@@ -173,7 +169,7 @@ class BNLSTMScan(torch.autograd.Function):
         last = mean_x.shape[0] - 1
         h0s, c0s, cells = ctx.h0s, ctx.c0s, ctx.cells
         B, H = h0s.shape
-        T, running, full = schedule.steps, schedule.running, schedule.full
+        T, running = schedule.steps, schedule.running
         A4, A_i, A_f, A_g, A_o = schedule.blocks(G, H, (0, 4), (0, 1), (1, 2), (2, 3), (3, 4))
         C, PHI, Y = split(cells), split(phis), hidden
         MX, IX, MY, IY = (list(s) for s in stats_4h)
@@ -201,9 +197,7 @@ class BNLSTMScan(torch.autograd.Function):
              one_n) = views[n]  # fmt: skip
             row = min(norms.first + t, last)
             a, g, o, phi = A4[t], A_g[t], A_o[t], PHI[t]
-            c_prev = C[t - 1] if t > 0 else c0s
-            if not full:
-                c_prev = c_prev[:n]
+            c_prev = schedule.before(C, t, c0s)
             torch.addcmul(a, a, a, value=-1, out=D4)  # sigmoid' = s (1 - s)
             torch.addcmul(one_n, g, g, value=-1, out=D_g)  # tanh' = 1 - g^2
             torch.mul(dh_n, phi, out=dz_o).mul_(D_o)  # dz_o
@@ -224,10 +218,7 @@ class BNLSTMScan(torch.autograd.Function):
                                          IY[t], norms, (DGH[t], DB[t]))  # fmt: skip
             dXP[t] = _batch_norm_backward(dz4, X[t], gamma_x, mean_x[row], var_x[row], MX[t],
                                           IX[t], norms, (DGX[t], None))  # fmt: skip
-            d_next = None if dO is None or t == 0 else dO[t - 1]
-            if d_next is not None and not full:
-                dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
-                d_next = d_next[:n]
+            d_next = schedule.output_gradient(dh, dO, t)
             linear_add(dY[t], U_t, d_next, out=dh_n)  # dL/dh_{t-1}
         dU = gram(torch.cat(dY[:T]), schedule.previous(ctx.out, h0s))
         g_x, g_h, g_b = d_4h.sum(1)

@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from nnzoo.layers.gemm import gram, linear, linear_add
-from nnzoo.layers.schedule import Schedule, needs_graph
+from nnzoo.layers.schedule import Schedule, needs_graph, running_rows
 
 
 def _gru_forward(xp, h0, U, schedule: Schedule, relevance: bool, save: bool):
@@ -58,12 +58,8 @@ def _gru_forward(xp, h0, U, schedule: Schedule, relevance: bool, save: bool):
         X_all, X_c = split(X), split(X[:, H:])
     constants = schedule.constants(xp, H, -1.0, 2.0)
     h = h0
-    for t in range(schedule.steps):
-        n = schedule.running[t]
-        if n == 0:
-            break
-        if n < h.shape[0]:
-            h = h[:n]  # the sequences still running
+    for t, n in schedule.walk():
+        (h,) = running_rows(n, h)
         minus_one, two = constants[n]
         if relevance:
             linear_add(h, U_g, X_g[t], out=G_g[t])
@@ -102,7 +98,7 @@ class GRUScan(torch.autograd.Function):
         h0s, out = ctx.h0s, ctx.out
         B, H = h0s.shape
         k = 3 if relevance else 2
-        running, full = schedule.running, schedule.full
+        running = schedule.running
         A_g, A_u, A_r, A_c = schedule.blocks(G, H, (0, k - 1), (0, 1), (1, 2), (k - 1, k))
         O = split(out)
         dZ = G.new_empty(schedule.rows, k * H)
@@ -126,9 +122,7 @@ class GRUScan(torch.autograd.Function):
             n = running[t]
             dh_n, D_g, D_c, carry_n, one_n = views[n]
             u, h_hat, gates = A_u[t], A_c[t], A_g[t]
-            h_prev = O[t - 1] if t > 0 else h0s
-            if not full:
-                h_prev = h_prev[:n]
+            h_prev = schedule.before(O, t, h0s)
             torch.addcmul(gates, gates, gates, value=-1, out=D_g)  # sigmoid' = s (1 - s)
             torch.addcmul(one_n, h_hat, h_hat, value=-1, out=D_c)  # tanh' = 1 - h_hat^2
             torch.mul(dh_n, u, out=dZ_c[t]).mul_(D_c)  # dz_c
@@ -139,11 +133,8 @@ class GRUScan(torch.autograd.Function):
                 torch.mul(rho, h_prev, out=dZ_r[t])  # dL/dr
                 carry_n.addcmul_(rho, A_r[t])
             dZ_g[t].mul_(D_g)
-            d_next = None if dO is None or t == 0 else dO[t - 1]
+            d_next = schedule.output_gradient(dh, dO, t)
             if d_next is not None:
-                if not full:
-                    dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
-                    d_next = d_next[:n]
                 carry_n.add_(d_next)
             if relevance:
                 linear_add(dZ_g[t], U_g_t, carry_n, out=dh_n)
@@ -186,12 +177,8 @@ def _torch_gru_forward(xp, h0, U, b, schedule: Schedule, save: bool):
     O = split(out)
     constants = schedule.constants(xp, H, -1.0, 2.0)
     h = h0
-    for t in range(schedule.steps):
-        n = schedule.running[t]
-        if n == 0:
-            break
-        if n < h.shape[0]:
-            h = h[:n]  # the sequences still running
+    for t, n in schedule.walk():
+        (h,) = running_rows(n, h)
         minus_one, two = constants[n]
         linear_add(h, U, HP_all[t], out=HP_all[t])
         torch.add(X_rz[t], HP_rz[t], out=G_rz[t]).sigmoid_()  # r, z
@@ -232,7 +219,7 @@ class TorchGRUScan(torch.autograd.Function):
         G, HP = ctx.saved
         h0s, out = ctx.h0s, ctx.out
         B, H = h0s.shape
-        running, full = schedule.running, schedule.full
+        running = schedule.running
         A_rz, A_r, A_z, A_n = schedule.blocks(G, H, (0, 2), (0, 1), (1, 2), (2, 3))
         (P_n,) = schedule.blocks(HP, H, (2, 3))
         O = split(out)
@@ -255,9 +242,7 @@ class TorchGRUScan(torch.autograd.Function):
             n = running[t]
             dh_n, D_rz, D_n, carry_n, one_n = views[n]
             r, z, n_t, rz = A_r[t], A_z[t], A_n[t], A_rz[t]
-            h_prev = O[t - 1] if t > 0 else h0s
-            if not full:
-                h_prev = h_prev[:n]
+            h_prev = schedule.before(O, t, h0s)
             torch.addcmul(rz, rz, rz, value=-1, out=D_rz)  # sigmoid' = s (1 - s)
             torch.addcmul(one_n, n_t, n_t, value=-1, out=D_n)  # tanh' = 1 - n^2
             torch.addcmul(dh_n, dh_n, z, value=-1, out=dN[t]).mul_(D_n)  # da_n
@@ -266,11 +251,8 @@ class TorchGRUScan(torch.autograd.Function):
             dP_rz[t].mul_(D_rz)  # da_r, da_z
             torch.mul(dN[t], r, out=dP_n[t])
             torch.mul(dh_n, z, out=carry_n)  # through h_{t-1} directly
-            d_next = None if dO is None or t == 0 else dO[t - 1]
+            d_next = schedule.output_gradient(dh, dO, t)
             if d_next is not None:
-                if not full:
-                    dh[n : running[t - 1]].add_(d_next[n:])  # rows whose last step is t - 1
-                    d_next = d_next[:n]
                 carry_n.add_(d_next)
             if t > 0 or ctx.needs_input_grad[1]:  # dL/dh_0 only if h_0 needs it
                 linear_add(dP_all[t], U_t, carry_n, out=dh_n)

@@ -13,6 +13,8 @@ creates no views of its own: at small H a scan's speed is the number of ops per 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -23,6 +25,12 @@ def scans_allowed() -> bool:
     """False inside torch.func transforms (grad, vmap, ...), which the hand-written scans
     cannot join: cells then take the loop."""
     return not transforms_active()
+
+
+def running_rows(n: int, *states: Tensor) -> tuple[Tensor, ...]:
+    """The first n rows of each state, the sequences still running (no new view when all
+    still run)."""
+    return states if n == states[0].shape[0] else tuple(s[:n] for s in states)
 
 
 def needs_graph(*tensors: Tensor | None) -> bool:
@@ -96,6 +104,19 @@ class Schedule:
         return p.index_select(0, self._last)
 
     # -- inside the loop ----------------------------------------------------------------------
+    def walk(self) -> Iterator[tuple[int, int]]:
+        """(t, running[t]) for every step some sequence reaches, in order: a forward loop."""
+        for t, n in enumerate(self.running):
+            if n == 0:
+                return
+            yield t, n
+
+    def before(self, steps: list[Tensor], t: int, first: Tensor) -> Tensor:
+        """Step t's rows one step earlier: ``steps[t - 1]`` (``first`` at t = 0) cut to the
+        sequences still running at t (a backward loop's h_{t-1} or c_{t-1})."""
+        prev = steps[t - 1] if t > 0 else first
+        return prev if self.full else prev[: self.running[t]]
+
     def split(self, p: Tensor) -> list[Tensor]:
         """The per-step views (running[t], F) of a packed tensor."""
         return list(p.split(self.running)) if self.steps else []
@@ -113,6 +134,20 @@ class Schedule:
         pieces = [first[: self.running[0]]]
         pieces += [steps[t - 1][: self.running[t]] for t in range(1, self.steps)]
         return torch.cat(pieces)
+
+    def output_gradient(self, dh: Tensor, dO: list[Tensor] | None, t: int) -> Tensor | None:
+        """In a backward loop at step t: the gradient of the outputs at t - 1 (None at t = 0 or
+        without one). The rows of sequences whose last step is t - 1 go into ``dh`` (their
+        carried gradient starts there); the rows still running at t are returned, to be added
+        to what step t hands back."""
+        if dO is None or t == 0:
+            return None
+        d_next = dO[t - 1]
+        if self.full:
+            return d_next
+        n = self.running[t]
+        dh[n : self.running[t - 1]].add_(d_next[n:])
+        return d_next[:n]
 
     def seed_backward(self, dh: Tensor, dO: Tensor | None) -> int:
         """The steps a backward pass walks, those some sequence reaches, after adding the

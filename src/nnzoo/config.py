@@ -114,9 +114,8 @@ def check_number(where: str, value: Any, rule: Range, integer: bool, example: An
     if is_number and value in rule:
         return
     raise ConfigError(
-        f"{where}={shown_value(value)}: expected {rule.describe(integer)}; set {where} in the "
-        "config or "
-        f"pass --set {where}={example!r}"
+        f"{where}={shown_value(value)}: expected {rule.describe(integer)}; "
+        f"set {where} in the config or pass --set {where}={example!r}"
     )
 
 

@@ -3,12 +3,21 @@
     report.md --Markdown (tables, fenced code)--> <body> --inline CSS, <title>--> report.html
     ![curves](plots/curves.png)  -->  <img src="data:image/png;base64,...">
 
-Nothing is fetched when the page opens: every image is read from disk (relative to the Markdown
-file's folder) and inlined as a ``data:`` URI, the style sheet is inline, and there is no
-JavaScript; a Content-Security-Policy in the page forbids anything else (scripts, remote images,
-style sheets). Raw HTML in the Markdown is shown as text, so a class name like ``<pad>`` reads
-as written. An image that is missing, unreadable, not what its suffix says, or remote
-(``http://...``) is a `ReportError` naming it, never a broken page.
+Nothing is fetched when the page opens: every image is read from disk and inlined as a
+``data:`` URI, the style sheet is inline, and there is no JavaScript; a Content-Security-Policy
+in the page forbids anything else (scripts, remote images, style sheets). Raw HTML in the
+Markdown is shown as text, so a class name like ``<pad>`` reads as written.
+
+Only the report's own plots are inlined: a PNG (checked by its first bytes) at a relative path
+inside the Markdown file's folder, symbolic links resolved. Any other image (absolute, ``..``
+out of the folder, remote ``http://...``, another type such as .svg, a ``data:`` URI, missing,
+unreadable or not a PNG inside) is a `ReportError` naming it, never a broken page and never a
+file from elsewhere put into the page. Text a user chose (class names, config values, result
+fields) reaches the Markdown escaped (`nnzoo.report.markdown.escape`), so it cannot become an
+image in the first place.
+
+A list right after a paragraph line (no blank line between, as GitHub allows) is a list here
+too, not words run into the paragraph.
 """
 
 from __future__ import annotations
@@ -17,25 +26,15 @@ import base64
 import html
 import os
 import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from nnzoo.errors import NnzooError
 
-MIME = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".svg": "image/svg+xml",
-    ".webp": "image/webp",
-}
-# The first bytes of each binary format, to catch a file that is not what its suffix says.
-MAGIC = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-}
+# What a report inlines: the PNGs its plots write, checked by their first bytes.
+MIME = {".png": "image/png"}
+MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",)}
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
@@ -46,6 +45,7 @@ h2 { font-size: 1.35em; border-bottom: 1px solid #d8dee4; padding-bottom: 0.25em
 table { border-collapse: collapse; margin: 0.8em 0; display: block; overflow-x: auto;
   font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #d0d7de; padding: 0.3em 0.75em; }
+th, td:first-child { overflow-wrap: anywhere; }
 th { background: #f6f8fa; font-weight: 600; }
 tr:nth-child(even) td { background: #f9fafb; }
 code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -61,24 +61,38 @@ class ReportError(NnzooError, ValueError):
     """A report that cannot be written or read: a missing image, a folder that is not a run."""
 
 
+def warn(message: str) -> None:
+    """One line on stderr about a file that is read but partly left out (``nnzoo: warning:``)."""
+    print(f"nnzoo: warning: {message}", file=sys.stderr)
+
+
 def image_data_uri(src: str, folder: str | os.PathLike, *, source: str = "report") -> str:
-    """The ``data:`` URI of the image ``src`` (a path relative to ``folder``, as in Markdown).
+    """The ``data:`` URI of the image ``src``: a PNG at a path relative to ``folder`` (as in
+    Markdown) that stays inside ``folder``.
 
     Raises:
-        ReportError: ``src`` is remote, missing, unreadable, of an unknown type, or not the
-            format its suffix names.
+        ReportError: ``src`` is remote, a ``data:`` URI, absolute, outside ``folder``, not a
+            .png, missing, unreadable, or not a PNG inside.
     """
-    if src.startswith("data:"):
-        return src
+    inline_only = "a report inlines only the PNG plots it wrote in its own folder"
     if urlsplit(src).scheme or src.startswith("//"):
+        raise ReportError(f"{source}: image {src!r} is not a local file; {inline_only}")
+    relative = unquote(src)
+    root = Path(folder).resolve()
+    path = Path(folder) / relative
+    try:
+        inside = not Path(relative).is_absolute() and path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
         raise ReportError(
-            f"{source}: image {src!r} is not a local file; a report inlines images from disk only"
+            f"{source}: image {src!r} is outside the report's folder {folder}; {inline_only}"
         )
-    path = Path(folder) / unquote(src)
     mime = MIME.get(path.suffix.lower())
     if mime is None:
         raise ReportError(
-            f"{source}: image {src!r} has an unknown type; expected one of {', '.join(MIME)}"
+            f"{source}: image {src!r} has an unknown type; expected one of {', '.join(MIME)} "
+            f"({inline_only})"
         )
     try:
         data = path.read_bytes()
@@ -86,9 +100,39 @@ def image_data_uri(src: str, folder: str | os.PathLike, *, source: str = "report
         raise ReportError(f"{source}: image {src!r} not found (looked for {path})") from None
     except OSError as e:
         raise ReportError(f"{source}: cannot read image {src!r} ({e})") from None
-    if mime in MAGIC and not data.startswith(MAGIC[mime]):
+    if not data.startswith(MAGIC[mime]):
         raise ReportError(f"{source}: image {src!r} ({path}) is not a {path.suffix[1:]} file")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d{1,9}[.)])\s+\S")
+
+
+def _ends_paragraph(line: str) -> bool:
+    """A line of paragraph text (not blank, a list item, indented, a table row, heading, quote)."""
+    if not line.strip() or LIST_ITEM.match(line) or line[:1].isspace():
+        return False
+    return not line.startswith(("|", "#", ">"))
+
+
+def separate_lists(text: str) -> str:
+    """A blank line before a list that follows a paragraph line directly (outside fenced code),
+    so that Python-Markdown reads it as a list, as GitHub does."""
+    out: list[str] = []
+    fence = None
+    previous = ""
+    for line in text.split("\n"):
+        opened = FENCE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)[0] * 3
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None and LIST_ITEM.match(line) and _ends_paragraph(previous):
+            out.append("")
+        out.append(line)
+        previous = line
+    return "\n".join(out)
 
 
 def markdown_to_html(
@@ -118,7 +162,7 @@ def markdown_to_html(
     md.treeprocessors.register(InlineImages(md), "nnzoo-inline-images", 1)  # after inline: 20
     md.preprocessors.deregister("html_block")  # text like <x> in a cell is shown, not parsed
     md.inlinePatterns.deregister("html")
-    body = md.convert(text)
+    body = md.convert(separate_lists(text))
     if title is None:
         first = re.search(r"^# +(.+?)\s*$", text, flags=re.M)
         title = first.group(1) if first else source

@@ -2,14 +2,20 @@
 
 Columns are padded so the raw text lines up. A column is numeric, and right-aligned, when every
 non-empty cell in it is a number (bools are text). Floats use ``floatfmt``, integers ``intfmt``
-(``","`` gives 669,706); ``|`` in text is escaped and newlines become spaces. ``write_report``
-writes a document as report.md and, beside it, a self-contained report.html.
+(``","`` gives 669,706); newlines become spaces. ``write_report`` writes a document as report.md
+and, beside it, a self-contained report.html.
+
+Text is text: a string cell, a header, a report's title and its headings are escaped (`escape`),
+so a class name or a config value like ``![p](/etc/x.svg)``, ``*bold*`` or ``[a](b)`` reads as
+written instead of becoming an image, emphasis or a link. Markdown that code means as Markdown
+is a `Markup` (`code` makes a code span of any text); a cell that is one code span is kept.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,39 @@ from nnzoo.io import write_atomic
 from nnzoo.report.html import html_path, markdown_to_html
 
 Cell = Any
+# What could turn text into markup inside a line: escapes, code, emphasis, links and images,
+# autolinks (their closing ``>``; raw HTML is off, so ``<`` is text); `|` would split a table
+# cell. ``_`` only at a word's edge. These are all characters Markdown lets a backslash escape.
+SPECIAL = re.compile(r"([\\`*\[\]!>|{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+CODE_SPAN = re.compile(r"(`+)(?!`)[^`](?:.*?[^`])?\1(?!`)")
+
+
+class Markup(str):
+    """Markdown written by nnzoo itself (a link to its own plot, a code span): not escaped."""
+
+
+def escape(text: Any) -> Markup:
+    """``text`` as literal Markdown text: every character that could start markup is escaped,
+    and newlines become spaces."""
+    if isinstance(text, Markup):
+        return text
+    flat = str(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return Markup(SPECIAL.sub(r"\\\1", flat))
+
+
+def code(text: Any) -> Markup:
+    """``text`` as one inline code span, whatever backticks it holds (newlines as spaces)."""
+    flat = str(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return Markup(f"{ticks}{pad}{flat}{pad}{ticks}")
+
+
+def fenced(text: str, language: str = "") -> Markup:
+    """``text`` as a fenced code block that no line of it can close."""
+    longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", text, flags=re.M)), default=2)
+    fence = "`" * (longest + 1)
+    return Markup(f"{fence}{language}\n{text.rstrip(chr(10))}\n{fence}")
 
 
 def _scalar(value: Cell) -> Cell:
@@ -40,7 +79,9 @@ def _format(value: Cell, floatfmt: str, intfmt: str) -> str:
         return format(value, intfmt)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return format(value, floatfmt)
-    return str(value).replace("|", r"\|").replace("\r\n", " ").replace("\n", " ")
+    if isinstance(value, str) and not isinstance(value, Markup) and CODE_SPAN.fullmatch(value):
+        return value  # one code span: inert already (a table keeps | inside code)
+    return escape(value)
 
 
 def table(
@@ -77,7 +118,7 @@ def table(
                 raise ConfigError(
                     f"rows[{i}]: expected {len(headers)} cells (one per header), got {len(r)}"
                 )
-    headers = [str(h) for h in headers]
+    headers = [h if isinstance(h, str) else str(h) for h in headers]
     if not headers:
         raise ConfigError("headers: a table needs at least one column")
     numeric = [
@@ -106,7 +147,9 @@ def confusion_table(cm: Any, class_names: Sequence[str]) -> str:
         raise ConfigError(
             f"cm: expected a ({len(names)}, {len(names)}) matrix for {len(names)} class names"
         )
-    return table([[name, *row] for name, row in zip(names, counts)], ["true \\ predicted", *names])
+    return table(
+        [[name, *row] for name, row in zip(names, counts)], [Markup("true \\ predicted"), *names]
+    )
 
 
 def classification_table(report: Mapping[str, Any], *, floatfmt: str = ".4f") -> str:
@@ -126,14 +169,15 @@ def write_report(path: str | os.PathLike, title: str, sections: Sequence[tuple[s
     """Write a Markdown document: ``# title``, then ``## heading`` and body for each section.
 
     Beside it goes the same document as one self-contained page (``report.md`` ->
-    ``report.html``, images inlined; see `nnzoo.report.html`). The page is built first, so a
+    ``report.html``, images inlined; see `nnzoo.report.html`). The title and the headings are
+    text (`escape`); each body is Markdown. The page is built first, so a
     missing image writes neither file; each is written atomically (a temporary file, then
     os.replace), and folders are created. Returns the Markdown file's path.
     """
     path = Path(path)
-    parts = [f"# {title}"]
+    parts = [f"# {escape(title)}"]
     for heading, body in sections:
-        parts.append(f"## {heading}")
+        parts.append(f"## {escape(heading)}")
         if body.strip():
             parts.append(body.strip("\n"))
     text = "\n\n".join(parts) + "\n"

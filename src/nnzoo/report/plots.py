@@ -7,13 +7,15 @@ the PNG atomically, creating folders, and returns its path.
 
 A history is a list of per-epoch records, ``{"epoch": 1, "loss": ..., "val_loss": ...,
 "accuracy": ..., "val_accuracy": ..., "lr": ...}``. Keys absent from a record, or None / NaN,
-are skipped; x is ``epoch`` when present, else the record's position (1, 2, ...).
+or anything but a number (a string, a bool), are skipped; x is ``epoch`` when it is a number,
+else the record's position (1, 2, ...). Epoch axes have integer ticks only.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -51,18 +53,37 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     return write_atomic(path, buffer.getvalue())
 
 
+def is_number(value: Any) -> bool:
+    """A real number (int, float, NumPy scalar), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _series(history: History, key: str) -> tuple[list[float], list[float]]:
     """(epochs, values) of the records that hold a finite number under ``key``."""
     xs, ys = [], []
     for i, record in enumerate(history):
-        value = record.get(key)
-        if value is None:
+        value = _scalar(record.get(key))
+        if not is_number(value) or not math.isfinite(float(value)):
             continue
-        value = float(value)
-        if math.isfinite(value):
-            xs.append(float(record.get("epoch", i + 1)))
-            ys.append(value)
+        epoch = _scalar(record.get("epoch"))
+        xs.append(float(epoch) if is_number(epoch) and math.isfinite(epoch) else float(i + 1))
+        ys.append(float(value))
     return xs, ys
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d tensor or array as the Python number it holds; anything else as it is."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _epoch_axis(ax: Any) -> None:
+    """x labelled "epoch", ticks on whole epochs only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_curves(history: History, path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -90,7 +111,7 @@ def plot_curves(history: History, path: str | os.PathLike, *, title: str | None 
         for label, xs, ys in lines:
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
         ax.set_title(name)
-        ax.set_xlabel("epoch")
+        _epoch_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
@@ -165,7 +186,7 @@ def plot_compare(
     ax = fig.add_subplot()
     for name, (xs, ys) in series.items():
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel(key)
     ax.set_title(title or key)
     ax.grid(alpha=0.3)

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.report.html import ReportError, html_path
-from nnzoo.report.markdown import table, write_report
-from nnzoo.report.plots import plot_compare
+from nnzoo.report.html import ReportError, html_path, warn
+from nnzoo.report.markdown import code, table, write_report
+from nnzoo.report.plots import is_number, plot_compare
 from nnzoo.report.run import format_duration, training_seconds, unrecorded_env, write_run_report
 from nnzoo.runs.rundir import Folder, RunDir, SearchDir, StudyDir
 from nnzoo.tasks import create_task
@@ -68,7 +68,34 @@ def _history(run: RunDir) -> list[dict[str, Any]]:
     history = run.read_history(ReportError)
     if not history:
         raise ReportError(f"{run.metrics}: no epochs logged; {TRAIN_FIRST}")
-    return history
+    return numbers_only(history, run.metrics)
+
+
+def numbers_only(history: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+    """The records with every value that is not a number or null left out, and one warning
+    line naming the file and the first such line, so that a hand-edited metrics.jsonl still
+    plots."""
+    bad = [
+        (i, [k for k, v in record.items() if v is not None and not is_number(v)])
+        for i, record in enumerate(history)
+    ]
+    bad = [(i, keys) for i, keys in bad if keys]
+    if not bad:
+        return history
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # pragma: no cover - read a moment ago
+        text = ""
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    first, keys = bad[0]
+    where = f"line {lines[first]}" if first < len(lines) else f"record {first + 1}"
+    more = sum(len(k) for _, k in bad) - 1
+    warn(
+        f"{path}: {where}: {keys[0]!r} is not a number"
+        + (f" (and {more} more value{'s' * (more > 1)} on later lines or keys)" if more else "")
+        + "; left out of the report's plots and totals"
+    )
+    return [{k: v for k, v in r.items() if v is None or is_number(v)} for r in history]
 
 
 def _check_results(path: Path, results: dict[str, Any], config: RunConfig) -> dict[str, Any]:
@@ -238,7 +265,7 @@ def compare_runs(paths: Sequence[str | os.PathLike], out: str | os.PathLike | No
     trained = [
         [
             name,
-            f"`{(run.env or {}).get('command', 'not recorded')}`",
+            code((run.env or {}).get("command", "not recorded")),
             str((run.env or {}).get("date", "")),
             format_duration(training_seconds(run.history)),
             str(run.path.resolve()),

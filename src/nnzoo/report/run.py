@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.report.markdown import table, write_report
+from nnzoo.report.markdown import Markup, code, fenced, table, write_report
 from nnzoo.report.plots import plot_curves
 from nnzoo.runs.rundir import RunDir
 from nnzoo.tasks import create_task
@@ -83,13 +83,22 @@ def write_run_report(
     ]
     sections = [
         ("Summary", table(summary, ["", "value"])),
-        ("Curves", f"![loss and accuracy]({run.link(curves)})"),
+        ("Curves", Markup(f"![loss and accuracy]({run.link(curves)})")),
         *task.sections(run, results),
-        ("Data", table([[k, str(v)] for k, v in results["data_info"].items()], ["", ""])),
-        ("Config", f"```toml\n{config.to_toml()}```"),
+        ("Data", table([[k, info_text(v)] for k, v in results["data_info"].items()], ["", ""])),
+        ("Config", fenced(config.to_toml(), "toml")),
         ("Provenance", table(provenance_rows(config, env, duration, len(history)), ["", ""])),
     ]
     return write_report(run.report, title, sections)
+
+
+def info_text(value: Any) -> str:
+    """A ``data_info`` value as a table shows it: lists joined by commas, None as "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def unrecorded_env(config: RunConfig) -> dict[str, Any]:
@@ -108,7 +117,7 @@ def provenance_rows(
     config: RunConfig, env: Mapping[str, Any], seconds: float, epochs: int
 ) -> list[list[Any]]:
     """command, seeds, duration, then the rest of ``env`` (machine, versions, date)."""
-    rows = [["command", f"`{env.get('command', 'not recorded')}`"]]
+    rows = [["command", code(env.get("command", "not recorded"))]]
     rows.append(["seed", config.train.seed])
     rows.append(["data split seed", config.data.split_seed])
     rows.append(["duration", f"{format_duration(seconds)} over {epochs} epochs"])

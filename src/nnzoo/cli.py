@@ -280,15 +280,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from nnzoo.io import write_atomic
+    from nnzoo.io import WriteError, check_writable, write_atomic, write_error
     from nnzoo.runs.trained import load_trained
     from nnzoo.tasks import create_task
 
+    hint = "pass another --output (a file path), or leave it out to print to stdout"
+    if args.output:
+        check_writable(args.output, folder=False, hint=hint)  # before any work
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     task = create_task(ckpt["run_config"].task)
     text = task.predict_file(model, Path(args.input), ckpt["extra"])
     if args.output:
-        write_atomic(args.output, text)
+        try:
+            write_atomic(args.output, text)
+        except WriteError as e:
+            raise write_error(args.output, e.reason or "it cannot be written", hint) from None
         print(f"{text.count(chr(10)) - 1} predictions written to {args.output}")
     else:
         sys.stdout.write(text)
@@ -438,6 +444,14 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except NnzooError as e:
         print(f"nnzoo: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a write nnzoo did not expect to fail (a full disk): still one line
+        from nnzoo.io import as_write_error
+
+        error = as_write_error(e)
+        if error is None:
+            raise
+        print(f"nnzoo: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnzoo: interrupted", file=sys.stderr)

@@ -212,12 +212,12 @@ def test_a_folder_of_another_config_is_refused_and_fresh_starts_over(tmp_path, m
 
 def test_bad_train_settings_are_config_errors(tmp_path, splits):
     for train, named in [
-        (TrainConfig(epochs=0), "train.epochs"),
-        (TrainConfig(batch_size=0), "train.batch_size"),
-        (TrainConfig(monitor="val_f1"), "train.monitor"),
+        (dict(epochs=0), "train.epochs"),  # refused when the config is built
+        (dict(batch_size=0), "train.batch_size"),
+        (dict(monitor="val_f1"), "train.monitor"),  # refused by train_run
     ]:
         with pytest.raises(ConfigError, match=named):
-            train_run(CONFIG.replace(train=train), tmp_path / "x", splits=splits)
+            train_run(CONFIG.replace(train=TrainConfig(**train)), tmp_path / "x", splits=splits)
     assert not (tmp_path / "x").exists()
 
 
@@ -307,13 +307,13 @@ def test_an_image_model_trains_on_fashion_mnist_files(tmp_path):
 
 def test_image_model_configs_are_checked_before_the_data_is_read(tmp_path):
     for model, named in [
-        (ModelConfig(name="mlp", cell="gru"), "model.cell='gru': not an option of model 'mlp'"),
-        (ModelConfig(name="vgg", options={"depth": 3}), "model.options.depth"),
-        (ModelConfig(name="deeper", options={"dropout": 1.5}), "dropout=1.5"),
+        (dict(name="mlp", cell="gru"), "model.cell='gru': not an option of model 'mlp'"),
+        (dict(name="vgg", options={"depth": 3}), "model.options.depth"),
+        (dict(name="deeper", options={"dropout": 1.5}), "dropout=1.5"),
     ]:
-        config = RunConfig(data=DataConfig(name="fashion-mnist", path="/nonexistent"), model=model)
-        with pytest.raises(ConfigError, match=named):
-            train_run(config, tmp_path / "x")
+        data = DataConfig(name="fashion-mnist", path="/nonexistent")
+        with pytest.raises(ConfigError, match=named):  # when built, or by train_run
+            train_run(RunConfig(data=data, model=ModelConfig(**model)), tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
 

@@ -30,6 +30,10 @@
 A comparison of runs (``nnzoo report RUN RUN``) is a plain `Folder`: plots/ and report.md.
 A report links its plots relative to its folder (`Folder.link`), so the folder can move.
 Reads go through `nnzoo.io`'s checked readers; writes through its atomic writer.
+
+`RunDir.prepare` checks that the folder can be written before a run starts, removes the
+temporary files a killed run left there, and says what it created, so that a run that cannot
+start leaves no half-made folder behind (`RunDir.discard`).
 """
 
 from __future__ import annotations
@@ -37,11 +41,23 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nnzoo.config import RunConfig, config_from_toml
 from nnzoo.errors import ConfigError, NnzooError
-from nnzoo.io import read_json, read_jsonl, read_text, write_atomic, write_json
+from nnzoo.io import (
+    as_write_error,
+    check_writable,
+    clean_temporaries,
+    read_json,
+    read_jsonl,
+    read_text,
+    write_atomic,
+    write_error,
+    write_json,
+)
+
+OUT_HINT = "pass another --out (a new folder, or a run folder of the same config)"
 
 
 class Entry:
@@ -79,6 +95,14 @@ class Folder:
         return Path(path).relative_to(self.path).as_posix()
 
 
+class Prepared(NamedTuple):
+    """What `RunDir.prepare` created: the folders it made (the run folder first, then those
+    above it), or, when the run folder was there, the names it held before."""
+
+    new_folders: tuple[Path, ...]
+    entries: frozenset[str] | None
+
+
 class RunDir(Folder):
     """A run folder of ``nnzoo train``."""
 
@@ -101,8 +125,15 @@ class RunDir(Folder):
         return self.checkpoints / f"{which}.pt"
 
     # -- writing ------------------------------------------------------------------------------
-    def prepare(self, config: RunConfig, fresh: bool = False) -> None:
-        """Create the folder, or check that it holds this config (``fresh`` clears it first)."""
+    def prepare(self, config: RunConfig, fresh: bool = False) -> Prepared:
+        """Create the folder, or check that it holds this config (``fresh`` clears it first),
+        and write config.toml there (which proves the folder writable).
+
+        Stale temporary files of killed runs are removed. A `WriteError` (ending in what to do
+        about ``--out``) when the folder cannot be made or written; then nothing is left of
+        what this call created. Returns what it created, for `discard`.
+        """
+        check_writable(self.path, folder=True, hint=OUT_HINT)
         if fresh and self.path.exists():
             for folder in (self.checkpoints, self.plots, self.tensorboard):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -113,8 +144,39 @@ class RunDir(Folder):
                 f"{self.path} holds a run with a different config; pass another --out, "
                 "or --fresh to replace it"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.write_config(config)
+        absolute = self.path.absolute()
+        new_folders = tuple(p for p in (absolute, *absolute.parents) if not p.exists())
+        made = Prepared(new_folders, frozenset(os.listdir(self.path)) if not new_folders else None)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            clean_temporaries(self.path)
+            self.write_config(config)
+        except (OSError, NnzooError) as e:
+            self.discard(made)
+            error = as_write_error(e, self.path)
+            if error is None:
+                raise
+            hint = f"free some space on that disk, or {OUT_HINT}" if error.no_space else OUT_HINT
+            raise write_error(error.path or self.path, error.reason, hint, error.no_space) from None
+        return made
+
+    def discard(self, made: Prepared) -> None:
+        """Remove what `prepare` created (``made``): the folder and the folders above it it
+        had to make, or the entries new in a folder that was there before."""
+        if made.new_folders:
+            shutil.rmtree(made.new_folders[0], ignore_errors=True)
+            for folder in made.new_folders[1:]:  # shared with other runs: only when empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            return
+        for name in set(os.listdir(self.path)) - (made.entries or set()):
+            entry = self.path / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def write_config(self, config: RunConfig) -> Path:
         return write_atomic(self.config, config.to_toml())

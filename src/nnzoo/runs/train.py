@@ -6,6 +6,11 @@ checkpoint the validation split picked (``best.pt``), and writes the folder::
 
     config.toml  metrics.jsonl  metrics.csv  checkpoints/{best,last}.pt
     plots/curves.png  plots/confusion.png  results.json  report.md
+
+The folder is checked writable before the data is read; a run that cannot start (a bad
+learning rate, a checkpoint that does not load) removes what it created of the folder. A disk
+that fills mid-run stops the run with one line; ``checkpoints/last.pt`` keeps the last epoch
+that was saved whole, and the same command resumes from it.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from nnzoo.engine.callbacks import (
     StepDecay,
     TensorBoard,
 )
-from nnzoo.engine.checkpoint import load_checkpoint
+from nnzoo.engine.checkpoint import load_checkpoint, load_weights
 from nnzoo.engine.fit import fit
 from nnzoo.engine.runtime import set_threads, threads_rule
-from nnzoo.errors import ConfigError
+from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.io import WriteError, as_write_error, check_writable, write_error
 from nnzoo.models import check_model, create_model
-from nnzoo.runs.rundir import RunDir
+from nnzoo.runs.rundir import OUT_HINT, RunDir
 from nnzoo.tasks import create_task
 from nnzoo.tasks.base import Task
 from nnzoo.utils.environment import provenance
@@ -145,12 +151,66 @@ def train_run(
     check_config(config)
     task = create_task(config.task)
     run_dir = Path(run_dir)
+    check_writable(run_dir, folder=True, hint=OUT_HINT)  # before the data is read
     splits = splits if splits is not None else load_splits(config, data_root)
     threads = set_threads(config.train.threads)
     run = RunDir(run_dir)
-    run.prepare(config, fresh)
+    made = run.prepare(config, fresh)
+    started = Started()
+    try:
+        return _train(config, run, task, splits, threads, progress, write_report,
+                      extra_callbacks, started)  # fmt: skip
+    except BaseException as e:
+        if not started.begun:
+            run.discard(made)
+        error = as_write_error(e)
+        if error is None:
+            raise
+        raise stopped(error, run, started.begun) from None
+
+
+class Started(Callback):
+    """The last callback: ``begun`` once every callback's on_train_begin has run."""
+
+    def __init__(self) -> None:
+        self.begun = False
+
+    def on_train_begin(self, loop) -> None:
+        self.begun = True
+
+
+def stopped(error: WriteError, run: RunDir, begun: bool) -> WriteError:
+    """``error`` (a write that failed) with what it means for the run and what to do."""
+    where, reason = error.path or run.path, error.reason or "it cannot be written"
+    if not begun:
+        hint = f"free some space on that disk, or {OUT_HINT}" if error.no_space else OUT_HINT
+        return write_error(where, reason, hint, error.no_space)
+    fix = "free some space on that disk" if error.no_space else "make the folder writable"
+    last = run.checkpoint("last")
+    try:
+        kept = f"{last} (epoch {load_checkpoint(last)['epoch']}) is kept"
+    except NnzooError:
+        kept = "no checkpoint was saved before it"
+    return write_error(
+        where, reason, f"the run stopped and {kept}; {fix}, then run the same command to "
+        "resume", error.no_space,
+    )  # fmt: skip
+
+
+def _train(
+    config: RunConfig,
+    run: RunDir,
+    task: Task,
+    splits: DataSplits,
+    threads: int,
+    progress: bool | None,
+    write_report: bool,
+    extra_callbacks: Sequence[Callback],
+    started: Started,
+) -> dict[str, Any]:
+    run_dir = run.path
     model = build_model(config, splits, task)
-    callbacks = build_callbacks(config, run_dir, progress, extra_callbacks)
+    callbacks = [*build_callbacks(config, run_dir, progress, extra_callbacks), started]
     last = run.checkpoint("last")
     extra = task.data_extra(splits)
     loop = fit(
@@ -161,8 +221,9 @@ def train_run(
     device = config.train.device
     final = task.test(model, splits.test, extra, device)  # the last epoch's model
     best_path = run.checkpoint("best")
-    best = load_checkpoint(best_path) if best_path.exists() else load_checkpoint(last)
-    model.load_state_dict(best["model"])
+    chosen_path = best_path if best_path.exists() else last
+    best = load_checkpoint(chosen_path)
+    load_weights(model, best["model"], chosen_path)
     chosen = task.test(model, splits.test, extra, device)  # the model the validation split picked
     seconds = [row["seconds"] for row in loop.history]
     results = {

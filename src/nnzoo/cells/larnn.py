@@ -108,9 +108,11 @@ class LARNNCell(CellBase):
         D = hidden_size if attention_size is None else attention_size
         self.attention_size = check_positive_int("attention_size", D)
         if D % num_heads:
+            divisors = ", ".join(str(d) for d in range(1, D + 1) if D % d == 0)
             raise ConfigError(
                 f"num_heads={num_heads}: expected a divisor of the attention width "
-                f"attention_size={D}"
+                f"attention_size={D} ({divisors}); set the cell option num_heads (e.g. "
+                f"--cell-option num_heads={max(d for d in range(1, min(D, 8) + 1) if D % d == 0)})"
             )
         self.mode = check_choice("mode", mode, ("residual", "layer"))
         self.positional_encoding = bool(positional_encoding)

@@ -119,3 +119,22 @@ def test_plots_do_not_touch_pyplot(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_epoch_axes_have_whole_ticks_and_strings_are_skipped(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nnzoo.report.plots import _epoch_axis, _series
+
+    history = [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": "oops"}, {"epoch": 3, "loss": 0.2}]
+    assert _series(history, "loss") == ([1.0, 3.0], [0.5, 0.2])
+    plot_curves(history, tmp_path / "c.png")  # no error on the string
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([1, 2, 3], [0.5, 0.3, 0.2])
+    _epoch_axis(ax)
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)

@@ -207,3 +207,19 @@ def test_a_study_folder_is_rebuilt_by_the_studies(tmp_path, capsys, monkeypatch)
     assert out.strip() == f"wrote {tmp_path / 'report.md'}"
     line = one_line_error(*run(capsys, "report", tmp_path, tmp_path / "x")[::2])
     assert "a study folder; compare run folders, or give it alone" in line
+
+
+def test_a_string_where_a_number_belongs_is_one_warning_and_left_out(run_copies, capsys):
+    folder = run_copies["lstm"]
+    path = folder / "metrics.jsonl"
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    records[1]["val_loss"] = "n/a"
+    records[2]["seconds"] = "fast"
+    path.write_text("\n\n".join(json.dumps(r) for r in records) + "\n")  # line 3 is record 2
+    code, _, err = run(capsys, "report", folder)
+    assert code == 0 and "Traceback" not in err
+    assert err == (
+        f"nnzoo: warning: {path}: line 3: 'val_loss' is not a number (and 1 more value on later "
+        "lines or keys); left out of the report's plots and totals\n"
+    )
+    assert (folder / "plots" / "curves.png").is_file()

@@ -79,3 +79,11 @@ def test_the_report_shows_every_section_and_both_plots(trained_runs):
     assert "![loss and accuracy](plots/curves.png)" in text
     assert "![confusion matrix](plots/confusion.png)" in text
     assert (trained_runs["lstm"] / "report.html").is_file()
+
+
+def test_data_info_values_read_as_text():
+    from nnzoo.report.run import info_text
+
+    assert info_text(None) == "-"
+    assert info_text(["ax", "ay"]) == "ax, ay"
+    assert info_text("2 (unnamed columns of s.npz)") == "2 (unnamed columns of s.npz)"

@@ -29,6 +29,7 @@ Cell = Any
 # autolinks (their closing ``>``; raw HTML is off, so ``<`` is text); `|` would split a table
 # cell. ``_`` only at a word's edge. These are all characters Markdown lets a backslash escape.
 SPECIAL = re.compile(r"([\\`*\[\]!>|{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+BLOCK_START = re.compile(r"^(\s*\d{0,9})([-+#]|(?<=\d)[.)])(?=\s|$)")
 CODE_SPAN = re.compile(r"(`+)(?!`)[^`](?:.*?[^`])?\1(?!`)")
 
 
@@ -42,7 +43,8 @@ def escape(text: Any) -> Markup:
     if isinstance(text, Markup):
         return text
     flat = str(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return Markup(SPECIAL.sub(r"\\\1", flat))
+    flat = SPECIAL.sub(r"\\\1", flat)
+    return Markup(BLOCK_START.sub(r"\1\\\2", flat))  # not a list item or heading at a line start
 
 
 def code(text: Any) -> Markup:

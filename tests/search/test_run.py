@@ -56,7 +56,9 @@ def test_grid_and_random_are_deterministic_with_a_seed(tmp_path, capsys, sampler
 
 
 def test_hyperopt_compatible_sampler_uses_hyperopt_parameters():
-    search = parse_search({"sampler": "hyperopt-compatible", "space": {"a.b": {"fixed": 1}}})
+    search = parse_search(
+        {"sampler": "hyperopt-compatible", "trials": 40, "space": {"a.b": {"fixed": 1}}}
+    )
     sampler = make_sampler(search, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -170,6 +172,15 @@ def test_sigkill_resume_keeps_finished_trials(tmp_path):
     assert json.loads((out / "search.json").read_text())["states"]["complete"] == 4
 
 
+@pytest.mark.parametrize("sampler, default", [("tpe", 10), ("hyperopt-compatible", 20)])
+def test_tpe_starts_up_at_random_for_fewer_trials_than_the_budget(sampler, default):
+    space = {"train.lr": {"log_uniform": [0.001, 0.1]}}
+    for trials, expected in [(2, 1), (5, 2), (6, 3), (30, min(15, default)), (100, default)]:
+        search = parse_search({"sampler": sampler, "trials": trials, "space": space})
+        startup = make_sampler(search, 0)._n_startup_trials
+        assert startup == expected and startup < trials
+
+
 def test_two_sqlite_workers_share_one_study(tmp_path):
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(search_toml(SPACE, trials=5, sampler="random", seed=0))
@@ -182,9 +193,16 @@ def test_two_sqlite_workers_share_one_study(tmp_path):
     workers = []
     for name in ("w1", "w2"):
         argv, env = cli(str(cfg), "--storage", url, "--worker", "--out", str(tmp_path / name))
-        workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
-    outs = [w.communicate(timeout=120)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0]
+        workers.append(
+            subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    # a loaded machine can keep one worker's SQLite write waiting for seconds: the workers wait
+    # up to run.SQLITE_TIMEOUT for it (SQLite's 5 s default failed them), and so does the test
+    done = [w.communicate(timeout=600) for w in workers]
+    outs = [out for out, _ in done]
+    assert [w.returncode for w in workers] == [0, 0], [err for _, err in done]
     study = optuna.load_study(study_name="cfg", storage=url)
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     numbers = [t.number for t in study.trials]

@@ -11,6 +11,14 @@ through the epochs of every trial (the best one highlighted), each hyperparamete
 objective, parameter importances, and the optimisation history; then the search's settings,
 its trial counts and how it was run. Test accuracy is shown beside the best trials, in a column
 of its own, and is never used to rank them.
+
+The report reads only what the search folder holds, and creates nothing but its own files: the
+storage search.json names must be the journal or an SQLite file inside the folder (opened
+read-only; a missing one is an error) or a ``postgresql://`` study (a shared search's
+``--storage``; no tables are created); any other URL, a file outside, or a link out of the folder
+is refused with one line. A trial whose run folder lies outside (another worker's ``--out``) is
+not read: it is drawn from the values it reported to Optuna, and the report says so. A journal
+whose last record was cut is repaired first (`nnzoo.search.journal`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +61,7 @@ class TrialRecord:
     last_reported: float | None  # the last intermediate value (a pruned trial's last word)
     epochs: int | None
     test_accuracy: float | None
+    outside: bool = False  # its run folder lies outside the search folder: not read
 
 
 def is_search(path: str | os.PathLike) -> bool:
@@ -71,30 +82,73 @@ def read_settings(path: Path, required: bool) -> dict[str, Any]:
     return settings
 
 
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, links followed, lies in the folder ``root``."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def _file_inside(search: SearchDir, recorded: str, what: str) -> Path:
+    """The file ``recorded`` (relative to the search folder, or as the search wrote it: relative
+    to where it ran, or absolute) inside the search folder; a ConfigError if it is elsewhere."""
+    given = Path(recorded)
+    candidates = [given] if given.is_absolute() else [search.path / given, given]
+    for path in candidates:
+        if path.is_file() and inside(search.path, path):
+            return path
+    moved = search.path / given.name  # a search folder moved since: its own file of that name
+    if moved.is_file() and inside(search.path, moved) and moved.name == search.journal.name:
+        return moved
+    if any(path.exists() for path in candidates):
+        raise ConfigError(
+            f"{search.settings}: 'storage' names {what} outside {search.path}; the report reads "
+            "only the search folder's own files: move it into the folder and name it there"
+        )
+    raise ConfigError(
+        f"{search.path / given.name}: no such {what}; the search's trials are stored there"
+    )
+
+
 def _storage(search: SearchDir, url: Any) -> Any:
-    """The Optuna storage search.json names: a journal file (the default) or a database URL."""
+    """The Optuna storage search.json names, opened read-only: the journal file (the default)
+    or an SQLite file, inside the search folder; or a PostgreSQL server (``--storage`` of a
+    shared study). Any other URL is refused, and nothing is created."""
     import optuna
 
+    from nnzoo.search.journal import open_journal
+    from nnzoo.search.run import database_url
+
     if url is None:
-        url = str(search.journal)
+        url = search.journal.name
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{search.settings}: 'storage' should be a path or a URL")
-    if "://" in url and not url.startswith("journal://"):
-        try:
-            return optuna.storages.RDBStorage(url)
-        except Exception as e:
-            raise ConfigError(f"{url}: cannot open the search's storage ({e})") from None
-    path = Path(url.removeprefix("journal://"))
-    if not path.is_absolute() and not path.exists():
-        path = search.path / path
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such journal file; the search's trials are stored there")
-    from optuna.storages.journal import JournalFileBackend
-
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "journal"
+    if scheme == "journal":
+        path = _file_inside(search, url.removeprefix("journal://"), "journal file")
+        return open_journal(path, create=False)
+    if scheme == "sqlite":
+        recorded = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not recorded or recorded.startswith(":memory:") or recorded.startswith("file:"):
+            raise ConfigError(
+                f"{search.settings}: 'storage' is an SQLite URL without a database file; "
+                "name the search's .db file inside the search folder (sqlite:///NAME.db)"
+            )
+        path = _file_inside(search, recorded.split("?", 1)[0], "SQLite database")
+        quoted = urllib.parse.quote(str(path.resolve()))
+        url, kwargs = f"sqlite:///file:{quoted}?mode=ro&uri=true", {}
+    elif scheme.split("+", 1)[0] == "postgresql":
+        url, kwargs = database_url(url), {}
+    else:
+        raise ConfigError(
+            f"{search.settings}: 'storage' is a {scheme!r} URL; the report opens only the "
+            "search's journal or SQLite file in its folder, or a postgresql:// study"
+        )
     try:
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-    except Exception as e:
-        raise ConfigError(f"{path}: cannot read the search's journal ({e})") from None
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_table_creation=True)
+    except Exception as e:  # a bad URL, a missing driver, a server that does not answer
+        reason = type(e).__name__
+        raise ConfigError(
+            f"{search.settings}: cannot open the search's storage ({reason}); check 'storage'"
+        ) from None
 
 
 def load_search_study(search_dir: str | os.PathLike, settings: dict[str, Any]) -> Any:
@@ -143,13 +197,23 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _run_dir(search: SearchDir, trial: Any) -> RunDir:
+def _run_dir(search: SearchDir, trial: Any) -> RunDir | None:
+    """The trial's run folder inside the search folder; None when it lies elsewhere (another
+    worker's ``--out``, a link out of the folder): the report does not read it."""
+    own = search.trial(trial.number).path
+    candidates = []
     run_dir = trial.user_attrs.get("run_dir")
     if isinstance(run_dir, str) and run_dir:
-        for candidate in (Path(run_dir), search.path / run_dir):
-            if candidate.is_dir():
+        given = Path(run_dir)
+        candidates = [given] if given.is_absolute() else [search.path / given, given]
+    for candidate in [*candidates, own]:
+        if candidate.is_dir():
+            files = (candidate, candidate / RunDir.metrics.name, candidate / RunDir.results.name)
+            if all(inside(search.path, f) for f in files):
                 return RunDir(candidate)
-    return search.trial(trial.number)
+    if any(c.is_dir() for c in [*candidates, own]):
+        return None
+    return RunDir(own)  # no run folder at all: nothing to read
 
 
 def collect_trials(search_dir: str | os.PathLike, study: Any) -> list[TrialRecord]:
@@ -160,8 +224,8 @@ def collect_trials(search_dir: str | os.PathLike, study: Any) -> list[TrialRecor
     records = []
     for trial in study.trials:
         run = _run_dir(search, trial)
-        history = _history(run)
-        results = _results(run)
+        history = [] if run is None else _history(run)
+        results = {} if run is None else _results(run)
         curve = [
             (float(r.get("epoch", i + 1)), float(r[CURVE_METRIC]))
             for i, r in enumerate(history)
@@ -189,6 +253,7 @@ def collect_trials(search_dir: str | os.PathLike, study: Any) -> list[TrialRecor
                 last_reported=_number(reported[-1][1]) if reported else None,
                 epochs=epochs,
                 test_accuracy=test,
+                outside=run is None,
             )
         )
     return records
@@ -411,6 +476,12 @@ def settings_sections(
     rows = [[key, _value_text(settings[key])] for key in shown if key in settings]
     if "name" not in settings:
         rows.insert(0, ["study", study.study_name])
+    startup, budget = settings.get("n_startup_trials"), settings.get("trials")
+    if isinstance(startup, int) and not isinstance(startup, bool):
+        text = f"{startup}"
+        if isinstance(budget, int) and startup >= budget:
+            text += f" (not fewer than the {budget} trials: every trial was drawn at random)"
+        rows.append(["random start-up trials (TPE)", text])
     direction = study.direction.name.lower()
     if settings.get("direction") != direction:
         rows.append(["direction (as the study holds it)", direction])
@@ -474,6 +545,12 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
     search = SearchDir(search_dir)
     if not search.path.is_dir():
         raise ConfigError(f"{search.path}: no such folder")
+    for entry in (search.settings, search.focus, search.plots, search.report):
+        if (entry.exists() or entry.is_symlink()) and not inside(search.path, entry):
+            raise ConfigError(
+                f"{entry}: a link out of the search folder; the report reads and writes only "
+                f"inside {search.path}: replace the link with the file or folder itself"
+            )
     settings = read_settings(search.settings, required=study is None)
     focus = read_settings(search.focus, required=False)
     if study is None:
@@ -508,7 +585,18 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
         )
     else:
         sections.append(("Best trials", "No trial has completed."))
-    sections.append(("Trials", counts_table(records)))
+    body = counts_table(records)
+    outside = [r.number for r in records if r.outside]
+    if outside:
+        numbers = ", ".join(str(n) for n in outside)
+        note = (
+            f"trial{'s' if len(outside) > 1 else ''} {numbers}: run folder outside {search.path} "
+            "(another worker's --out, or a link), not read; drawn from the values reported to "
+            "Optuna"
+        )
+        print(f"nnzoo: warning: {note}", file=sys.stderr, flush=True)
+        body += f"\n\nNot read: {note}."
+    sections.append(("Trials", body))
     if sources:
         plot = plot_trial_curves(records, best, metric, search.plot("trial_curves"))
         body = f"![{metric} of every trial]({search.link(plot)})"

@@ -8,7 +8,11 @@ as user attributes; the test split never drives anything.
 Storage. By default the study lives in Optuna's journal file ``<out>/search.journal``: a search
 killed at any moment resumes with the same command. On restart, trials a dead process left
 RUNNING are marked FAIL and their params are enqueued again; only the remaining ``trials -
-finished`` trials run, and finished trials' run folders are left as they are. ``--storage URL``
+finished`` trials run, and finished trials' run folders are left as they are. A restart seeds
+the sampler from the search's seed and the number of trials already in the study
+(`sampler_seed`), so it draws new points rather than its first ones again; a fresh search is
+seeded with the search's seed as it is. A journal whose last record a kill cut short is
+repaired, and a lock its dead owner left is cleared (`nnzoo.search.journal`). ``--storage URL``
 (``sqlite:///...``, ``postgresql://...``) shares a study between processes: ``--create`` creates
 it once, then any number of ``--worker`` processes run trials until the study holds ``trials``
 finished or running trials (checked before and again just after each trial is drawn, so two
@@ -20,13 +24,18 @@ Focus (``--focus-from ROUND1_DIR`` or ``--focus-from URL --focus-study NAME``): 
 derived from round 1 by `nnzoo.search.space.FOCUS_RULE`, written with the rule to
 ``<out>/focus.json``, and round 1's best params run first.
 
-``<out>/search.json`` sums the search up when it ends (and after ``--create``).
+TPE (``tpe``, ``hyperopt-compatible``) draws its first `startup_trials` at random: its default
+(10, hyperopt's 20), at most half the budget.
+
+``<out>/search.json`` sums the search up when it ends (and after ``--create``); a journal is
+recorded by its name, relative to the search folder.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -36,6 +45,7 @@ from nnzoo.config import RunConfig, apply_overrides, config_from_dict
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.report.markdown import write_atomic
 from nnzoo.runs.rundir import SearchDir
+from nnzoo.search.journal import open_journal
 from nnzoo.search.pruning import TrialPruning
 from nnzoo.search.space import (
     FOCUS_RULE,
@@ -55,6 +65,29 @@ def optuna():
     return _optuna
 
 
+TPE_STARTUP = {"tpe": 10, "hyperopt-compatible": 20}  # Optuna's and hyperopt's defaults
+
+
+def startup_trials(search: SearchConfig) -> int | None:
+    """TPE's random start-up trials: its default, at most half the budget (at least 1), so
+    that a small search is not random search under TPE's name. None for other samplers."""
+    default = TPE_STARTUP.get(search.sampler)
+    return None if default is None else max(1, min(default, search.trials // 2))
+
+
+def sampler_seed(seed: int | None, before: int) -> int | None:
+    """The sampler's seed for a start that finds ``before`` trials in the study.
+
+    A fresh study takes the search's seed as it is; a resumed one a seed derived from it and
+    ``before``, so a restarted search draws new points instead of its first ones again (every
+    start that draws a trial leaves more trials behind, so no two starts share a seed).
+    """
+    if seed is None or before == 0:
+        return seed
+    digest = hashlib.sha256(f"nnzoo-search:{seed}:{before}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def make_sampler(search: SearchConfig, seed: int | None):
     o = optuna()
     if search.sampler == "random":
@@ -62,16 +95,16 @@ def make_sampler(search: SearchConfig, seed: int | None):
     if search.sampler == "grid":
         grid = {d.key: d.grid() for d in search.space if d.tunable}
         return Grid(grid, seed=seed)
+    startup = startup_trials(search)
     if search.sampler == "hyperopt-compatible":  # univariate, no constant liar
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             params = o.samplers.TPESampler.hyperopt_parameters()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
+            params["n_startup_trials"] = startup
             return o.samplers.TPESampler(
                 **params, multivariate=False, constant_liar=False, seed=seed
             )
-    return o.samplers.TPESampler(seed=seed)
+    return o.samplers.TPESampler(n_startup_trials=startup, seed=seed)
 
 
 class Grid:
@@ -114,16 +147,19 @@ def database_url(url: str) -> str:
     )
 
 
-def open_storage(url: str | None, out: Path):
-    """An RDB storage for ``url``, else the journal file in ``out``."""
+SQLITE_TIMEOUT = 300  # s a worker waits for another's write to an SQLite study (default 5)
+
+
+def open_storage(url: str | None, out: Path, *, create: bool = True):
+    """An RDB storage for ``url``, else the journal file in ``out`` (`open_journal`: a cut last
+    record is dropped, a stale lock cleared; ``create=False`` refuses a missing journal)."""
     o = optuna()
     if url is None:
-        from optuna.storages.journal import JournalFileBackend
-
-        out.mkdir(parents=True, exist_ok=True)
-        return o.storages.JournalStorage(JournalFileBackend(str(SearchDir(out).journal)))
+        return open_journal(SearchDir(out).journal, create=create)
+    # SQLite lets one writer in at a time; its 5 s default wait fails a busy worker
+    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
     try:
-        return o.storages.RDBStorage(database_url(url))
+        return o.storages.RDBStorage(database_url(url), engine_kwargs=kwargs)
     except Exception as e:  # a bad URL, a missing driver, a server that does not answer
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"--storage {url}: cannot reach it ({reason})") from None
@@ -223,7 +259,7 @@ def load_focus(source: str, study_name: str | None, k: int):
         journal = SearchDir(folder).journal
         if not journal.exists():
             raise ConfigError(f"--focus-from {folder}: no {journal.name}; is it a search folder?")
-        storage = open_storage(None, folder)
+        storage = open_storage(None, folder, create=False)
         name = study_name
         if name is None:
             names = o.study.get_all_study_names(storage)
@@ -269,6 +305,7 @@ def summary(study, search: SearchConfig, storage: str, command: str) -> dict[str
         "objective": search.objective,
         "direction": search.direction,
         "seed": search.seed,
+        "n_startup_trials": startup_trials(search),  # TPE's random start-up trials
         "trials": search.trials,
         "space": search.space_dict(),
         "states": {s.name.lower(): states.count(s) for s in TrialState if s in states},
@@ -384,6 +421,8 @@ def run_search(
             f"study {name!r} in {where} was made by a different search config; "
             "pass another --out (or [search] name)"
         )
+    before = len(study.trials)
+    study.sampler = make_sampler(search, sampler_seed(seed, before))
     if storage is None:
         fail_stale(study)
     out.mkdir(parents=True, exist_ok=True)
@@ -393,7 +432,8 @@ def run_search(
         write_atomic(folder.focus, json.dumps(focus, indent=2) + "\n")
 
     run_trials(study, raw, search, out, data_root)
-    result = summary(study, search, where, command)
+    result = summary(study, search, storage or folder.journal.name, command)
+    result["sampler_seed"] = sampler_seed(seed, before)  # this start's (see sampler_seed)
     summary_path = write_atomic(folder.settings, json.dumps(result, indent=2) + "\n")
     best = result["best"]
     if best is None:

@@ -294,6 +294,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             write_atomic(args.output, text)
         except WriteError as e:
+            hint = f"free some space, or {hint}" if e.no_space else hint
             raise write_error(args.output, e.reason or "it cannot be written", hint) from None
         print(f"{text.count(chr(10)) - 1} predictions written to {args.output}")
     else:

@@ -8,6 +8,7 @@ fills mid-run. A full disk is simulated by files whose write raises ENOSPC, as t
 import errno
 import io
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -137,29 +138,48 @@ def test_a_full_disk_before_training_leaves_no_run_folder(tmp_path, data, capsys
     assert listing(tmp_path) == ["data.npz"]
 
 
+def fill_disk_for_appends(monkeypatch):
+    """From now on appending to a file (metrics.jsonl) meets a full disk: the error, raised by
+    write on an open file, names no file."""
+    original = pathlib.Path.open
+
+    def opened(self, mode="r", *args, **kwargs):
+        if "a" in mode:
+            return FullDisk(os.open(self, os.O_WRONLY | os.O_APPEND), "wb")
+        return original(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", opened)
+
+
 class FillDiskAt(Callback):
     """Fill the disk at the start of epoch ``epoch``."""
 
-    def __init__(self, monkeypatch, epoch):
-        self.monkeypatch, self.epoch = monkeypatch, epoch
+    def __init__(self, monkeypatch, epoch, fill):
+        self.monkeypatch, self.epoch, self.fill = monkeypatch, epoch, fill
 
     def on_epoch_begin(self, loop):
         if loop.epoch == self.epoch:
-            fill_disk(self.monkeypatch)
+            self.fill(self.monkeypatch)
 
 
+@pytest.mark.parametrize(
+    ("fill", "where"),
+    [(fill_disk, "/checkpoints/"), (fill_disk_for_appends, ": cannot write it")],
+    ids=["checkpoint", "metrics"],
+)
 def test_a_full_disk_mid_run_stops_with_one_line_and_keeps_the_last_checkpoint(
-    tmp_path, data, capsys, monkeypatch
+    tmp_path, data, capsys, monkeypatch, fill, where
 ):
     out = tmp_path / "run"
     original = run_module.build_callbacks
     with monkeypatch.context() as patch:
         patch.setattr(
             run_module, "build_callbacks",
-            lambda *a, **k: [*original(*a, **k), FillDiskAt(patch, 2)],
+            lambda *a, **k: [*original(*a, **k), FillDiskAt(patch, 2, fill)],
         )  # fmt: skip
         err = one_line_error(capsys, train_args(data, out, epochs=3))
     last = out / "checkpoints" / "last.pt"
+    assert err.startswith(f"nnzoo: error: {out}{where}")  # best.pt or last.pt, or the folder
     assert "cannot write it (no space left on the disk)" in err
     assert f"the run stopped and {last} (epoch 1) is kept" in err
     assert "free some space on that disk, then run the same command to resume" in err

@@ -163,7 +163,8 @@ def train_run(
     except BaseException as e:
         if not started.begun:
             run.discard(made)
-        error = as_write_error(e)
+        # a write to an open file (metrics.jsonl) fails without naming it: the run folder
+        error = as_write_error(e, None if getattr(e, "filename", None) else run.path)
         if error is None:
             raise
         raise stopped(error, run, started.begun) from None

@@ -100,7 +100,7 @@ def _file_inside(search: SearchDir, recorded: str, what: str) -> Path:
         return moved
     if any(path.exists() for path in candidates):
         raise ConfigError(
-            f"{search.settings}: 'storage' names {what} outside {search.path}; the report reads "
+            f"{search.settings}: 'storage' names a {what} outside {search.path}; the report reads "
             "only the search folder's own files: move it into the folder and name it there"
         )
     raise ConfigError(

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nnzoo.config import ModelConfig, RunConfig, TrainConfig
-from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+from nnzoo.engine.checkpoint import CheckpointError, digest, load_checkpoint
 from nnzoo.errors import NnzooError
 from nnzoo.models import create_model
 from nnzoo.runs.train import train_run
@@ -51,3 +51,50 @@ def test_best_falls_back_to_last_and_missing_ones_are_named(run_dir, tmp_path):
         find_checkpoint(copy)
     with pytest.raises(NnzooError, match="no such run folder or checkpoint"):
         find_checkpoint(tmp_path / "nowhere")
+
+
+def rewritten(run_dir, tmp_path, change):
+    """A copy of the run's best checkpoint with ``change`` applied, its digest made to fit (so
+    what refuses it is the check of what it holds)."""
+    raw = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)
+    change(raw)
+    raw["digest"] = digest(raw)
+    path = tmp_path / "changed.pt"
+    torch.save(raw, path)
+    return path
+
+
+def test_wrong_shaped_weights_are_one_line_naming_the_parameter(run_dir, tmp_path):
+    original = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]
+    name = next(k for k, v in original.items() if v.dim() == 2)
+    rows, cols = original[name].shape
+
+    def widen(raw):
+        raw["model"][name] = torch.zeros(rows + 3, cols)
+
+    path = rewritten(run_dir, tmp_path, widen)
+    with pytest.raises(CheckpointError) as info:
+        load_trained(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    assert f"{name} is [{rows + 3}, {cols}] in the checkpoint, [{rows}, {cols}] in the model" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: raw.pop("extra"),
+        lambda raw: raw["extra"].pop("num_features"),
+        lambda raw: raw["extra"].update(num_features="3"),
+        lambda raw: raw["extra"].update(input_shape=7),
+        lambda raw: raw["extra"].update(num_classes=0),
+    ],
+    ids=["no-extra", "no-num-features", "text-size", "int-shape", "zero-classes"],
+)
+def test_a_checkpoint_without_its_data_sizes_is_one_line(run_dir, tmp_path, change):
+    path = rewritten(run_dir, tmp_path, change)
+    with pytest.raises(CheckpointError, match="does not say the sizes of its data") as info:
+        load_trained(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)

@@ -55,8 +55,8 @@ def load_trained(path: str | Path, which: str = "best") -> Trained:
     names = extra.get("class_names", ())
     num_classes = extra.get("num_classes", len(names) if isinstance(names, (list, tuple)) else 0)
     num_features, input_shape = extra.get("num_features"), extra.get("input_shape")
-    shape = input_shape if isinstance(input_shape, (list, tuple)) else [input_shape or 0]
-    sizes = [num_features, num_classes, *(shape if input_shape is not None else ())]
+    shape = [] if input_shape is None else input_shape
+    sizes = [num_features, num_classes, *(shape if isinstance(shape, (list, tuple)) else [None])]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
         raise CheckpointError(
             f"{ckpt_path}: does not say the sizes of its data (extra.num_features, "

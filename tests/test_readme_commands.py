@@ -1,0 +1,184 @@
+"""Every command in the README's bash blocks runs as written, on tiny data in the original formats.
+
+The commands run in order, in a folder with ``../shared/data`` beside it holding a tiny UCI HAR
+and Fashion-MNIST, as a user on a fresh checkout would run them (after the first two blocks: the
+set-up and the test command, which tests/test_readme.py checks against .ci/run). Where a command
+trains, ``SHRINK`` appends flags that shrink its budget to the tiny data (later flags win); the
+run folders the README names by example (``runs/uci-har-larnn-s0-1a2b3c4d``) stand for the folder
+the README's own train command made. Every command must be listed in ``SHRINK``: a new README
+command cannot go untested.
+"""
+
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnzoo.cli import main
+from nnzoo.data.sequences import save_sequences_npz
+from tests.data.test_fashion_mnist import make_fashion
+from tests.data.test_uci_har import make_har
+from tests.search.conftest import postgres_url  # noqa: F401 (a fixture)
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+TINY_SEQ = ["--epochs", "1", "--hidden", "6", "--train-size", "24", "--val-size", "8",
+            "--test-size", "12", "--batch-size", "8", "--threads", "1"]  # fmt: skip
+SHRINK = {
+    "nnzoo data list": [],
+    "nnzoo data download uci-har": [],
+    "nnzoo train --data uci-har --cell larnn --hidden 64 --layers 2 --epochs 100": [
+        "--epochs",
+        "1",
+        "--set",
+        "data.options.val_subjects=1",
+    ],
+    "nnzoo train my-config.toml --lr 0.001 --no-residual --cell-option window=38": [
+        "--epochs",
+        "1",
+        "--set",
+        "data.options.val_subjects=1",
+    ],
+    "nnzoo train --data sequences --data-path train.npz --test-path test.npz": ["--epochs", "1"],
+    "nnzoo train --help": [],
+    "nnzoo evaluate runs/uci-har-larnn-s0-1a2b3c4d": [],
+    "nnzoo predict runs/uci-har-larnn-s0-1a2b3c4d new.npz": [],
+    "nnzoo summary --cell larnn --hidden 81 --layers 3 --cell-option num_heads=27": [],
+    "nnzoo list": [],
+    "nnzoo report runs/uci-har-larnn-s0-1a2b3c4d": [],
+    "nnzoo report runs/a runs/b runs/c --out cmp/": [],
+    "nnzoo study lr-sweep": ["--epochs", "1", "--lrs", "0.1"],
+    "nnzoo study convergence": ["--epochs", "2", "--lrs", "0.1"],
+    "nnzoo study capacity": ["--epochs", "1"],
+    "nnzoo study grad-mean": ["--steps", "2", "--lrs", "0.1"],
+    "nnzoo study gradient-flow": [
+        "--task",
+        "first-symbol",
+        "--length",
+        "10",
+        "--cells",
+        "elman",
+        "--grad-batch",
+        "12",
+        *TINY_SEQ,
+    ],
+    "nnzoo study long-lag": ["--cells", "elman", "--lengths", "5", "--seeds", "0", *TINY_SEQ],
+    "nnzoo study lr-sweep --help": [],
+    "nnzoo search search.toml": [],
+    "nnzoo search search.toml --focus-from runs/search-search --out runs/search-round2": [],
+    "nnzoo search search.toml --storage sqlite:///study.db --create": [],
+    "nnzoo search search.toml --storage sqlite:///study.db --worker --out runs/worker-1": [],
+    'nnzoo search my-search.toml --storage "$DB" --create': [],
+    'nnzoo search my-search.toml --storage "$DB" --worker --out runs/my-search': [],
+    "nnzoo train --task seq2seq --data copy-reverse --model seq2seq --cell gru --hidden 64 "
+    "--layers 1 --bidirectional --epochs 24 --lr 0.005 --lr-step-every 8 --lr-step-factor 0.3 "
+    "--set data.options.max_length=5 --set data.options.symbols=5 "
+    "--set data.options.train_size=2000 --monitor val_loss": [
+        "--epochs",
+        "1",
+        "--set",
+        "data.options.train_size=64",
+    ],
+    "nnzoo train --task next-step --set 'task.options.kind=\"multi-hot\"' --data cycles "
+    "--set 'data.options.kind=\"multi-hot\"' --model generator --cell gru --monitor val_loss": [
+        "--epochs",
+        "1",
+        "--set",
+        "data.options.train_size=32",
+    ],
+}
+POSTGRES = ("$DB",)  # commands that need the PostgreSQL server (the second test)
+
+
+def readme_commands() -> list[str]:
+    """The nnzoo commands of every bash block after the first two, comments and line
+    continuations removed, in the README's order."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S)[2:]:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            if line.startswith("nnzoo "):
+                commands.append(" ".join(line.split()))
+    return commands
+
+
+def test_every_readme_command_is_listed():
+    assert set(readme_commands()) == set(SHRINK)
+
+
+def search_config(trials: int) -> str:
+    """A tiny run config plus the README's [search] table, at ``trials`` trials."""
+    block = re.search(r"```ini\n(.*?)```", README, flags=re.S).group(1)
+    block = re.sub(r"(?m)^trials = \d+", f"trials = {trials}", block)
+    run = ('[data]\nname = "sequences"\npath = "train.npz"\n'
+           'options = { test_path = "test.npz" }\n\n[model]\ncell = "gru"\nhidden = 6\n\n'
+           "[train]\nepochs = 1\nbatch_size = 16\n\n")  # fmt: skip
+    return run + block
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A working folder with ../shared/data beside it, the files the README's commands name."""
+    data = tmp_path / "shared" / "data"
+    make_har(data / "uci-har")
+    make_fashion(data / "fashion-mnist", per_class=(12, 2))
+    work = tmp_path / "work"
+    work.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in (("train.npz", 48), ("test.npz", 16), ("new.npz", 4)):
+        x = rng.normal(size=(n, 8, 9)).astype(np.float32)  # 9 features, as UCI HAR
+        y = (x[:, :, 0].mean(1) > 0).astype(np.int64)
+        save_sequences_npz(work / name, x, y, class_names=["low", "high"])
+    toml = re.findall(r"```toml\n(.*?)```", README, flags=re.S)[1]  # the LARNN paper's setup
+    (work / "my-config.toml").write_text(toml)
+    (work / "search.toml").write_text(search_config(trials=3))
+    (work / "my-search.toml").write_text(search_config(trials=2))
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("NNZOO_DATA", raising=False)
+    return work
+
+
+def run(command: str, substitutions: dict[str, str]) -> None:
+    text = command
+    for example, real in substitutions.items():
+        text = text.replace(example, real)
+    argv = shlex.split(text)[1:] + SHRINK[command]
+    try:
+        code = main(argv)
+    except SystemExit as e:  # --help
+        code = e.code
+    assert code == 0, f"README command failed ({code}): {text}"
+
+
+def run_folder(pattern: str) -> str:
+    """The oldest run folder matching ``pattern``."""
+    found = sorted(Path("runs").glob(pattern), key=lambda p: p.stat().st_mtime_ns)
+    return str(found[0]) if found else ""
+
+
+def test_the_readme_commands_run_in_order(workspace, monkeypatch, capsys, one_thread):
+    export = re.search(r"(?m)^export NNZOO_DATA=(\S+)", README).group(1)
+    monkeypatch.setenv("NNZOO_DATA", export)  # the README's export line
+    substitutions: dict[str, str] = {}
+    for command in readme_commands():
+        if any(mark in command for mark in POSTGRES):
+            continue
+        if "runs/a runs/b runs/c" in command:
+            substitutions["runs/a runs/b runs/c"] = " ".join(
+                run_folder(p) for p in ("uci-har-larnn-s0-*", "sequences-*", "copy-reverse-*")
+            )
+        run(command, substitutions)
+        if not substitutions and run_folder("uci-har-larnn-s0-*"):
+            # the README's first train command made the folder its examples name
+            substitutions["runs/uci-har-larnn-s0-1a2b3c4d"] = run_folder("uci-har-larnn-s0-*")
+    capsys.readouterr()
+    assert Path("cmp").is_dir() and Path("runs/search-round2").is_dir()
+
+
+def test_the_postgresql_commands_run(workspace, postgres_url, capsys, one_thread):  # noqa: F811
+    for command in readme_commands():
+        if any(mark in command for mark in POSTGRES):
+            run(command, {'"$DB"': shlex.quote(postgres_url)})
+    capsys.readouterr()
+    assert Path("runs/my-search").is_dir()

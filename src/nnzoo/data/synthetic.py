@@ -32,7 +32,9 @@ default split policy, ``given``, keeps; another policy (``data.split``) splits t
 training and validation parts instead (`nnzoo.data.splits`).
 
 `generated` registers such a dataset: each states only its own options and how to draw a part;
-the seed, the three sizes and the streams are common.
+the seed, the three sizes and the streams are common. So is a bound on memory: a recipe says how
+many values one row holds at most (steps x features), and the three parts together may hold at
+most `MAX_VALUES`; ``train_size = 1000000000000`` is refused before anything is drawn.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from nnzoo.data.registry import DATASETS, DEFAULTS, GENERATED, DatasetDefaults
 from nnzoo.errors import ConfigError
 
 PARTS = ("train", "val", "test")
+# The most values (rows x steps x features) the three parts of a generated dataset may hold
+# together: 4 GB as float32.
+MAX_VALUES = 1_000_000_000
 TASK_IDS: dict[str, int] = {}  # keeps the streams of the tasks apart; set by `generated`
 
 
@@ -58,13 +63,18 @@ class Recipe(NamedTuple):
 
     Attributes:
         draw: ``draw(stream, size)`` -> one part of ``size`` rows.
-        class_names: one name per class (the vocabulary for token data).
+        class_names: ``class_names()`` -> one name per class (the vocabulary for token
+            data); called once the size is checked, since a huge alphabet is a huge list.
         info: the layout and the like, after ``source``.
+        row_values: the most values one row holds (steps x features), for the memory bound.
+        row_options: ``{option: value}`` of the options that set ``row_values``.
     """
 
     draw: Callable[[np.random.Generator, int], Any]
-    class_names: list[str]
+    class_names: Callable[[], list[str]]
     info: dict[str, Any]
+    row_values: int
+    row_options: dict[str, int]
 
 
 def generated(
@@ -89,9 +99,12 @@ def generated(
             for part, n in size.items():
                 check_int(f"{part}_size", n, 1)
             made = recipe(**options)
+            check_values(name, size, made)
             sets = {part: made.draw(stream(name, seed, part), n) for part, n in size.items()}
             info = {"source": f"generated (seed {seed})", **made.info}
-            return DataParts(name, sets["train"], sets["test"], made.class_names, info, sets["val"])
+            return DataParts(
+                name, sets["train"], sets["test"], made.class_names(), info, sets["val"]
+            )
 
         common = inspect.signature(reader).parameters
         own = inspect.signature(recipe).parameters.values()
@@ -108,6 +121,20 @@ def generated(
         return DATASETS.register(name)(reader)
 
     return register
+
+
+def check_values(name: str, size: dict[str, int], made: Recipe) -> None:
+    """Refuse to draw parts of ``size`` rows that would hold more than `MAX_VALUES` values."""
+    rows = sum(size.values())
+    total = rows * made.row_values
+    if total <= MAX_VALUES:
+        return
+    options = {**{f"{part}_size": n for part, n in size.items()}, **made.row_options}
+    lower = [f"data.options.{k} (now {v})" for k, v in options.items()]
+    raise ConfigError(
+        f"data {name}: {rows:,} rows x {made.row_values:,} values each = {total:,} values, "
+        f"above the limit of {MAX_VALUES:,}; lower {', '.join(lower[:-1])} or {lower[-1]}"
+    )
 
 
 def stream(task: str, seed: int, part: str) -> np.random.Generator:
@@ -132,7 +159,7 @@ def load_first_symbol(*, length: int = 50, symbols: int = 4) -> Recipe:
     check_int("symbols", symbols, 2)
     return Recipe(
         lambda rng, size: first_symbol_set(rng, size, length, symbols),
-        [f"symbol {i}" for i in range(symbols)],
+        lambda: [f"symbol {i}" for i in range(symbols)],
         {
             "layout": (
                 f"T = {length} steps of F = {symbols + 1}: a one-hot symbol of {symbols} and a "
@@ -140,6 +167,8 @@ def load_first_symbol(*, length: int = 50, symbols: int = 4) -> Recipe:
             ),
             "chance": 1 / symbols,
         },
+        length * (symbols + 1),
+        {"length": length, "symbols": symbols},
     )
 
 
@@ -164,7 +193,7 @@ def load_adding(*, length: int = 50) -> Recipe:
     check_int("length", length, 2)
     return Recipe(
         lambda rng, size: adding_set(rng, size, length),
-        ["sum <= 1", "sum > 1"],
+        lambda: ["sum <= 1", "sum > 1"],
         {
             "layout": (
                 f"T = {length} steps of F = 2: a value in [0, 1) and a marker on one step of "
@@ -172,4 +201,6 @@ def load_adding(*, length: int = 50) -> Recipe:
             ),
             "chance": 0.5,
         },
+        length * 2,
+        {"length": length},
     )

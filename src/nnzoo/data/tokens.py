@@ -149,7 +149,10 @@ def load_copy_reverse(
         raise ConfigError(f"data.options.direction={direction!r}: expected copy or reverse")
     check_int("symbols", symbols, 2)
     check_lengths(min_length, max_length, 1)
-    vocab = [*SPECIALS, *(chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(symbols))]
+
+    def vocab() -> list[str]:
+        return [*SPECIALS, *(chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(symbols))]
+
     return Recipe(
         lambda rng, size: copy_reverse_set(rng, size, symbols, (min_length, max_length), direction),
         vocab,
@@ -159,6 +162,8 @@ def load_copy_reverse(
                 "<eos>; one vocabulary for source and target"
             ),
         },
+        2 * max_length + 1,  # the source, and the target with its <eos>
+        {"max_length": max_length},
     )
 
 
@@ -194,6 +199,8 @@ def load_cycles(
     check_lengths(min_length, max_length, 2)
     return Recipe(
         lambda rng, size: cycles_set(rng, size, kind, symbols, (min_length, max_length)),
-        [str(i) for i in range(symbols)],
+        lambda: [str(i) for i in range(symbols)],
         {"layout": f"{kind} sequences of {min_length}-{max_length} steps over {symbols} symbols"},
+        max_length * (symbols if kind == "multi-hot" else 1),
+        {"max_length": max_length, **({"symbols": symbols} if kind == "multi-hot" else {})},
     )

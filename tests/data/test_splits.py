@@ -290,7 +290,7 @@ def test_an_unknown_option_lists_what_the_reader_and_the_split_take():
     )
     message = one_line(ConfigError, split_plan, "sequences", None, {"colour": 1})
     assert message.endswith(
-        "its options: test_fraction, test_path, val_fraction, standardize_features"
+        "its options: label_indices, test_fraction, test_path, val_fraction, standardize_features"
     )
 
 

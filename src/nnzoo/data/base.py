@@ -11,7 +11,6 @@ test part, and standardises with statistics of what is left for training; the re
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -189,8 +188,3 @@ def check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"data.options.{name}={value!r}: expected an integer >= {low}")
     return value
-
-
-def warn(message: str) -> None:
-    """One line on stderr about data that is read but looks wrong (``nnzoo: warning: ...``)."""
-    print(f"nnzoo: warning: {message}", file=sys.stderr)

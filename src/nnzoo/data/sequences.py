@@ -60,11 +60,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, warn
+from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
 from nnzoo.data.files import COMPRESSED, read_bytes
 from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
 from nnzoo.data.splits import prepare, split_random
-from nnzoo.errors import ConfigError
+from nnzoo.errors import ConfigError, warn
 
 # The column of each role: the first name of each tuple, else exactly one of the others.
 COLUMNS = {

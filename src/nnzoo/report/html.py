@@ -26,7 +26,6 @@ import base64
 import html
 import os
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -59,11 +58,6 @@ img { max-width: 100%; height: auto; display: block; margin: 0.8em 0; }
 
 class ReportError(NnzooError, ValueError):
     """A report that cannot be written or read: a missing image, a folder that is not a run."""
-
-
-def warn(message: str) -> None:
-    """One line on stderr about a file that is read but partly left out (``nnzoo: warning:``)."""
-    print(f"nnzoo: warning: {message}", file=sys.stderr)
 
 
 def image_data_uri(src: str, folder: str | os.PathLike, *, source: str = "report") -> str:

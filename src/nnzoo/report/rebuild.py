@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig
-from nnzoo.report.html import ReportError, html_path, warn
+from nnzoo.errors import warn
+from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import code, table, write_report
 from nnzoo.report.plots import is_number, plot_compare
 from nnzoo.report.run import format_duration, training_seconds, unrecorded_env, write_run_report

@@ -21,13 +21,12 @@ import contextlib
 import json
 import os
 import socket
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.errors import ConfigError, NnzooError, warn
 
 LEGACY_GRACE = 5.0  # s: an ownerless lock (Optuna's symbolic link) older than this is stale
 FOREIGN_GRACE = 30.0  # s: a lock held from another host older than this is stale (Optuna's)
@@ -272,10 +271,6 @@ def recover(journal: str | os.PathLike, lock: JournalLock | None = None) -> str 
         f"{journal}: a write was interrupted; {' and '.join(what)}; the original is kept as "
         f"{backup.name}"
     )
-
-
-def warn(message: str) -> None:
-    print(f"nnzoo: warning: {message}", file=sys.stderr, flush=True)
 
 
 def open_journal(journal: str | os.PathLike, *, create: bool):

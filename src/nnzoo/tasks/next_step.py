@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from nnzoo.data.tokens import StepSequences
 from nnzoo.errors import ConfigError
+from nnzoo.report.markdown import code
 from nnzoo.tasks import TASKS
 from nnzoo.tasks.base import Batch, Section, Step, Task, Totals
 
@@ -171,7 +172,7 @@ class NextStep(Task):
 
     def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:
         samples = results["test"].get("samples", [])
-        body = "\n".join(f"{i + 1}. `{s}`" for i, s in enumerate(samples))
+        body = "\n".join(f"{i + 1}. {code(s)}" for i, s in enumerate(samples))
         heading = (f"Samples (selected epoch; first test step as prompt, "
                    f"temperature {self.temperature:g})")  # fmt: skip
         return [(heading, body or "(none)")]

@@ -72,7 +72,8 @@ def _feed(h: Any, value: Any) -> None:
     if isinstance(value, torch.Tensor):
         t = value.detach().to("cpu").contiguous().reshape(-1)
         h.update(f"T{t.dtype}{tuple(value.shape)}:".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        if t.numel():
+            h.update(t.view(torch.uint8).numpy())  # the bytes, without a copy
     elif isinstance(value, dict):
         h.update(f"D{len(value)}:".encode())
         for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):

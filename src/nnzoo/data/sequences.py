@@ -217,7 +217,10 @@ def _read_file(path: Path, labelled: bool = True) -> _Part:
     """
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
-        raise DataError(f"{path}: {what}; expected a .npz or .csv file of sequences")
+        raise DataError(
+            f"{path}: {what}; expected a .npz or .csv file of sequences: pass an existing file "
+            "(check the path)"
+        )
     name = path.name.lower()
     for ext in COMPRESSED:
         name = name.removesuffix(ext)
@@ -484,7 +487,8 @@ def _match_features(parts: list[_Part]) -> list[str] | None:
     for p in parts[1:]:
         if p.x.shape[2] != first.x.shape[2]:
             raise DataError(
-                f"{p.source}: {p.x.shape[2]} features but {first.source} has {first.x.shape[2]}"
+                f"{p.source}: {p.x.shape[2]} features but {first.source} has {first.x.shape[2]}; "
+                f"give a --test-path file with the training file's {first.x.shape[2]} features"
             )
         if p.feature_names is not None and first.feature_names is not None:
             if sorted(p.feature_names) != sorted(first.feature_names):
@@ -561,7 +565,8 @@ def read_unlabelled(path: str | Path, num_features: int) -> tuple[Tensor, Tensor
     part = _read_file(path, labelled=False)
     if part.x.shape[-1] != num_features:
         raise DataError(
-            f"{path}: sequences have {part.x.shape[-1]} features; the model expects {num_features}"
+            f"{path}: sequences have {part.x.shape[-1]} features; the model expects "
+            f"{num_features}: give sequences with the training data's {num_features} features"
         )
     ids = part.ids if part.ids is not None else [str(i) for i in range(len(part.x))]
     lengths = torch.from_numpy(part.lengths)

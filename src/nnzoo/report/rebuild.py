@@ -115,7 +115,9 @@ def check_folder(path: str | os.PathLike) -> Path:
     """``path`` as a Path, after checking it is an existing folder."""
     path = Path(path)
     if not path.exists():
-        raise ReportError(f"{path}: no such folder")
+        raise ReportError(
+            f"{path}: no such folder; give a run, study or search folder (or a recipe's record)"
+        )
     if not path.is_dir():
         raise ReportError(f"{path}: not a folder; expected a run folder (or a study folder)")
     return path
@@ -288,7 +290,8 @@ def report(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None = N
         return compare_runs(paths, out)
     if out is not None:
         raise ReportError(
-            "--out: only for comparing several runs; one run's report is rebuilt in its folder"
+            "--out: only for comparing several runs; one run's report is rebuilt in its folder, "
+            "so leave --out out (or give several runs to compare)"
         )
     from nnzoo.experiments import find_recipe_record, rebuild_recipe_report
 

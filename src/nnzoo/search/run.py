@@ -162,7 +162,10 @@ def open_storage(url: str | None, out: Path, *, create: bool = True):
         return o.storages.RDBStorage(database_url(url), engine_kwargs=kwargs)
     except Exception as e:  # a bad URL, a missing driver, a server that does not answer
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"--storage {url}: cannot reach it ({reason})") from None
+        raise ConfigError(
+            f"--storage {url}: cannot reach it ({reason}); pass sqlite:///PATH or "
+            "postgresql://USER@HOST/DB of a server that answers"
+        ) from None
 
 
 def counted(trials: list) -> list:

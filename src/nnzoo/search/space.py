@@ -169,7 +169,10 @@ def parse_search(raw: Any, *, source: str = "config") -> SearchConfig:
     if search.pruner not in PRUNERS:
         raise ConfigError(f"search.pruner={search.pruner!r}: expected {', '.join(PRUNERS)}")
     if search.trials < 1:
-        raise ConfigError(f"search.trials={search.trials}: expected an integer >= 1")
+        raise ConfigError(
+            f"search.trials={search.trials}: expected an integer >= 1; set trials in the "
+            "config's [search] table"
+        )
     if search.focus_top_k < 1:
         raise ConfigError(f"search.focus_top_k={search.focus_top_k}: expected >= 1")
     if not isinstance(space_raw, dict) or not space_raw:

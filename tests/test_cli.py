@@ -16,6 +16,7 @@ from nnzoo.data import load_dataset
 from nnzoo.data.sequences import save_sequences_npz
 from nnzoo.models.summary import count_parameters
 from nnzoo.runs.trained import load_trained
+from tests.test_config import changed
 
 
 def run(capsys, *argv):
@@ -334,7 +335,7 @@ def test_unset_flags_change_nothing_and_each_flag_sets_its_field(tmp_path):
         if isinstance(default, bool):
             value, argv = not old, [flag if not old else "--no-" + flag[2:]]
         else:
-            value = old + "x" if isinstance(old, str) else old + 3
+            value = changed(old)
             argv = [flag, str(value)]
         config = config_of(argv, path)
         expected = from_file.replace(

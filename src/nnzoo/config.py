@@ -562,14 +562,18 @@ def apply_values(raw: dict[str, Any], values: Values) -> dict[str, Any]:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: a folder, not a config file; give a file (a .toml config)")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read it ({e})") from None
+        raise ConfigError(f"{path}: no such config file; check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; give a TOML config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror}); check its permissions") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        raise ConfigError(f"{path}: not valid TOML ({e}); fix the file there") from None
 
 
 def load_config(
@@ -623,4 +627,4 @@ def config_from_toml(text: str, *, source: str = "config") -> RunConfig:
     try:
         return config_from_dict(tomllib.loads(text), source=source)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML ({e})") from None
+        raise ConfigError(f"{source}: not valid TOML ({e}); fix the text there") from None

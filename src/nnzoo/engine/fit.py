@@ -22,6 +22,7 @@ from torch import nn
 from nnzoo.config import RunConfig, TrainConfig
 from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+from nnzoo.engine.runtime import check_device
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import create_task
 from nnzoo.tasks.base import Step, Task, Totals, move
@@ -123,7 +124,7 @@ def fit(
     """
     config = run_config.train
     task = task if task is not None else create_task(run_config.task)
-    device = torch.device(config.device)
+    device = check_device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)
     per_epoch = -(-len(train) // config.batch_size)

@@ -37,7 +37,7 @@ from nnzoo.engine.callbacks import (
 )
 from nnzoo.engine.checkpoint import load_checkpoint, load_weights
 from nnzoo.engine.fit import fit
-from nnzoo.engine.runtime import set_threads, threads_rule
+from nnzoo.engine.runtime import check_device, set_threads, threads_rule
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import WriteError, as_write_error, check_writable, write_error
 from nnzoo.models import check_model, create_model
@@ -131,6 +131,7 @@ def check_config(config: RunConfig) -> None:
         listing = ", ".join(monitors[:-1]) + f" or {monitors[-1]}"
         hint = "" if task.name == "classify" else f" (task {task.name})"
         raise ConfigError(f"train.monitor={t.monitor!r}: expected {listing}{hint}")
+    check_device(t.device)  # this machine has it (configs from elsewhere still load)
 
 
 def train_run(
@@ -244,7 +245,12 @@ def _train(
         **task.results(splits),
     }
     run.write_results(results)
-    env = {**provenance(device), "threads": threads_rule(config.train.threads, threads)}
+    env = {
+        **provenance(device),
+        "threads": threads_rule(config.train.threads, threads),
+        "seeds": {"train.seed": config.train.seed, "data.split_seed": config.data.split_seed},
+        "training_seconds": round(sum(seconds), 1),  # the epochs' own times, summed
+    }
     run.write_provenance(env)  # by the run, not as a side effect of its report
     if write_report:
         from nnzoo.report.run import write_run_report

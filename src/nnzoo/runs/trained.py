@@ -38,7 +38,10 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
             )
         return candidate
     if not p.exists():
-        raise CheckpointError(f"{p}: no such run folder or checkpoint")
+        raise CheckpointError(
+            f"{p}: no such run folder or checkpoint; give a folder made by `nnzoo train` (or "
+            "one of its checkpoints)"
+        )
     return p
 
 

@@ -1,0 +1,417 @@
+"""The bad-input battery: every kind of input a user can get wrong, across every command.
+
+Each case runs one command in a working folder holding a trained run, its data and configs, and
+asserts the promise of nnzoo's command line: exit status 2, exactly one line on stderr, no
+traceback, a message that names the problem and says what to do (both given per case), and every
+file of the working folder exactly as it was (same names, same bytes: nothing written, nothing
+half-made, nothing overwritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnzoo.cli import main
+from nnzoo.data.sequences import save_sequences_npz
+from tests.data.test_uci_har import make_har
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: list[str]
+    problem: str  # a fragment of the message naming what is wrong
+    action: str  # a fragment of the message saying what to do
+    setup: Callable[[Path], None] | None = None  # writes the bad input into the folder
+
+
+def toy(path: Path, n: int = 40, features: int = 3, seed: int = 0) -> Path:
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(n, 8, features)).astype(np.float32)
+    y = (x[:, :, 0].mean(1) > 0).astype(np.int64)
+    save_sequences_npz(path, x, y, class_names=["low", "high"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return make_workspace(tmp_path_factory.mktemp("work"))
+
+
+def make_workspace(base: Path) -> Path:
+    """The working folder every case starts from: a trained run and its inputs."""
+    toy(base / "train.npz")
+    toy(base / "test.npz", n=12, seed=1)
+    toy(base / "wide.npz", n=6, features=5, seed=2)
+    (base / "run.toml").write_text(
+        '[data]\nname = "sequences"\npath = "train.npz"\noptions = { test_path = "test.npz" }\n'
+        '[model]\ncell = "gru"\nhidden = 4\n[train]\nepochs = 1\nbatch_size = 16\n'
+    )
+    (base / "search.toml").write_text(
+        (base / "run.toml").read_text()
+        + '[search]\ntrials = 2\nsampler = "random"\n[search.space]\n'
+        + '"train.lr" = { log_uniform = [0.001, 0.01] }\n'
+    )
+    make_har(base / "data" / "uci-har")
+    cwd = os.getcwd()
+    os.chdir(base)
+    try:
+        argv = ["train", "run.toml", "--out", "run", "--quiet", "--threads", "1"]
+        assert main(argv) == 0
+    finally:
+        os.chdir(cwd)
+    return base
+
+
+def write(name: str, data: bytes | str) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+    return setup
+
+
+def flip_weight_byte(name: str) -> Callable[[Path], None]:
+    """Flip one byte inside the largest tensor's data record of a torch.save zip (a weight)."""
+
+    def setup(folder: Path) -> None:
+        path = folder / name
+        with zipfile.ZipFile(path) as archive:
+            info = max(archive.infolist(), key=lambda i: i.file_size)
+        data = bytearray(path.read_bytes())
+        header = (
+            30
+            + len(info.filename.encode())
+            + int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
+        )  # the local header's fixed part, name and extra field
+        data[info.header_offset + header + info.file_size // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+
+    return setup
+
+
+def search_with(old: str, new: str) -> Callable[[Path], None]:
+    """s0.toml / s1.toml: search.toml with one line changed."""
+
+    def setup(folder: Path) -> None:
+        text = (folder / "search.toml").read_text()
+        name = "s0.toml" if "trials" in old else "s1.toml"
+        (folder / name).write_text(text.replace(old, new))
+
+    return setup
+
+
+def nan_in_har(folder: Path) -> None:
+    signal = next((folder / "data" / "uci-har").rglob("body_acc_x_train.txt"))
+    lines = signal.read_text().splitlines()
+    lines[1] = lines[1].replace(lines[1].split()[3], "NaN", 1)
+    signal.write_text("\r\n".join(lines) + "\r\n")
+
+
+def empty_labels(folder: Path) -> None:
+    next((folder / "data" / "uci-har").rglob("activity_labels.txt")).write_text("")
+
+
+TRAIN = ["train", "run.toml", "--quiet", "--threads", "1", "--out", "new-run"]
+HAR = ["train", "--data", "uci-har", "--data-root", "data", "--quiet", "--out", "har-run",
+       "--set", "data.options.val_subjects=1", "--epochs", "1"]  # fmt: skip
+
+CASES = [
+    # -- config values ---------------------------------------------------------------------------
+    Case("hidden too large", [*TRAIN, "--hidden", "10000000"], "parameters", "model.hidden"),
+    Case(
+        "generated size too large",
+        [
+            "train",
+            "--data",
+            "copy-reverse",
+            "--model",
+            "seq2seq",
+            "--task",
+            "seq2seq",
+            "--quiet",
+            "--out",
+            "x",
+            "--monitor",
+            "val_loss",
+            "--set",
+            "data.options.train_size=1000000000000",
+        ],
+        "train_size",
+        "data.options.train_size",
+    ),
+    Case(
+        "negative weight decay",
+        [*TRAIN, "--set", "train.weight_decay=-1"],
+        "weight_decay",
+        "train.weight_decay",
+    ),
+    Case(
+        "negative momentum", [*TRAIN, "--set", "train.momentum=-0.5"], "momentum", "train.momentum"
+    ),
+    Case("huge seed", [*TRAIN, "--seed", "99999999999999999999"], "seed", "train.seed"),
+    Case(
+        "nan step factor",
+        [*TRAIN, "--set", "train.lr_step_factor=nan"],
+        "lr_step_factor",
+        "train.lr_step_factor",
+    ),
+    Case("nan clip norm", [*TRAIN, "--set", "train.clip_norm=nan"], "clip_norm", "train.clip_norm"),
+    Case("cuda without cuda", [*TRAIN, "--set", 'train.device="cuda"'], "cuda", "device"),
+    Case("bogus device", [*TRAIN, "--set", 'train.device="bogus"'], "bogus", "device"),
+    Case("zero learning rate", [*TRAIN, "--lr", "0"], "lr", "train.lr"),
+    Case("negative learning rate", [*TRAIN, "--lr", "-1"], "lr", "train.lr"),
+    Case("zero epochs", [*TRAIN, "--epochs", "0"], "epochs", "train.epochs"),
+    Case("zero batch", [*TRAIN, "--batch-size", "0"], "batch_size", "train.batch_size"),
+    Case("dropout above one", [*TRAIN, "--set", "model.options.dropout=1.5"], "dropout", "dropout"),
+    Case("zero layers", [*TRAIN, "--layers", "0"], "layers", "layers"),
+    Case("unknown key", [*TRAIN, "--set", "train.lrr=0.1"], "lrr", "expected"),
+    Case("unknown section", [*TRAIN, "--set", "trian.lr=0.1"], "trian", "expected"),
+    Case("unknown cell", [*TRAIN, "--cell", "lstn"], "lstn", "expected one of"),
+    Case("unknown model", [*TRAIN, "--model", "resnet"], "resnet", "expected"),
+    Case("unknown optimizer", [*TRAIN, "--optimizer", "adagrad"], "adagrad", "expected"),
+    Case("unknown dataset", ["train", "--data", "imagenet", "--quiet"], "imagenet", "expected"),
+    Case("a string for an integer", [*TRAIN, "--set", 'train.epochs="ten"'], "epochs", "expected"),
+    Case("override without =", [*TRAIN, "--set", "train.lr"], "train.lr", "SECTION.KEY=VALUE"),
+    Case(
+        "toml syntax error",
+        ["train", "bad.toml"],
+        "line 1",
+        "fix",
+        write("bad.toml", "[train\nlr = 0.1\n"),
+    ),
+    Case("missing config file", ["train", "nothere.toml"], "nothere.toml", "check the path"),
+    Case(
+        "config is a folder",
+        ["train", "cfgdir"],
+        "a folder",
+        "give a file",
+        write("cfgdir/placeholder", "x"),
+    ),
+    Case("wrong cell option", [*TRAIN, "--cell-option", "window=3"], "window", "expected"),
+    Case(
+        "heads do not divide",
+        [*TRAIN, "--cell", "larnn", "--hidden", "9"],
+        "num_heads",
+        "--cell-option num_heads=3",
+    ),
+    # -- data ------------------------------------------------------------------------------------
+    Case("missing data file", [*TRAIN, "--data-path", "none.npz"], "none.npz", "--data-path"),
+    Case(
+        "garbage npz",
+        [*TRAIN, "--data-path", "junk.npz"],
+        "junk.npz",
+        "write one",
+        write("junk.npz", b"\x00garbage" * 10),
+    ),
+    Case(
+        "npz without labels",
+        [*TRAIN, "--data-path", "nolabels.npz"],
+        "no array 'y'",
+        "expected",
+        lambda f: np.savez(f / "nolabels.npz", x=np.zeros((4, 3, 2), np.float32)),
+    ),
+    Case("missing test file", [*TRAIN, "--test-path", "gone.npz"], "gone.npz", "pass"),
+    Case(
+        "csv with too few columns",
+        [*TRAIN, "--data-path", "bad.csv"],
+        "bad.csv",
+        "expected",
+        write("bad.csv", "a\n1\n2\n"),
+    ),
+    Case(
+        "features differ from the test file",
+        [*TRAIN, "--test-path", "wide.npz"],
+        "wide.npz",
+        "--test-path",
+    ),
+    Case("nan in a har signal", HAR, "body_acc_x_train", "line", nan_in_har),
+    Case("empty activity labels", HAR, "activity_labels.txt", "activity", empty_labels),
+    Case(
+        "dataset not in the data root",
+        ["train", "--data", "fashion-mnist", "--data-root", "data", "--quiet"],
+        "fashion-mnist",
+        "nnzoo data download",
+    ),
+    Case(
+        "too many validation subjects",
+        [*HAR[:-4], "--set", "data.options.val_subjects=9"],
+        "hold out 9",
+        "val_subjects",
+    ),
+    # -- run folders and checkpoints ---------------------------------------------------------------
+    Case("evaluate a missing folder", ["evaluate", "nowhere"], "nowhere", "nnzoo train"),
+    Case("evaluate a folder that is no run", ["evaluate", "data"], "data", "train"),
+    Case(
+        "evaluate random bytes",
+        ["evaluate", "run/checkpoints/best.pt"],
+        "best.pt",
+        "delete",
+        write("run/checkpoints/best.pt", os.urandom(2000)),
+    ),
+    Case(
+        "evaluate a truncated checkpoint",
+        ["evaluate", "run"],
+        "best.pt",
+        "delete",
+        lambda f: (f / "run/checkpoints/best.pt").write_bytes(
+            (f / "run/checkpoints/best.pt").read_bytes()[:300]
+        ),
+    ),
+    Case(
+        "evaluate a flipped byte",
+        ["evaluate", "run"],
+        "best.pt",
+        "delete",
+        flip_weight_byte("run/checkpoints/best.pt"),
+    ),
+    Case("predict a missing file", ["predict", "run", "nothing.npz"], "nothing.npz", "pass"),
+    Case("predict the wrong features", ["predict", "run", "wide.npz"], "5 features", "give"),
+    Case(
+        "predict into a folder",
+        ["predict", "run", "test.npz", "--output", "data"],
+        "folder",
+        "pass another --output",
+    ),
+    Case("summary of an unknown cell", ["summary", "--cell", "nope"], "nope", "expected one of"),
+    Case("summary of a missing path", ["summary", "nothere.pt"], "nothere.pt", "nnzoo train"),
+    Case("summary with zero hidden", ["summary", "--hidden", "0"], "hidden", "--set"),
+    # -- output paths ------------------------------------------------------------------------------
+    Case("out is a file", [*TRAIN[:-1], "train.npz"], "train.npz", "--out"),
+    Case("out below a file", [*TRAIN[:-1], "train.npz/run"], "train.npz", "--out"),
+    Case("out holds another run", [*TRAIN[:-1], "run", "--lr", "0.5"], "run", "--out"),
+    # -- reports -----------------------------------------------------------------------------------
+    Case("report a missing folder", ["report", "gone"], "gone", "give"),
+    Case("report a folder that is no run", ["report", "data"], "not a run folder", "nnzoo train"),
+    Case("report one run with --out", ["report", "run", "--out", "cmp"], "--out", "leave"),
+    Case(
+        "report a record of another recipe",
+        ["report", "rec/larnn-har.json"],
+        "larnn-har",
+        "run `nnzoo reproduce larnn-har`",
+        write("rec/larnn-har.json", json.dumps({"recipe": "larnn-har-search"})),
+    ),
+    # -- search ------------------------------------------------------------------------------------
+    Case("search a missing config", ["search", "nope.toml"], "nope.toml", "check the path"),
+    Case(
+        "search without a search table",
+        ["search", "run.toml", "--out", "s"],
+        "[search]",
+        "see `nnzoo search --help`",
+    ),
+    Case(
+        "search with zero trials",
+        ["search", "s0.toml", "--out", "s"],
+        "trials",
+        "set",
+        search_with("trials = 2", "trials = 0"),
+    ),
+    Case(
+        "search with an unknown sampler",
+        ["search", "s1.toml", "--out", "s"],
+        "anneal",
+        "expected",
+        search_with('sampler = "random"', 'sampler = "anneal"'),
+    ),
+    Case(
+        "search worker without storage",
+        ["search", "search.toml", "--worker"],
+        "--worker",
+        "--storage",
+    ),
+    Case(
+        "search with a bad storage url",
+        ["search", "search.toml", "--storage", "mysql://x"],
+        "mysql",
+        "sqlite:///",
+    ),
+    # -- studies, recipes, lists, data -------------------------------------------------------------
+    Case("unknown study", ["study", "lr-swep"], "lr-swep", "expected"),
+    Case(
+        "study learning rates not numbers",
+        ["study", "lr-sweep", "--lrs", "a,b", "--out", "st"],
+        "--lrs",
+        "expected",
+    ),
+    Case(
+        "study zero epochs",
+        ["study", "lr-sweep", "--epochs", "0", "--out", "st"],
+        "epochs",
+        "--set train.epochs",
+    ),
+    Case(
+        "study negative jobs",
+        ["study", "lr-sweep", "--jobs", "-1", "--out", "st"],
+        "jobs",
+        "expected",
+    ),
+    Case(
+        "capacity unknown model",
+        ["study", "capacity", "--models", "vgg99", "--out", "st"],
+        "vgg99",
+        "expected one of",
+    ),
+    Case("unknown recipe", ["reproduce", "larnn-har-2"], "larnn-har-2", "expected"),
+    Case(
+        "recipe zero seeds",
+        ["reproduce", "larnn-har", "--seeds", "0", "--out", "r"],
+        "seeds",
+        "expected",
+    ),
+    Case("list an unknown kind", ["list", "gadgets"], "gadgets", "choose from"),
+    Case(
+        "download an unknown dataset",
+        ["data", "download", "mnist-plus"],
+        "mnist-plus",
+        "downloadable:",
+    ),
+]
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_battery_is_large_and_its_names_unique():
+    assert len(CASES) >= 60
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_line_status_2_and_changes_nothing(
+    case, template, tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / "work"
+    shutil.copytree(template, folder)
+    if case.setup is not None:
+        case.setup(folder)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("NNZOO_DATA", str(folder / "data"))
+    before = checksums(folder)
+    try:
+        code = main(case.argv)
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    message = lines[0]
+    assert case.problem in message, message
+    assert case.action in message, message
+    assert checksums(folder) == before

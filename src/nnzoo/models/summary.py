@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from nnzoo.errors import ConfigError
-from nnzoo.report.markdown import table
+from nnzoo.report.markdown import Markup, table
 
 
 def _check_initialised(name: str, p: nn.Parameter) -> None:
@@ -96,7 +96,7 @@ def summary(model: nn.Module, *, depth: int | None = None) -> str:
         [
             row["name"] or "(model)",
             row["type"],
-            _describe(row),
+            Markup(_describe(row)),  # names and shapes of parameters: no markup to escape
             row["params"],
             row["trainable"],
         ]

@@ -11,7 +11,15 @@ import pytest
 import torch
 
 from nnzoo.cli import build_parser, main, values_from
-from nnzoo.config import SECTIONS, RunConfig, field_default, field_docs, load_config, parse_value
+from nnzoo.config import (
+    SECTIONS,
+    RunConfig,
+    field_default,
+    field_docs,
+    field_range,
+    load_config,
+    parse_value,
+)
 from nnzoo.data import load_dataset
 from nnzoo.data.sequences import save_sequences_npz
 from nnzoo.models.summary import count_parameters
@@ -297,8 +305,10 @@ def test_every_field_has_a_flag_with_its_documentation_and_default(
         doc = field_docs(SECTIONS[section])[name].rstrip(".")
         text = blocks[flag]
         assert text.startswith(doc), (flag, text)
-        shown = re.fullmatch(r".*\(default: (.*)\)", text).group(1)
+        shown, _, accepts = re.fullmatch(r".*\(default: (.*)\)", text).group(1).partition("; ")
         assert parse_value(shown) == default, (flag, shown, default)
+        rule = field_range(SECTIONS[section], name)  # the range the config check applies
+        assert accepts == (rule.describe(isinstance(default, int)) if rule else ""), flag
         assert type(parse_value(shown)) is type(default), (flag, shown)
 
 
@@ -310,8 +320,9 @@ def test_the_flags_of_before_still_exist(capsys, monkeypatch):
 
 def test_train_help_shows_the_defaults_and_the_test_split_of_ones_own_data(capsys, monkeypatch):
     blocks, text = help_blocks(capsys, monkeypatch, "train")
-    assert blocks["--batch-size"].endswith("(default: 32)")
-    assert blocks["--epochs"].endswith("(default: 30)")
+    assert blocks["--batch-size"].endswith("(default: 32; an integer >= 1 and < 2**31)")
+    assert blocks["--epochs"].endswith("(default: 30; an integer >= 1 and <= 1000000)")
+    assert blocks["--lr"].endswith("(default: 0.001; a finite number > 0)")
     assert "data.options.test_path" in blocks["--test-path"]
     assert "--data sequences --data-path train.npz --test-path test.npz" in text
 

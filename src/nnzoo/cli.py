@@ -90,7 +90,9 @@ def add_config_flags(p: argparse.ArgumentParser, section: str) -> argparse._Argu
             path = f"{section}.{f.name}"
             option = "--" + FLAG_NAMES.get(path, f.name.replace("_", "-"))
             doc = docs.get(f.name, "").rstrip(".")
-            text = f"{doc} (default: {shown(default)})".replace("%", "%%")
+            rule = f.metadata.get("range")
+            accepts = f"; {rule.describe(isinstance(default, int))}" if rule else ""
+            text = f"{doc} (default: {shown(default)}{accepts})".replace("%", "%%")
             if isinstance(default, bool):
                 action = argparse.BooleanOptionalAction
                 group.add_argument(option, dest=path, action=action, default=None, help=text)

@@ -525,7 +525,9 @@ def set_path(raw: dict[str, Any], parts: list[str], value: Any, where: str) -> N
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"{where}: {part} is not a table")
+            raise ConfigError(
+                f"{where}: {part} is not a table; set {part} itself, or remove its value first"
+            )
     node[parts[-1]] = value
 
 

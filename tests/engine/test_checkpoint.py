@@ -87,6 +87,27 @@ def test_resume_refuses_a_checkpoint_of_another_config(saved):
     assert str(path) in str(info.value)
 
 
+def test_resume_refuses_optimizer_and_callback_state_that_does_not_fit(saved):
+    path, loop = saved
+    # an optimizer over fewer parameters than the checkpoint's (a model changed by hand)
+    model = new_model(loop.run_config)
+    partial = torch.optim.Adam(list(model.parameters())[:1])
+    fresh = Loop(model, partial, loop.run_config, [], loop.batches_per_epoch)
+    with pytest.raises(CheckpointError, match="optimizer's state does not fit") as info:
+        resume(fresh, path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+    class Picky:  # a callback whose stored state it cannot take
+        def load_state_dict(self, state):
+            raise KeyError("best")
+
+    Picky.__name__ = "EarlyStopping"
+    model = new_model(loop.run_config)
+    fresh = Loop(model, torch.optim.Adam(model.parameters()), loop.run_config, [Picky()], 1)
+    with pytest.raises(CheckpointError, match="EarlyStopping callback does not fit"):
+        resume(fresh, path)
+
+
 def expect_error(path, match):
     with pytest.raises(CheckpointError, match=match) as info:
         load_checkpoint(path)

@@ -81,3 +81,21 @@ def test_binary_trains_end_to_end(tmp_path, capsys):
     assert [r[1] for r in rows] == [names[int(v >= 0.5)] for v in p]
     for r, v in zip(rows, p.tolist()):
         assert float(r[2]) == pytest.approx(max(v, 1 - v), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ({"num_features": 3}, "no class names"),
+        ({"class_names": ["a"], "num_features": 3}, "no class names"),
+        ({"class_names": ["a", "b"]}, "no feature count"),
+        ({"class_names": ["a", "b"], "num_features": "3"}, "no feature count"),
+    ],
+)
+def test_predict_refuses_a_checkpoint_extra_without_names_or_features(tmp_path, extra, match):
+    from nnzoo.errors import ConfigError
+    from nnzoo.tasks.classify import Classify
+
+    with pytest.raises(ConfigError, match=match) as info:
+        Classify().predict_file(None, tmp_path / "new.csv", extra)
+    assert "train the run again" in str(info.value) and "\n" not in str(info.value)

@@ -21,7 +21,7 @@ from torch import nn
 
 from nnzoo.config import RunConfig, TrainConfig
 from nnzoo.engine.callbacks import Callback
-from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint
+from nnzoo.engine.checkpoint import REDO, CheckpointError, load_checkpoint, load_weights
 from nnzoo.engine.runtime import check_device
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import create_task
@@ -96,14 +96,22 @@ def resume(loop: Loop, path: Path) -> None:
         raise CheckpointError(
             f"{path}: written by a different config; use a new --out folder or --fresh"
         )
-    loop.model.load_state_dict(ckpt["model"])
-    loop.optimizer.load_state_dict(ckpt["optimizer"])
+    load_weights(loop.model, ckpt["model"], path)
+    restoring = "the optimizer's state"
+    try:
+        loop.optimizer.load_state_dict(ckpt["optimizer"])
+        states = ckpt["callbacks"]
+        for callback in loop.callbacks:
+            restoring = f"the state of the {type(callback).__name__} callback"
+            if type(callback).__name__ in states:
+                callback.load_state_dict(states[type(callback).__name__])
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path}: {restoring} does not fit this run ({type(e).__name__}); the file was "
+            f"changed after training or written by another nnzoo; {REDO}"
+        ) from None
     loop.epoch, loop.step, loop.history = ckpt["epoch"], ckpt["step"], list(ckpt["history"])
     loop.stop_reason = ckpt.get("stop_reason", "")
-    states = ckpt["callbacks"]
-    for callback in loop.callbacks:
-        if type(callback).__name__ in states:
-            callback.load_state_dict(states[type(callback).__name__])
 
 
 def fit(

@@ -156,14 +156,14 @@ def run_key(cell: str, clip: float) -> str:
 
 def trained_model(config, splits, run_dir: Path) -> nn.Module | None:
     """The run's model after its last epoch (``checkpoints/last.pt``), or None if it has none."""
-    from nnzoo.engine.checkpoint import load_checkpoint
+    from nnzoo.engine.checkpoint import load_checkpoint, load_weights
     from nnzoo.runs.train import build_model
 
     last = RunDir(run_dir).checkpoint("last")
     if not last.exists():
         return None
     model = build_model(config, splits)
-    model.load_state_dict(load_checkpoint(last)["model"])
+    load_weights(model, load_checkpoint(last)["model"], last)
     return model
 
 

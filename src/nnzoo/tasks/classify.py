@@ -145,15 +145,28 @@ class Classify(Task):
         from nnzoo.data.base import SequenceSet, restandardize
         from nnzoo.data.sequences import read_unlabelled
 
-        x, lengths, ids = read_unlabelled(path, extra["num_features"])
+        names, num_features = self.checked_extra(extra)
+        x, lengths, ids = read_unlabelled(path, num_features)
         data = SequenceSet(x.float(), torch.zeros(len(x), dtype=torch.long), lengths)
         probs = self.predict(model, restandardize(data, extra.get("standardize")))
-        names = extra["class_names"]
         lines = ["sequence,class,probability"]
         for seq_id, row in zip(ids, probs):
             k = int(row.argmax())
             lines.append(f"{seq_id},{names[k]},{float(row[k]):.6f}")
         return "\n".join(lines) + "\n"
+
+    def checked_extra(self, extra: dict[str, Any]) -> tuple[list[str], int]:
+        """The class names and feature count a checkpoint's ``extra`` holds, or one line saying
+        which is missing or malformed (checkpoints older than the digest are not verified)."""
+        names, features = extra.get("class_names"), extra.get("num_features")
+        redo = "train the run again, or point at another run's checkpoint"
+        if not (isinstance(names, list) and len(names) >= 2):
+            raise ConfigError(f"the checkpoint holds no class names (got {names!r:.40}); {redo}")
+        if not (isinstance(features, int) and features >= 1):
+            raise ConfigError(
+                f"the checkpoint holds no feature count (got {features!r:.40}); {redo}"
+            )
+        return [str(n) for n in names], features
 
     # -- the model and the data ---------------------------------------------------------------
     def model_dims(self, splits) -> dict[str, Any]:

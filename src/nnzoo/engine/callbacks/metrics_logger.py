@@ -1,18 +1,22 @@
 """MetricsLogger: one JSON line and one CSV row per epoch (a run's metrics.jsonl and .csv).
 
 On a resumed run the files are rewritten from the checkpoint's history first, so epochs that
-were logged after the last checkpoint (and will be run again) do not appear twice.
+were logged after the last checkpoint (and will be run again) do not appear twice. Rewrites are
+atomic (a process killed mid-write leaves the previous file); the JSON lines file is appended
+to, one whole line an epoch.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from nnzoo.engine.callbacks.base import Callback
+from nnzoo.io import write_atomic
 
 
 class MetricsLogger(Callback):
@@ -22,7 +26,7 @@ class MetricsLogger(Callback):
         self.jsonl, self.csv = Path(jsonl), Path(csv)
 
     def on_train_begin(self, loop) -> None:
-        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in loop.history))
+        write_atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in loop.history))
         self._write_csv(loop.history)
 
     def on_epoch_end(self, loop, logs: dict[str, Any]) -> None:
@@ -32,7 +36,8 @@ class MetricsLogger(Callback):
 
     def _write_csv(self, history: list[dict[str, Any]]) -> None:
         keys = list(dict.fromkeys(k for row in history for k in row)) or ["epoch"]
-        with self.csv.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(history)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        write_atomic(self.csv, text.getvalue())

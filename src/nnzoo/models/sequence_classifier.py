@@ -30,6 +30,8 @@ ACTIVATIONS = {
     "elu": nn.ELU,
     "gelu": nn.GELU,
     "none": nn.Identity,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,  # negative_slope 0.01, torch's default
 }
 READOUTS = ("last", "mean", "attention")
 

@@ -351,6 +351,10 @@ class TrainConfig:
             (torch's own default, every core, is many times slower on a busy machine).
         tensorboard: also write TensorBoard logs to <run folder>/tensorboard (needs the
             tensorboard package).
+        checkpoint_every: write checkpoints/last.pt (and a new best.pt) every this many
+            epochs and after the last one; a killed run resumes from the latest written.
+            Raise it when epochs are tiny (full-batch gradient descent for thousands of
+            iterations), where saving every epoch would cost more than training.
     """
 
     # seed < 2**32: every epoch reseeds torch with seed * 1_000_003 + epoch
@@ -373,6 +377,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = ranged(0, ge=0, le=4096)
     tensorboard: bool = False
+    checkpoint_every: int = ranged(1, ge=1, le=EPOCHS_MAX)
 
     def __post_init__(self) -> None:
         check_ranges("train", self)

@@ -362,3 +362,52 @@ def test_epoch_line_prints_each_epochs_logged_values(capsys):
     for line, row in zip(lines, loop.history):
         expected = f"m s0 epoch {row['epoch']}/3: loss {row['loss']:.4f}, "
         assert line.startswith(expected + f"val_accuracy {row['val_accuracy']:.4f} (")
+
+
+def test_model_checkpoint_every_n_epochs_keeps_the_best_epoch_and_writes_less(
+    tmp_path, monkeypatch
+):
+    """Against checkpoints written every epoch: best.pt holds the same epoch and weights, last.pt
+    the final epoch, and only the due epochs (plus the end) are written."""
+    import nnzoo.engine.checkpoint as checkpoint_module
+
+    splits = synthetic_splits(64)
+    config = tiny_config(epochs=7)
+    written = []
+    save = checkpoint_module.atomic_save
+    monkeypatch.setattr(
+        checkpoint_module, "atomic_save", lambda c, p: (written.append(c["epoch"]), save(c, p))
+    )
+    out = {}
+    for every in (1, 3):
+        folder = tmp_path / f"every{every}"
+        folder.mkdir()
+        written.clear()
+        checkpoint = ModelCheckpoint(folder / "best.pt", folder / "last.pt", every=every)
+        fit(new_model(config), splits.train, splits.val, config, callbacks=[checkpoint])
+        out[every] = (load_checkpoint(folder / "best.pt"), load_checkpoint(folder / "last.pt"))
+        out[every] += (sorted(set(written)), len(written))
+    (best1, last1, _, writes1), (best3, last3, epochs3, writes3) = out[1], out[3]
+    assert best3["epoch"] == best1["epoch"] and last3["epoch"] == last1["epoch"] == 7
+    for key, value in best1["model"].items():
+        assert torch.equal(best3["model"][key], value), key
+    def timeless(history):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    assert timeless(best3["history"]) == timeless(best1["history"])
+    assert {3, 6, 7} <= set(epochs3) and writes3 < writes1
+
+
+def test_metrics_logger_appends_rows_and_rewrites_when_a_column_appears(tmp_path):
+    loop = real_loop(nn.Linear(1, 1))
+    metrics = logger(tmp_path)
+    metrics.on_train_begin(loop)
+    rows = [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25},
+            {"epoch": 3, "loss": 0.2, "test_accuracy": 0.9}]  # fmt: skip
+    for row in rows:
+        loop.history.append(row)
+        metrics.on_epoch_end(loop, row)
+    with (tmp_path / "metrics.csv").open(newline="") as f:
+        table = list(csv.DictReader(f))
+    assert table == [{k: str(v) for k, v in {"test_accuracy": "", **r}.items()} for r in rows]
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0] == "epoch,loss,test_accuracy"

@@ -14,6 +14,7 @@ as they are, unverified (``ckpt["verified"]`` is False).
 
 from __future__ import annotations
 
+import copy as copy_module
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,12 @@ def _feed(h: Any, value: Any) -> None:
 
 
 def save_checkpoint(path: Path, loop: Loop) -> None:
+    write_checkpoint(path, checkpoint_of(loop))
+
+
+def checkpoint_of(loop: Loop, *, copy: bool = False) -> dict[str, Any]:
+    """What a checkpoint of ``loop`` holds now; ``copy``: tensors and states copied, so the
+    dict keeps this moment while training goes on (a best checkpoint written later)."""
     ckpt = {
         "format": FORMAT,
         "config": loop.run_config.to_toml(),
@@ -114,6 +121,14 @@ def save_checkpoint(path: Path, loop: Loop) -> None:
             type(cb).__name__: cb.state_dict() for cb in loop.callbacks if cb.state_dict()
         },
     }
+    if copy:
+        ckpt = copy_module.deepcopy(ckpt)
+    return ckpt
+
+
+def write_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
+    """Write ``ckpt`` (from `checkpoint_of`) with its digest, atomically."""
+    ckpt = {key: value for key, value in ckpt.items() if key != "digest"}
     ckpt["digest"] = digest(ckpt)
     atomic_save(ckpt, path)
 
@@ -123,7 +138,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     ``verified`` (True when its digest matched; False for checkpoints older than the digest)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
+        raise CheckpointError(
+            f"{path}: no such checkpoint; give a checkpoint file (checkpoints/best.pt or last.pt "
+            "of a run folder of `nnzoo train`)"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except MemoryError:

@@ -108,7 +108,11 @@ def build_callbacks(
     callbacks.append(MetricsLogger(run.metrics, run.metrics_csv))
     if t.tensorboard:
         callbacks.append(TensorBoard(run.tensorboard))
-    callbacks.append(ModelCheckpoint(run.checkpoint("best"), run.checkpoint("last"), t.monitor))
+    callbacks.append(
+        ModelCheckpoint(
+            run.checkpoint("best"), run.checkpoint("last"), t.monitor, t.checkpoint_every
+        )
+    )
     return callbacks
 
 

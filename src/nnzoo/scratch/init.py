@@ -48,13 +48,14 @@ def check_layer_dims(layer_dims: Any) -> list[int]:
     return [int(n) for n in dims]
 
 
-def check_rng(rng: Any, needed: bool = True) -> Rng | None:
-    """A Generator or RandomState, or None where nothing random is drawn."""
+def check_rng(rng: Any, needed: bool = True, why: str = "") -> Rng | None:
+    """A Generator or RandomState, or None where nothing random is drawn (``needed=False``);
+    ``why`` says what needs it."""
     if rng is None and not needed:
         return None
     if not isinstance(rng, np.random.Generator | np.random.RandomState):
         raise ConfigError(
-            f"rng={rng!r}: expected a np.random.Generator (np.random.default_rng(seed)) "
+            f"rng={rng!r}: {why}expected a np.random.Generator (np.random.default_rng(seed)) "
             "or a np.random.RandomState(seed)"
         )
     return rng
@@ -108,7 +109,7 @@ def initialize(
     dims = check_layer_dims(layer_dims)
     if method not in METHODS:
         raise ConfigError(f"method={method!r}: expected one of {', '.join(map(repr, METHODS))}")
-    rng = check_rng(rng, needed=method != "zeros")
+    rng = check_rng(rng, method != "zeros", f"{method!r} initialisation draws the weights; ")
     scale = check_scale(scale)
     dt = check_dtype(dtype)
     params: dict[str, np.ndarray] = {}

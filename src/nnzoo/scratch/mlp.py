@@ -136,7 +136,7 @@ class DeepNetwork(ScratchModel):
         m = A.shape[1]
         dropout = train and self.keep_prob < 1
         if dropout:
-            rng = check_rng(rng)
+            rng = check_rng(rng, why=f"train=True with keep_prob={self.keep_prob} drops units; ")
         caches = []
         for l in range(1, self.num_layers + 1):
             W, b = self.params[f"W{l}"], self.params[f"b{l}"]

@@ -151,7 +151,7 @@ class ElmanRNN(ScratchModel):
         self.many_to_many = many_to_many
         self.output = check_output(output, n_y)
         check_choice("init", init, INITS)
-        rng = check_rng(rng)
+        rng = check_rng(rng, why="the weights are drawn at random; ")
         scale = check_scale(scale)
         self.lambd = check_lambd(lambd)
         dt = check_dtype(dtype)

@@ -20,6 +20,9 @@ LONGEST = {  # options that make every row as long as any can be
     "copy-reverse": {"symbols": 5, "min_length": 4, "max_length": 4},
     "cycles": {"min_length": 5, "max_length": 5},
     "cycles-multi-hot": {"kind": "multi-hot", "symbols": 12, "min_length": 3, "max_length": 3},
+    "moons": {},
+    "circles": {},
+    "flower": {},
 }
 
 

@@ -39,6 +39,7 @@ MAX_PARAMETERS = 1_000_000_000
 from nnzoo.models import sequence_classifier  # noqa: E402, F401  isort: skip
 from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: skip
 from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
+from nnzoo.models import scratch  # noqa: E402, F401  isort: skip
 from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
 
 
@@ -55,7 +56,8 @@ def model_options(config: ModelConfig) -> dict[str, Any]:
             where = f"model.{key}" if key in MODEL_OPTIONS else f"model.options.{key}"
             raise ConfigError(
                 f"{where}={value!r}: not an option of model {config.name!r} "
-                f"(its options: {', '.join(accepted) or '(none)'})"
+                f"(its options: {', '.join(accepted) or '(none)'}); remove it, or use one of "
+                "those"
             )
     return dict(config.options)
 

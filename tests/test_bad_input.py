@@ -9,6 +9,7 @@ half-made, nothing overwritten).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import pytest
 
 from nnzoo.cli import main
 from nnzoo.data.sequences import save_sequences_npz
+from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_uci_har import make_har
 
 
@@ -112,6 +114,15 @@ def search_with(old: str, new: str) -> Callable[[Path], None]:
     return setup
 
 
+def search_table(body: str) -> Callable[[Path], None]:
+    """s2.toml: run.toml with a [search] table holding ``body``."""
+
+    def setup(folder: Path) -> None:
+        (folder / "s2.toml").write_text((folder / "run.toml").read_text() + "[search]\n" + body)
+
+    return setup
+
+
 def nan_in_har(folder: Path) -> None:
     signal = next((folder / "data" / "uci-har").rglob("body_acc_x_train.txt"))
     lines = signal.read_text().splitlines()
@@ -121,6 +132,40 @@ def nan_in_har(folder: Path) -> None:
 
 def empty_labels(folder: Path) -> None:
     next((folder / "data" / "uci-har").rglob("activity_labels.txt")).write_text("")
+
+
+def har_file(name: str) -> Path:
+    return Path("data") / "uci-har" / "UCI HAR Dataset" / name
+
+
+def drop_last_line(name: str) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        path = folder / name
+        path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
+
+    return setup
+
+
+def remove(name: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).unlink()
+
+
+def flip_npz_byte(folder: Path) -> None:
+    """flipped.npz: train.npz with one byte of its compressed X flipped (a bad CRC or stream)."""
+    data = bytearray((folder / "train.npz").read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    (folder / "flipped.npz").write_bytes(bytes(data))
+
+
+def other_class_names(folder: Path) -> None:
+    x = np.zeros((4, 8, 3), np.float32)
+    save_sequences_npz(folder / "renamed.npz", x, [0, 1, 0, 1], class_names=["cold", "hot"])
+
+
+def fashion_with_short_labels(folder: Path) -> None:
+    root = folder / "fm" / "fashion-mnist"
+    make_fashion(root)
+    (root / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01"))
 
 
 TRAIN = ["train", "run.toml", "--quiet", "--threads", "1", "--out", "new-run"]
@@ -245,6 +290,107 @@ CASES = [
         "nnzoo data download",
     ),
     Case(
+        "csv row with a missing field",
+        [*TRAIN, "--data-path", "short.csv"],
+        "has 4 fields; the header has 5",
+        "give every row one field per header column",
+        write("short.csv", "sequence,time,label,ax,ay\na,0,up,1,2\na,1,up,1\n"),
+    ),
+    Case(
+        "csv row without a label",
+        [*TRAIN, "--data-path", "nolabel.csv"],
+        "the label is empty",
+        "write a label on every row",
+        write("nolabel.csv", "sequence,time,label,ax,ay\na,0,up,1,2\nb,0,,1,2\n"),
+    ),
+    Case(
+        "csv sequence with two labels",
+        [*TRAIN, "--data-path", "twolabels.csv"],
+        "a sequence has one label",
+        "give all its rows the same label",
+        write("twolabels.csv", "sequence,time,label,ax,ay\na,0,up,1,2\na,1,down,1,2\n"),
+    ),
+    Case(
+        "csv with only a header",
+        [*TRAIN, "--data-path", "header.csv"],
+        "no rows after the header",
+        "add one row per step",
+        write("header.csv", "sequence,time,label,ax,ay\n"),
+    ),
+    Case(
+        "csv without feature columns",
+        [*TRAIN, "--data-path", "nofeatures.csv"],
+        "no feature columns",
+        "add a column per feature",
+        write("nofeatures.csv", "sequence,time,label\na,0,up\n"),
+    ),
+    Case(
+        "csv not utf-8",
+        [*TRAIN, "--data-path", "latin.csv"],
+        "not UTF-8 text",
+        "save the file as UTF-8",
+        write("latin.csv", "sequence,time,label,ax\na,0,\xe9t\xe9,1\n".encode("latin-1")),
+    ),
+    Case(
+        "test csv with other feature columns",
+        [*TRAIN, "--data-path", "ay.csv", "--test-path", "az.csv"],
+        "feature columns ax, az differ",
+        "give a --test-path file with the training file's feature columns",
+        lambda f: (
+            write("ay.csv", "sequence,time,label,ax,ay\na,0,up,1,2\nb,0,down,3,4\n")(f),
+            write("az.csv", "sequence,time,label,ax,az\nc,0,up,1,2\nd,0,down,3,4\n")(f),
+        ),
+    ),
+    Case(
+        "npz with a flipped byte",
+        [*TRAIN, "--data-path", "flipped.npz"],
+        "corrupt or truncated",
+        "write it again (save_sequences_npz)",
+        flip_npz_byte,
+    ),
+    Case(
+        "truncated gzip of a csv",
+        [*TRAIN, "--data-path", "cut.csv.gz"],
+        "corrupt or truncated",
+        "replace it with a fresh copy",
+        write("cut.csv.gz", gzip.compress(b"sequence,time,label,ax\n" + b"a,0,up,1\n" * 500)[:-30]),
+    ),
+    Case(
+        "test file with other class names",
+        [*TRAIN, "--test-path", "renamed.npz"],
+        "class_names differ from those in",
+        "give both files the same class_names",
+        other_class_names,
+    ),
+    Case(
+        "fashion-mnist labels cut inside the header",
+        ["train", "--data", "fashion-mnist", "--data-root", "fm", "--quiet", "--out", "fm-run"],
+        "shorter than the 8-byte idx header",
+        "`nnzoo data download fashion-mnist`",
+        fashion_with_short_labels,
+    ),
+    Case(
+        "har subjects one row short",
+        HAR,
+        "rows but y_train.txt has",
+        "replace the dataset's files with a fresh copy",
+        drop_last_line(str(har_file("train/subject_train.txt"))),
+    ),
+    Case(
+        "har signal file missing",
+        HAR,
+        "missing (also looked for .xz and .gz)",
+        "restore it from a fresh copy of the dataset",
+        remove(str(har_file("test/Inertial Signals/body_gyro_y_test.txt"))),
+    ),
+    Case(
+        "har zip that is not a zip",
+        [*HAR[:4], "har-zip", *HAR[5:]],
+        "not a readable zip archive",
+        "replace it with a fresh copy of the archive",
+        write("har-zip/uci-har/UCI HAR Dataset.zip", b"PK\x03\x04 not a zip" * 10),
+    ),
+    Case(
         "too many validation subjects",
         [*HAR[:-4], "--set", "data.options.val_subjects=9"],
         "hold out 9",
@@ -302,6 +448,16 @@ CASES = [
         "run `nnzoo reproduce larnn-har`",
         write("rec/larnn-har.json", json.dumps({"recipe": "larnn-har-search"})),
     ),
+    Case(
+        "report a run whose metrics have no curves",
+        ["report", "run"],
+        "no record holds loss",
+        "restore the file nnzoo train wrote",
+        write("run/metrics.jsonl", '{"epoch": 1, "lr": 0.001}\n'),
+    ),
+    Case(
+        "compare a run with itself", ["report", "run", "./run"], "given twice", "list each run once"
+    ),
     # -- search ------------------------------------------------------------------------------------
     Case("search a missing config", ["search", "nope.toml"], "nope.toml", "check the path"),
     Case(
@@ -336,6 +492,36 @@ CASES = [
         "mysql",
         "sqlite:///",
     ),
+    Case(
+        "search range with low above high",
+        ["search", "s2.toml", "--out", "s"],
+        "low 8 > high 4",
+        "give [low, high] with low <= high",
+        search_table('trials = 2\n[search.space]\n"model.hidden" = { int = [8, 4] }\n'),
+    ),
+    Case(
+        "search range end not a number",
+        ["search", "s2.toml", "--out", "s"],
+        "is not a number",
+        "expected a number such as 0.01",
+        search_table('trials = 2\n[search.space]\n"train.lr" = { uniform = ["a", 0.1] }\n'),
+    ),
+    Case(
+        "grid search with more trials than points",
+        ["search", "s2.toml", "--out", "s"],
+        "more than the grid's 2 points",
+        "to at most 2",
+        search_table(
+            'trials = 5\nsampler = "grid"\n[search.space]\n'
+            '"model.cell" = { categorical = ["gru", "lstm"] }\n'
+        ),
+    ),
+    Case(
+        "focus from a folder that is no search",
+        ["search", "search.toml", "--out", "s", "--focus-from", "data"],
+        "is it a search folder?",
+        "Give the --out folder of round 1's `nnzoo search`",
+    ),
     # -- studies, recipes, lists, data -------------------------------------------------------------
     Case("unknown study", ["study", "lr-swep"], "lr-swep", "expected"),
     Case(
@@ -355,6 +541,18 @@ CASES = [
         ["study", "lr-sweep", "--jobs", "-1", "--out", "st"],
         "jobs",
         "expected",
+    ),
+    Case(
+        "study learning rate listed twice",
+        ["study", "lr-sweep", "--lrs", "0.1,0.1", "--out", "st"],
+        "0.1 is listed twice",
+        "list each value once",
+    ),
+    Case(
+        "study cell option given twice",
+        ["study", "long-lag", "--cells", "lstm:forget_bias=1;forget_bias=2", "--out", "st"],
+        "option 'forget_bias' is given twice",
+        "give each option once",
     ),
     Case(
         "capacity unknown model",

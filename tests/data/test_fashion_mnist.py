@@ -117,7 +117,7 @@ def test_truncated_data_and_truncated_gzip_are_named(tmp_path):
     message = error_of(tmp_path)
     assert message == (
         f"{path}: {len(raw) - 116} data bytes but the header promises 20 x 28 x 28 = 15680; "
-        "the file is truncated"
+        "the file is truncated; replace it with a fresh copy (`nnzoo data download fashion-mnist`)"
     )
     path.write_bytes(gzip.compress(raw[:10]))
     assert error_of(tmp_path).startswith(f"{path}: 10 bytes, shorter than the 16-byte idx header")
@@ -129,7 +129,10 @@ def test_count_mismatch_and_bad_labels_are_named(tmp_path):
     make_fashion(tmp_path)
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(idx(np.arange(119) % 10)))
-    assert error_of(tmp_path) == f"{path}: 119 labels but train-images-idx3-ubyte.gz has 120 images"
+    assert error_of(tmp_path) == (
+        f"{path}: 119 labels but train-images-idx3-ubyte.gz has 120 images; replace it with a "
+        "fresh copy (`nnzoo data download fashion-mnist`)"
+    )
     path.write_bytes(gzip.compress(idx(np.array([3] * 7 + [10] + [4] * 112))))
     assert error_of(tmp_path) == f"{path}: label 10 of image 7 is out of range; expected 0..9"
 

@@ -40,7 +40,7 @@ def test_parse_table_reads_the_uci_number_format_with_crlf_and_blank_lines():
             2,
             "t.txt: line 2: value 2 is not a number; fix that line or get a fresh copy of the file",
         ),
-        ("\n  \r\n", 2, "t.txt: empty file"),
+        ("\n  \r\n", 2, "t.txt: empty file; replace it with a fresh copy"),
     ],
 )
 def test_parse_table_names_file_and_line(text, columns, message):
@@ -72,7 +72,10 @@ def test_file_tree_in_a_zip_finds_compressed_members_under_the_prefix(tmp_path):
     assert tree.exists("b.txt") and not tree.exists("c.txt")
     with pytest.raises(DataError) as e:
         tree.read_text("c.txt")
-    assert str(e.value) == f"{path}!top/c.txt: missing (also looked for .xz and .gz)"
+    assert str(e.value) == (
+        f"{path}!top/c.txt: missing (also looked for .xz and .gz); restore it from a fresh copy "
+        "of the dataset"
+    )
 
     path.write_bytes(corrupt_member(path.read_bytes(), "top/b.txt"))
     with pytest.raises(DataError, match="corrupt archive") as e:

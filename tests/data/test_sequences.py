@@ -321,7 +321,7 @@ CSV_HEADER = "sequence,time,label,ax,ay\n"
         (
             "a,0,walk,1,2\na,1,run,1,2\n",
             "line 3: the label differs from that of the same sequence on line 2; "
-            "a sequence has one label",
+            "a sequence has one label: give all its rows the same label",
         ),
         ("a,0,walk,1,2\nb,0,run,1,abc\n", "line 3: column 'ay' is not a number; expected a number"),
         ("a,0,walk,1,2\nb,0,run,,2\n", "line 3: column 'ax' is empty; expected a number"),
@@ -333,14 +333,17 @@ CSV_HEADER = "sequence,time,label,ax,ay\n"
             "a,0,walk,1,2\na,x,walk,1,2\n",
             "line 3: column 'time' is not a number; expected a number",
         ),
-        ("a,0,walk,1,2\nb,0,run,1\n", "line 3 has 4 fields; the header has 5"),
+        (
+            "a,0,walk,1,2\nb,0,run,1\n",
+            "line 3 has 4 fields; the header has 5: give every row one field per header column",
+        ),
         (
             "a,0,walk,1,2\n\na,0,walk,3,4\n",
             "line 4: the same sequence already has a step at this time (line 2); "
             "give each step of a sequence its own time",
         ),
-        ("a,0,,1,2\n", "line 2: the label is empty"),
-        ("", "no rows after the header"),
+        ("a,0,,1,2\n", "line 2: the label is empty; write a label on every row"),
+        ("", "no rows after the header; add one row per step of each sequence"),
     ],
 )
 def test_csv_errors_name_the_file_the_line_and_the_problem(tmp_path, body, message):

@@ -169,7 +169,10 @@ def test_a_missing_signal_file_is_named(tmp_path):
     fake = make_har(tmp_path)
     missing = fake.folder / "test" / "Inertial Signals" / "body_gyro_y_test.txt"
     missing.unlink()
-    assert error_of(fake.folder) == f"{missing}: missing (also looked for .xz and .gz)"
+    assert error_of(fake.folder) == (
+        f"{missing}: missing (also looked for .xz and .gz); restore it from a fresh copy of the "
+        "dataset"
+    )
 
 
 def test_a_truncated_xz_file_is_named(tmp_path):
@@ -227,7 +230,10 @@ def test_mismatched_row_counts_are_named(tmp_path, name):
     path = fake.folder / "test" / name
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(lines[:-1]))
-    assert error_of(fake.folder) == f"{path}: {len(lines) - 1} rows but y_test.txt has {len(lines)}"
+    assert error_of(fake.folder) == (
+        f"{path}: {len(lines) - 1} rows but y_test.txt has {len(lines)}; replace the dataset's "
+        "files with a fresh copy of the same release"
+    )
 
 
 def test_bad_activity_labels_are_named(tmp_path):

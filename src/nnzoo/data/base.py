@@ -46,7 +46,10 @@ class SequenceSet:
         for name in ("y", "lengths", "groups"):
             value = getattr(self, name)
             if value is not None and value.shape[0] != n:
-                raise DataError(f"{name} has {value.shape[0]} rows but x has {n}")
+                raise DataError(
+                    f"{name} has {value.shape[0]} rows but x has {n}; give {name} one row per "
+                    "sequence of x"
+                )
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -42,6 +42,8 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+# the action of every message about a broken idx file
+FRESH = "replace it with a fresh copy (`nnzoo data download fashion-mnist`)"
 
 URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DOWNLOADS["fashion-mnist"] = tuple(
@@ -132,7 +134,8 @@ def read_part(source: Path, part: str) -> SequenceSet:
     labels = read_idx(labels_path, LABELS_MAGIC)
     if len(labels) != len(images):
         raise DataError(
-            f"{labels_path}: {len(labels)} labels but {images_path.name} has {len(images)} images"
+            f"{labels_path}: {len(labels)} labels but {images_path.name} has {len(images)} "
+            f"images; {FRESH}"
         )
     if len(labels) and int(labels.max()) >= len(CLASS_NAMES):
         i = int(np.argmax(labels >= len(CLASS_NAMES)))
@@ -163,7 +166,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     if len(raw) < header:
         raise DataError(
             f"{path}: {len(raw)} bytes, shorter than the {header}-byte idx header; "
-            "the file is truncated"
+            f"the file is truncated; {FRESH}"
         )
     (found,) = struct.unpack(">I", raw[:4])
     if found != magic:
@@ -177,6 +180,6 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
         problem = "the file is truncated" if len(raw) - header < size else "extra bytes at the end"
         raise DataError(
             f"{path}: {len(raw) - header} data bytes but the header promises "
-            f"{' x '.join(map(str, dims))} = {size}; {problem}"
+            f"{' x '.join(map(str, dims))} = {size}; {problem}; {FRESH}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)

@@ -18,6 +18,7 @@ import numpy as np
 from nnzoo.data.base import DataError
 
 COMPRESSED = {".xz": lzma.open, ".gz": gzip.open}
+FRESH = "replace it with a fresh copy"  # the action when a distributed file is broken
 
 
 def read_bytes(path: Path) -> bytes:
@@ -29,7 +30,9 @@ def read_bytes(path: Path) -> bytes:
         with opener(path, "rb") as f:
             return f.read()
     except (OSError, EOFError, lzma.LZMAError) as e:
-        raise DataError(f"{path}: cannot read it ({e}); the file is corrupt or truncated") from None
+        raise DataError(
+            f"{path}: cannot read it ({e}); the file is corrupt or truncated: {FRESH}"
+        ) from None
 
 
 class FileTree:
@@ -42,7 +45,10 @@ class FileTree:
             try:
                 self._zip = zipfile.ZipFile(path)
             except (OSError, zipfile.BadZipFile) as e:
-                raise DataError(f"{path}: not a readable zip archive ({e})") from None
+                raise DataError(
+                    f"{path}: not a readable zip archive ({e}); {FRESH} of the archive, or give "
+                    "the folder extracted from it"
+                ) from None
 
     def __repr__(self) -> str:
         return f"{self.path}" + (f"!{self.prefix}" if self._zip else "")
@@ -71,7 +77,10 @@ class FileTree:
     def read_bytes(self, name: str) -> bytes:
         found = self._find(name)
         if found is None:
-            raise DataError(f"{self.describe(name)}: missing (also looked for .xz and .gz)")
+            raise DataError(
+                f"{self.describe(name)}: missing (also looked for .xz and .gz); restore it from a "
+                "fresh copy of the dataset"
+            )
         if self._zip is None:
             return read_bytes(self.path / found)
         try:
@@ -82,13 +91,16 @@ class FileTree:
                     raw = f.read()
             return raw
         except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as e:
-            raise DataError(f"{self.path}!{found}: cannot read it ({e}); corrupt archive") from None
+            raise DataError(
+                f"{self.path}!{found}: cannot read it ({e}); corrupt archive: {FRESH} of "
+                f"{self.path.name}"
+            ) from None
 
     def read_text(self, name: str) -> str:
         try:
             return self.read_bytes(name).decode("latin-1")
         except UnicodeDecodeError as e:  # pragma: no cover - latin-1 decodes any byte
-            raise DataError(f"{self.describe(name)}: not text ({e})") from None
+            raise DataError(f"{self.describe(name)}: not text ({e}); {FRESH}") from None
 
 
 def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
@@ -100,7 +112,7 @@ def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
     """
     lines = text.splitlines()
     if not text.strip():
-        raise DataError(f"{source}: empty file")
+        raise DataError(f"{source}: empty file; {FRESH}")
     try:
         table = np.loadtxt(lines, dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
@@ -130,7 +142,9 @@ def parse_table(text: str, columns: int | None, *, source: str) -> np.ndarray:
                 ) from None
             if not np.isfinite(number):
                 raise DataError(_not_finite(source, i, k))
-    raise DataError(f"{source}: not a table of numbers")  # pragma: no cover - loadtxt disagrees
+    raise DataError(  # pragma: no cover - loadtxt disagrees
+        f"{source}: not a table of numbers; {FRESH}"
+    )
 
 
 def _not_finite(source: str, line: int, position: int) -> str:

@@ -246,7 +246,10 @@ def _read_npz(path: Path, labelled: bool = True) -> _Part:
             f"{path}: cannot read array {key!r} ({e}); store numbers, and strings as a str array"
         ) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{path}: cannot read it ({e}); the file is corrupt or truncated") from None
+        raise DataError(
+            f"{path}: cannot read it ({e}); the file is corrupt or truncated: write it again "
+            "(save_sequences_npz) or replace it with a fresh copy"
+        ) from None
 
     key = "X" if "X" in data else "x"
     missing = [k for k in (key, "y") if k not in data and (labelled or k != "y")]
@@ -300,7 +303,9 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
     try:
         text = read_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e})") from None
+        raise DataError(
+            f"{path}: not UTF-8 text (at byte {e.start}); save the file as UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next((row for row in reader if any(cell.strip() for cell in row)), None)
@@ -313,7 +318,7 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
         if not feature_cols:
             raise DataError(
                 f"{path}: line {header_line}: no feature columns besides "
-                f"{', '.join(header[j] for j in role.values())}"
+                f"{', '.join(header[j] for j in role.values())}; add a column per feature"
             )
         seq_of: dict[str, int] = {}  # sequence id -> sequence index, in order of first row
         seq_label: list[str] = []
@@ -328,13 +333,16 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
             line = reader.line_num
             if len(row) != len(header):
                 raise DataError(
-                    f"{path}: line {line} has {len(row)} fields; the header has {len(header)}"
+                    f"{path}: line {line} has {len(row)} fields; the header has {len(header)}: "
+                    "give every row one field per header column"
                 )
             sid = row[role["sequence"]].strip()
             label = row[role["label"]].strip() if "label" in role else ""
             if not sid or (labelled and not label):
                 what = "sequence id" if not sid else "label"
-                raise DataError(f"{path}: line {line}: the {what} is empty")
+                raise DataError(
+                    f"{path}: line {line}: the {what} is empty; write a {what} on every row"
+                )
             time = _number(row[role["time"]], path, line, header[role["time"]])
             if sid not in seq_of:
                 seq_of[sid] = len(seq_label)
@@ -343,16 +351,20 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
             elif label != seq_label[seq_of[sid]]:
                 raise DataError(
                     f"{path}: line {line}: the label differs from that of the same sequence on "
-                    f"line {seq_line[seq_of[sid]]}; a sequence has one label"
+                    f"line {seq_line[seq_of[sid]]}; a sequence has one label: give all its rows "
+                    "the same label"
                 )
             rows_seq.append(seq_of[sid])
             rows_time.append(time)
             rows_line.append(line)
             cells.append([row[j] for j in feature_cols])
     except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num}: not valid CSV ({e})") from None
+        raise DataError(
+            f"{path}: line {reader.line_num}: not valid CSV ({e}); fix that line (quote a field "
+            "that holds the delimiter, a quote or a line break)"
+        ) from None
     if not cells:
-        raise DataError(f"{path}: no rows after the header")
+        raise DataError(f"{path}: no rows after the header; add one row per step of each sequence")
     names = [header[j] for j in feature_cols]
     try:
         values = np.array(cells, dtype=np.float64)  # (rows, F)
@@ -360,7 +372,9 @@ def _read_csv(path: Path, delimiter: str, labelled: bool = True) -> _Part:
         for line, row in zip(rows_line, cells):
             for name, cell in zip(names, row):
                 _number(cell, path, line, name)
-        raise DataError(f"{path}: the features are not all numbers") from None  # pragma: no cover
+        raise DataError(  # pragma: no cover
+            f"{path}: the features are not all numbers; write a number in every feature column"
+        ) from None
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         r, f = bad[0]
@@ -424,8 +438,8 @@ def _settle_classes(parts: list[_Part], label_indices: bool = False) -> list[str
     for p in given[1:]:
         if p.class_names != given[0].class_names:
             raise DataError(
-                f"{p.source}: class_names {p.class_names} differ from {given[0].class_names} "
-                f"in {given[0].source}"
+                f"{p.source}: its class_names differ from those in {given[0].source}; give both "
+                "files the same class_names, in the same order"
             )
     texts = [p for p in parts if p.labels.dtype == object]  # CSV labels, as written
     named = [p for p in texts if not all(INTEGER.fullmatch(v) for v in p.labels)]
@@ -494,7 +508,8 @@ def _match_features(parts: list[_Part]) -> list[str] | None:
             if sorted(p.feature_names) != sorted(first.feature_names):
                 raise DataError(
                     f"{p.source}: feature columns {', '.join(p.feature_names)} differ from "
-                    f"{', '.join(first.feature_names)} in {first.source}"
+                    f"{', '.join(first.feature_names)} in {first.source}; give a --test-path "
+                    "file with the training file's feature columns"
                 )
             p.x = p.x[:, :, [p.feature_names.index(name) for name in first.feature_names]]
             p.feature_names = first.feature_names

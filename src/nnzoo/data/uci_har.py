@@ -30,6 +30,8 @@ CHANNELS = tuple(
     f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz"
 )
 STEPS = 128
+# the action when the files disagree: one of them was cut or edited
+FRESH = "replace the dataset's files with a fresh copy of the same release"
 
 # The archive UCI publishes. Its sha256 is the one recorded for a 61,000,453-byte copy of
 # "UCI HAR Dataset.zip"; `nnzoo data download` refuses any file that does not match it.
@@ -68,7 +70,10 @@ def open_tree(source: Path) -> FileTree:
         for name in tree.names():
             if name.endswith("activity_labels.txt") and "__MACOSX" not in name:
                 return FileTree(source, prefix=name[: -len("activity_labels.txt")])
-        raise DataError(f"{source}: no activity_labels.txt inside; not the UCI HAR archive")
+        raise DataError(
+            f"{source}: no activity_labels.txt inside; not the UCI HAR archive: give "
+            f"'{FOLDER}.zip' as UCI publishes it (`nnzoo data download uci-har`) or its folder"
+        )
     for candidate in (source, source / FOLDER):
         if (candidate / "activity_labels.txt").is_file():
             return FileTree(candidate)
@@ -97,7 +102,7 @@ def read_part(tree: FileTree, part: str, num_classes: int) -> SequenceSet:
     subjects = parse_table(tree.read_text(name), 1, source=tree.describe(name))[:, 0]
     if len(subjects) != len(y):
         raise DataError(
-            f"{tree.describe(name)}: {len(subjects)} rows but y_{part}.txt has {len(y)}"
+            f"{tree.describe(name)}: {len(subjects)} rows but y_{part}.txt has {len(y)}; {FRESH}"
         )
     channels = []
     for channel in CHANNELS:
@@ -105,7 +110,7 @@ def read_part(tree: FileTree, part: str, num_classes: int) -> SequenceSet:
         table = parse_table(tree.read_text(name), STEPS, source=tree.describe(name))
         if len(table) != len(y):
             raise DataError(
-                f"{tree.describe(name)}: {len(table)} rows but y_{part}.txt has {len(y)}"
+                f"{tree.describe(name)}: {len(table)} rows but y_{part}.txt has {len(y)}; {FRESH}"
             )
         channels.append(table)
     x = torch.from_numpy(np.stack(channels, axis=-1).astype(np.float32))  # (N, 128, 9)

@@ -95,7 +95,10 @@ def publish(
 def load_record(study_dir: Path) -> dict[str, Any]:
     path = StudyDir(study_dir).record
     if not path.exists():
-        raise ConfigError(f"{study_dir}: no {path.name}; not a study folder")
+        raise ConfigError(
+            f"{study_dir}: no {path.name}; not a study folder: give the --out folder of "
+            "`nnzoo study`, or run the study again"
+        )
     try:
         record = json.loads(path.read_text())
     except ValueError:

@@ -173,7 +173,7 @@ def parse_list(flag: str, text: str, kind: Callable[[str], Any] = str) -> list[A
         ) from None
     repeated = [v for i, v in enumerate(values) if v in values[:i]]
     if repeated:  # two runs would share one folder
-        raise ConfigError(f"{flag}={text!r}: {repeated[0]!r} is listed twice")
+        raise ConfigError(f"{flag}={text!r}: {repeated[0]!r} is listed twice; list each value once")
     return values
 
 
@@ -236,7 +236,9 @@ def parse_cells(flag: str, text: str) -> list[CellSpec]:
                     f"expected some of: {', '.join(accepted) or '(none)'}"
                 )
             if key in options:
-                raise ConfigError(f"{flag}: {item!r}: option {key!r} is given twice")
+                raise ConfigError(
+                    f"{flag}: {item!r}: option {key!r} is given twice; give each option once"
+                )
             options[key] = value
         specs.append(CellSpec(item, name, tuple(options.items())))
     keys: dict[str, str] = {}

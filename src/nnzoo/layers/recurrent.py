@@ -205,7 +205,8 @@ class Recurrent(nn.Module):
         """The equivalent torch.nn.RNN / GRU / LSTM (batch_first=True), weights copied."""
         if self.cell not in _TORCH_CELLS.values():
             raise ConfigError(
-                f"cell={self.cell!r}: torch.nn has only lstm, gru and elman; cannot export"
+                f"cell={self.cell!r}: torch.nn has only lstm, gru and elman; cannot export: "
+                "build the Recurrent with one of those cells"
             )
         if any(self.residual_layers) or (self.bidirectional and self.merge != "concat"):
             raise ConfigError(

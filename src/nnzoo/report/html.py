@@ -68,7 +68,10 @@ def image_data_uri(src: str, folder: str | os.PathLike, *, source: str = "report
         ReportError: ``src`` is remote, a ``data:`` URI, absolute, outside ``folder``, not a
             .png, missing, unreadable, or not a PNG inside.
     """
-    inline_only = "a report inlines only the PNG plots it wrote in its own folder"
+    inline_only = (
+        "a report inlines only the PNG plots it wrote in its own folder: link such a PNG, or "
+        "remove the image"
+    )
     if urlsplit(src).scheme or src.startswith("//"):
         raise ReportError(f"{source}: image {src!r} is not a local file; {inline_only}")
     relative = unquote(src)
@@ -91,11 +94,19 @@ def image_data_uri(src: str, folder: str | os.PathLike, *, source: str = "report
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ReportError(f"{source}: image {src!r} not found (looked for {path})") from None
+        raise ReportError(
+            f"{source}: image {src!r} not found (looked for {path}); put the PNG there (rerun "
+            "the command that wrote it), or remove the image"
+        ) from None
     except OSError as e:
-        raise ReportError(f"{source}: cannot read image {src!r} ({e})") from None
+        raise ReportError(
+            f"{source}: cannot read image {src!r} ({e}); check its permissions"
+        ) from None
     if not data.startswith(MAGIC[mime]):
-        raise ReportError(f"{source}: image {src!r} ({path}) is not a {path.suffix[1:]} file")
+        raise ReportError(
+            f"{source}: image {src!r} ({path}) is not a {path.suffix[1:]} file; replace it with "
+            "the plot the report wrote (rerun the command that wrote it), or remove the image"
+        )
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -183,6 +194,8 @@ def write_html(markdown_path: str | os.PathLike, *, title: str | None = None) ->
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ReportError(f"{path}: cannot read it ({e})") from None
+        raise ReportError(
+            f"{path}: cannot read it ({e}); give an existing, readable UTF-8 Markdown file"
+        ) from None
     page = markdown_to_html(text, path.parent, title=title, source=str(path))
     return write_atomic(html_path(path), page)

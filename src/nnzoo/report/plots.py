@@ -103,7 +103,8 @@ def plot_curves(history: History, path: str | os.PathLike, *, title: str | None 
         keys = sorted({k for record in history for k in record})
         raise ConfigError(
             f"history: no {', '.join(k for lines in CURVES.values() for k, _ in lines)} values "
-            f"to plot ({len(history)} records, keys {keys})"
+            f"to plot ({len(history)} records, keys {keys}); give records with at least one of "
+            "them, as nnzoo train logs"
         )
     fig = _figure(5.0 * len(panels), 4.0)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]

@@ -25,13 +25,14 @@ from nnzoo.config import RunConfig
 from nnzoo.errors import warn
 from nnzoo.report.html import ReportError, html_path
 from nnzoo.report.markdown import code, table, write_report
-from nnzoo.report.plots import is_number, plot_compare
+from nnzoo.report.plots import CURVES, is_number, plot_compare
 from nnzoo.report.run import format_duration, training_seconds, unrecorded_env, write_run_report
 from nnzoo.runs.rundir import Folder, RunDir, SearchDir, StudyDir
 from nnzoo.tasks import create_task
 from nnzoo.utils.environment import provenance
 
 TRAIN_FIRST = "train it first with nnzoo train"
+TRAIN_AGAIN = "train the run again"
 # results.json entries a report reads; a file without them is not one nnzoo train wrote
 RESULT_KEYS = {
     "data_info": dict,
@@ -69,7 +70,14 @@ def _history(run: RunDir) -> list[dict[str, Any]]:
     history = run.read_history(ReportError)
     if not history:
         raise ReportError(f"{run.metrics}: no epochs logged; {TRAIN_FIRST}")
-    return numbers_only(history, run.metrics)
+    history = numbers_only(history, run.metrics)
+    curves = [key for lines in CURVES.values() for key, _ in lines]
+    if not any(record.get(key) is not None for record in history for key in curves):
+        raise ReportError(
+            f"{run.metrics}: no record holds {' or '.join(curves)}, so there are no curves to "
+            f"plot; restore the file nnzoo train wrote, or {TRAIN_AGAIN}"
+        )
+    return history
 
 
 def numbers_only(history: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
@@ -166,7 +174,8 @@ def rebuild_search(path: str | os.PathLike) -> list[Path]:
         from nnzoo.search.report import write_search_report
     except ImportError as e:
         raise ReportError(
-            f"{path}: a search folder, but nnzoo.search cannot report it ({e})"
+            f"{path}: a search folder, but nnzoo.search cannot report it ({e}); install "
+            "optuna (pip install 'optuna>=4')"
         ) from None
     md = write_search_report(path)
     return [md, html_path(md)]
@@ -249,7 +258,7 @@ def compare_runs(paths: Sequence[str | os.PathLike], out: str | os.PathLike | No
         run = read_run(p)
         resolved = run.path.resolve()
         if resolved in seen:
-            raise ReportError(f"{p}: given twice (also as {seen[resolved]})")
+            raise ReportError(f"{p}: given twice (also as {seen[resolved]}); list each run once")
         seen[resolved] = run.path
         runs.append(run)
     out = Path(out) if out is not None else default_compare_dir(paths)

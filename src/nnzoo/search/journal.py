@@ -288,7 +288,8 @@ def open_journal(journal: str | os.PathLike, *, create: bool):
     if not journal.is_file():
         if not create:
             raise ConfigError(
-                f"{journal}: no such journal file; the search's trials are stored there"
+                f"{journal}: no such journal file; the search's trials are stored there: give the "
+                "folder the search wrote, or run `nnzoo search` again to make it"
             )
         journal.parent.mkdir(parents=True, exist_ok=True)
     lock = JournalLock(journal)

@@ -74,7 +74,10 @@ def read_settings(path: Path, required: bool) -> dict[str, Any]:
     required."""
     if not path.is_file():
         if required:
-            raise ConfigError(f"{path.parent}: no {path.name}; not the folder of an nnzoo search")
+            raise ConfigError(
+                f"{path.parent}: no {path.name}; not the folder of an nnzoo search: give the "
+                "--out folder of `nnzoo search`"
+            )
         return {}
     settings = read_json(path, ConfigError)
     if not isinstance(settings, dict):
@@ -104,7 +107,8 @@ def _file_inside(search: SearchDir, recorded: str, what: str) -> Path:
             "only the search folder's own files: move it into the folder and name it there"
         )
     raise ConfigError(
-        f"{search.path / given.name}: no such {what}; the search's trials are stored there"
+        f"{search.path / given.name}: no such {what}; the search's trials are stored there: "
+        "put it back in the search folder, or run `nnzoo search` again"
     )
 
 
@@ -140,7 +144,8 @@ def _storage(search: SearchDir, url: Any) -> Any:
     else:
         raise ConfigError(
             f"{search.settings}: 'storage' is a {scheme!r} URL; the report opens only the "
-            "search's journal or SQLite file in its folder, or a postgresql:// study"
+            "search's journal or SQLite file in its folder, or a postgresql:// study: set "
+            "'storage' to one of those"
         )
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_table_creation=True)
@@ -171,7 +176,10 @@ def load_search_study(search_dir: str | os.PathLike, settings: dict[str, Any]) -
     except NnzooError:
         raise
     except Exception as e:
-        raise ConfigError(f"{search.path}: cannot load study {name!r} ({e})") from None
+        raise ConfigError(
+            f"{search.path}: cannot load study {name!r} ({e}); check 'name' and 'storage' in "
+            f"{search.settings.name}"
+        ) from None
 
 
 def _history(run: RunDir) -> list[dict[str, Any]]:
@@ -544,7 +552,7 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
     """
     search = SearchDir(search_dir)
     if not search.path.is_dir():
-        raise ConfigError(f"{search.path}: no such folder")
+        raise ConfigError(f"{search.path}: no such folder; give the --out folder of `nnzoo search`")
     for entry in (search.settings, search.focus, search.plots, search.report):
         if (entry.exists() or entry.is_symlink()) and not inside(search.path, entry):
             raise ConfigError(

@@ -261,7 +261,10 @@ def load_focus(source: str, study_name: str | None, k: int):
         folder = Path(source)
         journal = SearchDir(folder).journal
         if not journal.exists():
-            raise ConfigError(f"--focus-from {folder}: no {journal.name}; is it a search folder?")
+            raise ConfigError(
+                f"--focus-from {folder}: no {journal.name}; is it a search folder? Give the --out "
+                "folder of round 1's `nnzoo search`, or its storage URL with --focus-study"
+            )
         storage = open_storage(None, folder, create=False)
         name = study_name
         if name is None:
@@ -276,10 +279,16 @@ def load_focus(source: str, study_name: str | None, k: int):
     try:
         study = o.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise ConfigError(f"--focus-from {source}: no study named {name!r}") from None
+        raise ConfigError(
+            f"--focus-from {source}: no study named {name!r}; pass --focus-study with round 1's "
+            "study name"
+        ) from None
     done = study.get_trials(deepcopy=False, states=(o.trial.TrialState.COMPLETE,))
     if not done:
-        raise ConfigError(f"--focus-from {source}: study {name!r} has no complete trial")
+        raise ConfigError(
+            f"--focus-from {source}: study {name!r} has no complete trial; run round 1 until at "
+            "least one trial completes (rerun its `nnzoo search`)"
+        )
     maximize = study.direction == o.study.StudyDirection.MAXIMIZE
     done = sorted(done, key=lambda t: t.value, reverse=maximize)
     return [t.params for t in done[:k]], done[0], f"{source} (study {name})"
@@ -359,7 +368,9 @@ def run_search(
     table = search
     if "search" in raw:
         if table is not None:
-            raise ConfigError(f"{source}: a [search] table in the config and another passed")
+            raise ConfigError(
+                f"{source}: a [search] table in the config and another passed; give only one"
+            )
         table = raw.pop("search")
     raw = apply_overrides(raw, overrides or [])
     base_config = config_from_dict(raw, source=source)
@@ -400,7 +411,10 @@ def run_search(
         try:
             study = o.create_study(study_name=name, storage=store, direction=search.direction)
         except o.exceptions.DuplicatedStudyError:
-            raise ConfigError(f"study {name!r} already exists in {storage}") from None
+            raise ConfigError(
+                f"study {name!r} already exists in {storage}; start workers on it with --worker, "
+                "or set another name in [search]"
+            ) from None
         study.set_user_attr("nnzoo_search", sig)
         print(f"created study {name!r} in {storage}; start workers with --worker")
         return summary(study, search, where, command)
@@ -409,7 +423,8 @@ def run_search(
             study = o.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
         except KeyError:
             raise ConfigError(
-                f"no study {name!r} in {storage}; create it first with --create"
+                f"no study {name!r} in {storage}; create it first with --create, then start "
+                "workers with --worker"
             ) from None
     else:
         study = o.create_study(

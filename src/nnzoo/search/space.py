@@ -98,7 +98,9 @@ class SearchConfig:
 
 def number(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"[search.space] {key!r}: {value!r} is not a number")
+        raise ConfigError(
+            f"[search.space] {key!r}: {value!r} is not a number; expected a number such as 0.01"
+        )
     return value
 
 
@@ -123,7 +125,10 @@ def parse_dimension(key: str, spec: Any) -> Dimension:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"[search.space] {key!r}: int needs integer ends, got {value}")
         if low > high:
-            raise ConfigError(f"[search.space] {key!r}: low {low} > high {high}")
+            raise ConfigError(
+                f"[search.space] {key!r}: low {low} > high {high}; give [low, high] with "
+                "low <= high"
+            )
     elif low >= high:
         raise ConfigError(
             f"[search.space] {key!r}: empty range [{low}, {high}]; low must be < high "
@@ -182,7 +187,8 @@ def parse_search(raw: Any, *, source: str = "config") -> SearchConfig:
         points = math.prod(len(d.grid()) for d in space if d.tunable)
         if search.trials > points:
             raise ConfigError(
-                f"search.trials={search.trials} is more than the grid's {points} points"
+                f"search.trials={search.trials} is more than the grid's {points} points; set "
+                f"trials in [search] to at most {points}"
             )
     return SearchConfig(**{**raw, "space": space})
 

@@ -89,8 +89,9 @@ def flip_weight_byte(name: str) -> Callable[[Path], None]:
 
     def setup(folder: Path) -> None:
         path = folder / name
-        with zipfile.ZipFile(path) as archive:
-            info = max(archive.infolist(), key=lambda i: i.file_size)
+        with zipfile.ZipFile(path) as archive:  # tensor storages are the records under data/
+            storages = [i for i in archive.infolist() if "/data/" in i.filename]
+            info = max(storages, key=lambda i: i.file_size)
         data = bytearray(path.read_bytes())
         header = (
             30

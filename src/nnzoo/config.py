@@ -180,7 +180,8 @@ class ModelOptions:
         dropout: dropout between recurrent layers (and in models that take it).
         projection: width of the Linear + activation applied to every step before the encoder;
             0: none.
-        projection_activation: that projection's activation: relu, tanh, elu, gelu or none.
+        projection_activation: that projection's activation: relu, tanh, elu, gelu, sigmoid,
+            leaky_relu or none.
         readout: how the sequence becomes one vector: last (each sequence's own last step),
             mean, or attention.
         cell_options: the cell's own options, e.g. window and num_heads for larnn.

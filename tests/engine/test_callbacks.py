@@ -391,6 +391,7 @@ def test_model_checkpoint_every_n_epochs_keeps_the_best_epoch_and_writes_less(
     assert best3["epoch"] == best1["epoch"] and last3["epoch"] == last1["epoch"] == 7
     for key, value in best1["model"].items():
         assert torch.equal(best3["model"][key], value), key
+
     def timeless(history):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 

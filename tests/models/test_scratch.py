@@ -46,6 +46,7 @@ def build(name, num_classes=1, input_shape=(5,), **options):
     ("name", "options", "classes"),
     [
         ("scratch-logistic", {}, 1),
+        ("scratch-logistic", {}, 3),
         ("scratch-mlp", {"widths": [4, 3], "hidden": "tanh", "lambd": 0.3}, 1),
         ("scratch-mlp", {"widths": [4], "hidden": "elu"}, 3),
     ],
@@ -54,7 +55,8 @@ def test_gradients_through_the_adapter_are_the_numpy_models(name, options, class
     data = blobs()
     model = build(name, classes, **options)
     if name == "scratch-logistic":  # zero-initialised: move off the symmetric point
-        model.net.params["w"][:] = np.linspace(-0.2, 0.2, 5)[:, None]
+        for array in model.net.params.values():
+            array[:] = np.linspace(-0.2, 0.2, array.size).reshape(array.shape)
     y = data.y % classes if classes > 1 else data.y
     logits = model(data.x)
     if classes == 1:
@@ -134,9 +136,12 @@ def test_the_numpy_models_refuse_other_devices_and_dtypes():
     assert np.shares_memory(model.w.detach().numpy(), model.net.params["w"])
 
 
-def test_scratch_logistic_needs_the_binary_task():
-    with pytest.raises(ConfigError, match="task.options.binary = true"):
-        build("scratch-logistic", num_classes=3)
+def test_scratch_logistic_with_classes_is_zero_initialised_softmax_regression():
+    model = build("scratch-logistic", num_classes=3)
+    assert [n for n, _ in model.named_parameters()] == ["W1", "b1"]
+    assert model.W1.shape == (3, 5) and not model.W1.detach().any()
+    logits = model(blobs().x)
+    assert logits.shape == (48, 3) and not logits.any()  # every class equally likely
 
 
 def test_a_scratch_run_trains_checkpoints_and_loads_back(tmp_path):

@@ -200,8 +200,8 @@ def read_catvnoncat(source: Path) -> DataParts:
     test_x, test_y, test_names = read_h5(files["test"], "test")
     if test_names != class_names:
         raise DataError(
-            f"{files['test']}: list_classes {test_names} differ from {class_names} in "
-            f"{files['train'].name}; get fresh copies of the course's files"
+            f"{files['test']}: its list_classes differ from those of {files['train'].name}; "
+            "get fresh copies of the course's files"
         )
     return DataParts(
         "catvnoncat",

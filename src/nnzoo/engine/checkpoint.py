@@ -139,8 +139,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: no such checkpoint; give a checkpoint file (checkpoints/best.pt or last.pt "
-            "of a run folder of `nnzoo train`)"
+            f"{path}: no such checkpoint; give a run folder of `nnzoo train`, or the best or "
+            "last checkpoint file in it"
         )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)

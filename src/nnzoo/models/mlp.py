@@ -29,7 +29,7 @@ class MLP(ImageModel):
         input_shape: (H, W) or (C, H, W) of one example.
         num_classes: width of the output.
         widths: hidden widths, one Linear each.
-        activation: relu, tanh, elu, gelu or none.
+        activation: relu, tanh, elu, gelu, sigmoid, leaky_relu or none.
         dropout: after every hidden activation; 0 for none.
     """
 

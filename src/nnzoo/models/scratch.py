@@ -116,17 +116,17 @@ class NumpyModule(nn.Module):
         if probe.device.type != "cpu" or probe.dtype != torch.float64:
             raise ConfigError(
                 f"the scratch models are NumPy code: they run on the cpu in float64, not "
-                f"{probe.device.type} {probe.dtype}; set train.device = \"cpu\""
+                f'{probe.device.type} {probe.dtype}; set train.device = "cpu"'
             )
         return self
 
     def to_layout(self, x: np.ndarray) -> np.ndarray:
         """(B, T, F) -> (F, B, T) for sequences; (B, C, H, W) -> (H*W*C, B); (B, ...) -> (D, B)."""
         if self.sequence:
-            return np.ascontiguousarray(x.transpose(2, 0, 1))
+            return x.transpose(2, 0, 1)
         if x.ndim == 4:
             x = x.transpose(0, 2, 3, 1)  # row, column, channel: the course's pixel order
-        return np.ascontiguousarray(x.reshape(len(x), -1).T)
+        return x.reshape(len(x), -1).T  # a view where it can be: BLAS takes either order
 
     @staticmethod
     def from_layout(Z: np.ndarray) -> np.ndarray:
@@ -142,7 +142,7 @@ class NumpyModule(nn.Module):
         if lengths is not None and not bool((lengths == x.shape[1]).all()):
             raise ConfigError(
                 "the scratch RNN reads full-length sequences only; give sequences of one "
-                "length, or use model.name = \"sequence-classifier\" with cell = \"elman\""
+                'length, or use model.name = "sequence-classifier" with cell = "elman"'
             )
         return _Through.apply(x, self, *(getattr(self, n) for n in self.names))
 
@@ -174,17 +174,19 @@ def _rng(init_seed: int | None) -> np.random.Generator | np.random.RandomState:
 
 @MODELS.register("scratch-logistic")
 def scratch_logistic(input_shape: Sequence[int], num_classes: int) -> NumpyModule:
-    """Logistic regression, zero-initialised (`nnzoo.scratch.LogisticRegression`); binary
-    classification only (``task.options.binary = true``)."""
-    from nnzoo.scratch import LogisticRegression
+    """Logistic regression, zero-initialised as in the course: `nnzoo.scratch.LogisticRegression`
+    (one sigmoid output, ``task.options.binary = true``), or for C classes its softmax form, a
+    `nnzoo.scratch.DeepNetwork` with no hidden layer (W1 (C, n_x), b1 (C, 1))."""
+    from nnzoo.scratch import DeepNetwork, LogisticRegression
 
-    if num_classes != 1:
-        raise ConfigError(
-            f"scratch-logistic has one sigmoid output, not {num_classes}; set "
-            "task.options.binary = true (two classes), or use scratch-mlp for more"
-        )
     n_x = _features(input_shape)
-    return NumpyModule(lambda: LogisticRegression(n_x), {"w": (n_x, 1), "b": (1, 1)})
+    if num_classes == 1:
+        return NumpyModule(lambda: LogisticRegression(n_x), {"w": (n_x, 1), "b": (1, 1)})
+
+    def softmax_regression() -> DeepNetwork:
+        return DeepNetwork([n_x, num_classes], output="softmax", init="zeros", rng=None)
+
+    return NumpyModule(softmax_regression, {"W1": (num_classes, n_x), "b1": (num_classes, 1)})
 
 
 @MODELS.register("scratch-mlp")

@@ -50,7 +50,7 @@ class SequenceClassifier(nn.Module):
         residual: sum connections around layers whose input and output widths match.
         dropout: between recurrent layers.
         projection: width of the input projection; 0 for none.
-        projection_activation: relu, tanh, elu, gelu or none.
+        projection_activation: relu, tanh, elu, gelu, sigmoid, leaky_relu or none.
         readout: last, mean or attention.
         cell_options: passed to every cell (e.g. ``window``, ``num_heads`` for larnn).
     """

@@ -154,7 +154,10 @@ class ScratchModel:
         if Y.shape != shape:
             raise ConfigError(f"Y: expected 0/1 labels of shape {shape}, got {Y.shape}")
         if not np.all((Y == 0) | (Y == 1)):
-            raise ConfigError("Y: a sigmoid output expects labels 0 or 1")
+            raise ConfigError(
+                "Y: a sigmoid output expects labels 0 or 1; map the two classes to 0 and 1, "
+                "or use a softmax output for class indices"
+            )
         return Y.astype(self.dtype)
 
     def _one_hot(self, Y: Any, shape: tuple[int, ...]) -> np.ndarray:

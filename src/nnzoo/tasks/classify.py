@@ -161,10 +161,12 @@ class Classify(Task):
         names, features = extra.get("class_names"), extra.get("num_features")
         redo = "train the run again, or point at another run's checkpoint"
         if not (isinstance(names, list) and len(names) >= 2):
-            raise ConfigError(f"the checkpoint holds no class names (got {names!r:.40}); {redo}")
+            raise ConfigError(
+                f"the checkpoint holds no class names (a {type(names).__name__}); {redo}"
+            )
         if not (isinstance(features, int) and features >= 1):
             raise ConfigError(
-                f"the checkpoint holds no feature count (got {features!r:.40}); {redo}"
+                f"the checkpoint holds no feature count (a {type(features).__name__}); {redo}"
             )
         return [str(n) for n in names], features
 

@@ -198,18 +198,16 @@ def build_parser() -> Parser:
     p.add_argument("--force", action="store_true", help="download again even if present")
 
     from nnzoo.experiments import experiments
-    from nnzoo.experiments.options import add_recipe_arguments
 
     studies = ", ".join(e.name for e in experiments("study"))
     p = sub.add_parser("study", help=f"run a course experiment: {studies}")
     p.add_argument("study", help=studies)
     p.add_argument("options", nargs=argparse.REMAINDER, help="the study's options (see --help)")
 
-    p = sub.add_parser("reproduce", help="regenerate a published table")
-    p.add_argument("recipe", help=" | ".join(e.name for e in experiments("recipe")))
-    add_recipe_arguments(p)
-    for recipe in experiments("recipe"):  # the recipes share one parser, each adds its flags
-        recipe.add_arguments(p)
+    recipes = ", ".join(e.name for e in experiments("recipe"))
+    p = sub.add_parser("reproduce", help=f"regenerate a published table: {recipes}")
+    p.add_argument("recipe", help=recipes)
+    p.add_argument("options", nargs=argparse.REMAINDER, help="the recipe's options (see --help)")
 
     p = sub.add_parser("report", help="rebuild a run's (or study's) report; compare runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or one study folder)")
@@ -396,8 +394,16 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nnzoo.experiments import get_experiment
+    from nnzoo.experiments.options import add_recipe_arguments
 
-    return get_experiment(args.recipe, "recipe").run(args)
+    recipe = get_experiment(args.recipe, "recipe")
+    p = Parser(prog=f"nnzoo reproduce {recipe.name}", description=recipe.help)
+    add_recipe_arguments(p)  # the flags every recipe takes, then its own
+    recipe.add_arguments(p)
+    options = p.parse_args(args.options)
+    options.recipe = recipe.name
+    options.argv = ["reproduce", args.recipe, *args.options]  # the command, as typed
+    return recipe.run(options)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

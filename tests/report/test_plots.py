@@ -138,3 +138,21 @@ def test_epoch_axes_have_whole_ticks_and_strings_are_skipped(tmp_path):
     fig.canvas.draw()
     ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_image_gallery_draws_every_layout_and_refuses_a_caption_count_mismatch(tmp_path):
+    from PIL import Image
+
+    from nnzoo.errors import ConfigError
+    from nnzoo.report.plots import plot_image_gallery
+
+    rng = np.random.default_rng(0)
+    chw = rng.random((7, 3, 8, 8))
+    for name, images in {"chw": chw, "hwc": chw.transpose(0, 2, 3, 1), "gray": chw[:, 0]}.items():
+        path = plot_image_gallery(images, [f"#{i}" for i in range(7)], tmp_path / f"{name}.png",
+                                  title="seven", columns=3)  # fmt: skip
+        with Image.open(path) as png:
+            width, height = png.size
+        assert width == 3 * 200 and height > 3 * 200  # 3 columns, 3 rows and a title
+    with pytest.raises(ConfigError, match="one caption each"):
+        plot_image_gallery(chw, ["a"], tmp_path / "bad.png")

@@ -85,19 +85,19 @@ def register(experiment: Experiment) -> Experiment:
     return experiment
 
 
-def _registry() -> dict[str, Experiment]:
-    """Every experiment by name (each module registers its own on import)."""
-    from nnzoo.experiments import (  # noqa: F401
-        capacity,
-        convergence,
-        grad_mean,
-        gradient_flow,
-        larnn_har,
-        larnn_har_search,
-        long_lag,
-        lr_sweep,
-    )
+# modules of this package that hold shared machinery, not an experiment
+SHARED = frozenset({"folder", "options", "plan", "sections"})
 
+
+def _registry() -> dict[str, Experiment]:
+    """Every experiment by name: each module of this package but `SHARED` registers its own
+    on import, so a new experiment is one new file."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in SHARED:
+            importlib.import_module(f"{__name__}.{module.name}")
     return _REGISTERED
 
 

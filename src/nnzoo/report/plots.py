@@ -1,4 +1,5 @@
-"""PNG plots: training curves, a confusion heatmap, one metric across several runs.
+"""PNG plots: training curves, a confusion heatmap, one metric across several runs, an image
+gallery.
 
 Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``), never
 through pyplot: no display is needed and the process-wide backend is left alone. matplotlib is
@@ -192,4 +193,41 @@ def plot_compare(
     ax.set_title(title or key)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+def plot_image_gallery(
+    images: Sequence[Any] | np.ndarray,
+    captions: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    columns: int = 5,
+) -> Path:
+    """A grid of images with a caption under each, as a PNG.
+
+    ``images``: (N, C, H, W) or (N, H, W, C) with C = 1 or 3, or (N, H, W), values in [0, 1]
+    (clipped); a torch tensor or a NumPy array. ``captions``: one per image.
+    """
+    images = np.asarray(getattr(images, "numpy", lambda: images)(), dtype=np.float64)
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
+        images = images.transpose(0, 2, 3, 1)  # (N, H, W, C)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or len(images) != len(captions) or not len(images):
+        raise ConfigError(
+            f"images: expected N >= 1 images (N, C, H, W), (N, H, W, C) or (N, H, W) and one "
+            f"caption each, got shape {images.shape} and {len(captions)} captions"
+        )
+    columns = max(1, min(columns, len(images)))
+    rows = -(-len(images) // columns)
+    fig = _figure(2.0 * columns, 2.2 * rows + (0.4 if title else 0))
+    for i, (image, caption) in enumerate(zip(images, captions)):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(np.clip(image, 0, 1), cmap="gray" if image.ndim == 2 else None)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(caption, fontsize=8)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

@@ -1,5 +1,5 @@
 """PNG plots: training curves, a confusion heatmap, one metric across several runs, an image
-gallery.
+gallery, functions of one variable in panels, and the decision regions of 2-D classifiers.
 
 Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``), never
 through pyplot: no display is needed and the process-wide backend is left alone. matplotlib is
@@ -18,9 +18,9 @@ import io
 import math
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -228,6 +228,142 @@ def plot_image_gallery(
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(caption, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+# -- functions and decision regions (the course's planar studies) -----------------------------
+
+Lines = Mapping[str, tuple[Sequence[float], Sequence[float]]]  # label -> (xs, ys)
+
+
+def plot_functions(
+    panels: Mapping[str, Lines],
+    path: str | os.PathLike,
+    *,
+    xlabel: str = "z",
+    logx: bool = False,
+    title: str | None = None,
+    columns: int | None = None,
+) -> Path:
+    """Lines y = f(x), one panel per entry of ``panels`` (its title -> ``{label: (xs, ys)}``),
+    as a PNG: activations and their derivatives, or cost curves (``logx`` for a log-scale x,
+    where only x > 0 is drawn). Points that are not finite are left out of a line."""
+    panels = {name: dict(lines) for name, lines in panels.items()}
+    if not panels or not all(panels.values()):
+        raise ConfigError(
+            "panels: expected at least one panel, each with at least one line {label: (xs, ys)}"
+        )
+    columns = max(1, min(columns or len(panels), len(panels)))
+    rows = -(-len(panels) // columns)
+    fig = _figure(5.0 * columns, 4.0 * rows + (0.4 if title else 0))
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (name, lines) in zip(axes, panels.items()):
+        for label, (xs, ys) in lines.items():
+            x = np.asarray(xs, dtype=np.float64)
+            y = np.asarray(ys, dtype=np.float64)
+            if x.shape != y.shape or x.ndim != 1:
+                raise ConfigError(
+                    f"panels[{name!r}][{label!r}]: expected xs and ys of one length, got shapes "
+                    f"{x.shape} and {y.shape}"
+                )
+            keep = np.isfinite(x) & np.isfinite(y) & ((x > 0) if logx else True)
+            ax.plot(x[keep], y[keep], label=label)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+class DecisionGrid(NamedTuple):
+    """A classifier's prediction at every node of a regular grid over the plane.
+
+    Attributes:
+        xx: (S, S) the first coordinate of each node.
+        yy: (S, S) the second coordinate.
+        labels: (S, S) the class predicted at (xx[i, j], yy[i, j]).
+    """
+
+    xx: np.ndarray
+    yy: np.ndarray
+    labels: np.ndarray
+
+
+def decision_grid(
+    predict: Callable[[np.ndarray], Any],
+    points: Any,
+    *,
+    steps: int = 200,
+    margin: float = 1.0,
+) -> DecisionGrid:
+    """``predict`` at the ``steps`` x ``steps`` nodes of the box around ``points`` (N, 2), widened
+    by ``margin`` on every side (the course's ``plot_decision_boundary``: min - 1 to max + 1).
+
+    ``predict`` takes nodes (P, 2) and returns their classes (P,), in the order given.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or not len(points):
+        raise ConfigError(f"points: expected N >= 1 points (N, 2), got shape {points.shape}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ConfigError(f"steps={steps!r}: expected an integer >= 2")
+    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin  # (2,), (2,)
+    xx, yy = np.meshgrid(np.linspace(low[0], high[0], steps), np.linspace(low[1], high[1], steps))
+    nodes = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (S * S, 2), row by row
+    labels = np.asarray(predict(nodes))
+    if labels.shape != (len(nodes),):
+        raise ConfigError(
+            f"predict: expected one class per node, shape ({len(nodes)},), got {labels.shape}"
+        )
+    return DecisionGrid(xx, yy, labels.reshape(xx.shape))
+
+
+def plot_decision_boundaries(
+    panels: Mapping[str, tuple[DecisionGrid, Any, Any]],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    columns: int = 3,
+) -> Path:
+    """Decision regions of classifiers of points in the plane, with the points on top, one panel
+    per entry: its title -> (a `DecisionGrid`, points x (N, 2), their classes y (N,)).
+
+    Regions and points share one colour per class (matplotlib's Spectral, as the course draws).
+    """
+    if not panels:
+        raise ConfigError("panels: expected at least one (grid, x, y) panel")
+    columns = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // columns)
+    fig = _figure(4.5 * columns, 4.2 * rows + (0.4 if title else 0))
+    from matplotlib import colormaps
+
+    spectral = colormaps["Spectral"]
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (name, (grid, x, y)) in zip(axes, panels.items()):
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+        if x.ndim != 2 or x.shape[1] != 2 or y.shape != (len(x),):
+            raise ConfigError(
+                f"panels[{name!r}]: expected points (N, 2) and N classes, got shapes "
+                f"{x.shape} and {y.shape}"
+            )
+        classes = max(int(np.max(grid.labels)), int(np.max(y)) if len(y) else 0) + 1
+        colours = [spectral(k / max(classes - 1, 1)) for k in range(classes)]
+        levels = np.arange(classes + 1) - 0.5  # one band per class
+        ax.contourf(grid.xx, grid.yy, grid.labels, levels=levels, colors=colours, alpha=0.45)
+        ax.scatter(x[:, 0], x[:, 1], c=[colours[int(k)] for k in y], s=12, edgecolors="k",
+                   linewidths=0.4)  # fmt: skip
+        ax.set_title(name)
+        ax.set_xlim(grid.xx.min(), grid.xx.max())
+        ax.set_ylim(grid.yy.min(), grid.yy.max())
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -156,3 +156,78 @@ def test_image_gallery_draws_every_layout_and_refuses_a_caption_count_mismatch(t
         assert width == 3 * 200 and height > 3 * 200  # 3 columns, 3 rows and a title
     with pytest.raises(ConfigError, match="one caption each"):
         plot_image_gallery(chw, ["a"], tmp_path / "bad.png")
+
+
+def test_decision_grid_puts_each_prediction_at_its_node():
+    from nnzoo.report.plots import decision_grid
+
+    points = np.array([[0.0, -1.0], [2.0, 3.0]])
+    seen = []
+
+    def predict(nodes):
+        seen.append(nodes.copy())
+        return (nodes[:, 0] > nodes[:, 1]).astype(np.int64)  # below the diagonal: class 1
+
+    grid = decision_grid(predict, points, steps=7, margin=0.5)
+    assert grid.xx.shape == grid.yy.shape == grid.labels.shape == (7, 7)
+    assert (grid.xx.min(), grid.xx.max(), grid.yy.min(), grid.yy.max()) == (-0.5, 2.5, -1.5, 3.5)
+    np.testing.assert_array_equal(grid.labels, (grid.xx > grid.yy).astype(np.int64))
+    assert seen[0].shape == (49, 2)
+    # a torch classifier of its own, node by node: the same classes
+    model = torch.nn.Linear(2, 2).double()
+    grid = decision_grid(lambda n: model(torch.from_numpy(n)).argmax(-1).numpy(), points, steps=5)
+    for i in range(5):
+        for j in range(5):
+            node = torch.tensor([grid.xx[i, j], grid.yy[i, j]], dtype=torch.float64)
+            assert grid.labels[i, j] == int(model(node).argmax())
+    with pytest.raises(ConfigError, match="one class per node"):
+        decision_grid(lambda n: np.zeros((len(n), 1)), points)
+    with pytest.raises(ConfigError, match=r"\(N, 2\)"):
+        decision_grid(predict, np.zeros((3, 3)))
+
+
+def test_plot_decision_boundaries_draws_a_panel_per_model(tmp_path):
+    from PIL import Image
+
+    from nnzoo.report.plots import decision_grid, plot_decision_boundaries
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2))
+    y = (x[:, 0] > 0).astype(np.int64)
+    panels = {
+        name: (decision_grid(f, x, steps=30), x, y)
+        for name, f in {
+            "vertical": lambda n: (n[:, 0] > 0).astype(int),
+            "horizontal": lambda n: (n[:, 1] > 0).astype(int),
+        }.items()
+    }
+    path = plot_decision_boundaries(panels, tmp_path / "b.png", title="two")
+    assert_not_blank(load_png(path))
+    with Image.open(path) as png:
+        width, height = png.size
+    assert width == 2 * 450 and height > 420
+    with pytest.raises(ConfigError, match="N classes"):
+        plot_decision_boundaries({"bad": (panels["vertical"][0], x, y[:5])}, tmp_path / "c.png")
+
+
+def test_plot_functions_panels_and_log_x(tmp_path):
+    from nnzoo.report.plots import plot_functions
+
+    z = np.linspace(-5, 5, 101)
+    path = plot_functions(
+        {"g": {"tanh": (z, np.tanh(z))}, "g'": {"tanh": (z, 1 - np.tanh(z) ** 2)}},
+        tmp_path / "f.png",
+    )
+    image = load_png(path)
+    assert_not_blank(image)
+    assert image.shape[1] == 2 * 500  # two panels of 5 inches
+    steps = np.arange(1, 1001)
+    # x <= 0 is left out on a log scale
+    log = plot_functions(
+        {"cost": {"run": (steps - 10, 1 / steps)}}, tmp_path / "log.png", logx=True
+    )
+    assert load_png(log).shape[1] == 500
+    with pytest.raises(ConfigError, match="one length"):
+        plot_functions({"g": {"bad": ([1, 2], [1])}}, tmp_path / "bad.png")
+    with pytest.raises(ConfigError, match="at least one"):
+        plot_functions({}, tmp_path / "none.png")

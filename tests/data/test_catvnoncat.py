@@ -203,3 +203,14 @@ def test_the_real_files_hold_the_published_counts():
     np.testing.assert_array_equal(
         flatten_course(parts.train.x), train_set_x_orig.reshape(209, -1).T / 255.0
     )
+
+
+def test_float64_pixels_are_the_courses_values_exactly(tmp_path):
+    data = make_course(tmp_path)
+    parts = read_catvnoncat(tmp_path, dtype="float64")
+    x, _ = data["train"]
+    assert parts.train.x.dtype == torch.float64
+    expected = x.transpose(0, 3, 1, 2) / 255.0  # the course's float64 division
+    np.testing.assert_array_equal(parts.train.x.numpy(), expected)
+    with pytest.raises(ConfigError, match="expected float32 or float64"):
+        read_catvnoncat(tmp_path, dtype="float16")

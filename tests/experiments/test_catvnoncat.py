@@ -60,7 +60,7 @@ def test_logistic_runs_are_the_course_algorithm(reproduced):
                     ("logistic-lr0.001", 0.001), ("logistic-lr0.0001", 0.0001)]:  # fmt: skip
         w, b, costs = course_logistic(X, Y, lr, ITERATIONS)
         row = record["runs"][key]
-        np.testing.assert_allclose(row["costs"], costs, rtol=1e-6)  # float32 pixels in the data
+        np.testing.assert_allclose(row["costs"], costs, rtol=1e-12)
         assert row["train accuracy %"] == pytest.approx(course_accuracy(w, b, X, Y))
         assert row["test accuracy %"] == pytest.approx(course_accuracy(w, b, Xt, Yt))
 

@@ -158,10 +158,15 @@ def read_course_arrays(
     return train_x, train_y[None, :], test_x, test_y[None, :], names
 
 
-def to_images(x: np.ndarray) -> Tensor:
-    """(N, H, W, C) uint8 as the files hold them -> (N, C, H, W) float32 in [0, 1]."""
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def to_images(x: np.ndarray, dtype: str = "float32") -> Tensor:
+    """(N, H, W, C) uint8 as the files hold them -> (N, C, H, W) in [0, 1], as ``dtype``."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"data.options.dtype={dtype!r}: expected float32 or float64")
     images = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    return images.float() / 255.0
+    return images.to(DTYPES[dtype]) / 255.0
 
 
 def flatten_course(x: Tensor | np.ndarray) -> np.ndarray:
@@ -189,11 +194,13 @@ def flatten_course(x: Tensor | np.ndarray) -> np.ndarray:
 
 
 @DATASETS.register("catvnoncat")
-def read_catvnoncat(source: Path) -> DataParts:
+def read_catvnoncat(source: Path, *, dtype: str = "float32") -> DataParts:
     """The 209 training and 50 test images: x (N, 3, 64, 64) in [0, 1], 1 = cat.
 
     Args:
         source: the folder holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``.
+        dtype: float32, or float64 for the course's own values (byte / 255 in double
+            precision: the NumPy models then see exactly the course's matrix).
     """
     files = course_files(source)
     train_x, train_y, class_names = read_h5(files["train"], "train")
@@ -205,8 +212,8 @@ def read_catvnoncat(source: Path) -> DataParts:
         )
     return DataParts(
         "catvnoncat",
-        SequenceSet(to_images(train_x), torch.from_numpy(train_y)),
-        SequenceSet(to_images(test_x), torch.from_numpy(test_y)),
+        SequenceSet(to_images(train_x, dtype), torch.from_numpy(train_y)),
+        SequenceSet(to_images(test_x, dtype), torch.from_numpy(test_y)),
         class_names,
         {
             "source": str(Path(source).expanduser()),

@@ -222,11 +222,11 @@ def test_plot_functions_panels_and_log_x(tmp_path):
     assert_not_blank(image)
     assert image.shape[1] == 2 * 500  # two panels of 5 inches
     steps = np.arange(1, 1001)
-    # x <= 0 is left out on a log scale
+    # x <= 0 (and y <= 0) is left out on a log scale
     log = plot_functions(
-        {"cost": {"run": (steps - 10, 1 / steps)}}, tmp_path / "log.png", logx=True
+        {"cost": {"run": (steps - 10, 1 / steps)}}, tmp_path / "log.png", logx=True, logy=True
     )
-    assert load_png(log).shape[1] == 500
+    assert load_png(log).shape[1] == 650  # one panel: at least 6.5 inches
     with pytest.raises(ConfigError, match="one length"):
         plot_functions({"g": {"bad": ([1, 2], [1])}}, tmp_path / "bad.png")
     with pytest.raises(ConfigError, match="at least one"):

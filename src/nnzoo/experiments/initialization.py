@@ -229,7 +229,7 @@ def draw_costs(
     study_dir: Path, histories: Mapping[str, list[dict[str, Any]]], title: str
 ) -> list[Path]:
     """plots/costs.png and plots/costs-log.png: the training cost of every run against the
-    iteration, on a linear and a log-scale x, with the line ln 2 (the cost of a coin flip)."""
+    iteration, on linear axes and on log-log axes, with the line ln 2 (a coin flip's cost)."""
     lines = {}
     for label, history in histories.items():
         lines[label] = ([h["epoch"] for h in history], [h["loss"] for h in history])
@@ -237,11 +237,11 @@ def draw_costs(
     lines["ln 2"] = ([1, max(n, 2)], [math.log(2), math.log(2)])
     study = StudyDir(study_dir)
     return [
-        plot_functions({"training cost": lines}, study.plot(name), xlabel=xlabel, logx=logx,
-                       title=title)
-        for name, xlabel, logx in (
-            ("costs", "iteration", False),
-            ("costs-log", "iteration (log scale)", True),
+        plot_functions({f"training cost{scale}": lines}, study.plot(name), xlabel=xlabel,
+                       logx=log, logy=log, title=title)
+        for name, xlabel, scale, log in (
+            ("costs", "iteration", "", False),
+            ("costs-log", "iteration (log scale)", " (log scale)", True),
         )
     ]  # fmt: skip
 
@@ -381,7 +381,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     costs = (
         f"![costs]({study.link(study.plot('costs'))})\n\n"
-        f"![costs, log-scale iterations]({study.link(study.plot('costs-log'))})\n\n"
+        f"![costs, log-log axes]({study.link(study.plot('costs-log'))})\n\n"
         + cost_table(rows, labels)
     )
     boundaries = f"![decision boundaries]({study.link(study.plot('boundaries'))})"

@@ -183,7 +183,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     )
     costs = (
         f"![costs]({study.link(study.plot('costs'))})\n\n"
-        f"![costs, log-scale iterations]({study.link(study.plot('costs-log'))})\n\n"
+        f"![costs, log-log axes]({study.link(study.plot('costs-log'))})\n\n"
         + cost_table(rows, labels)
     )
     boundaries = f"![decision boundaries]({study.link(study.plot('boundaries'))})"

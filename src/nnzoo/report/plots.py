@@ -244,12 +244,14 @@ def plot_functions(
     *,
     xlabel: str = "z",
     logx: bool = False,
+    logy: bool = False,
     title: str | None = None,
     columns: int | None = None,
 ) -> Path:
     """Lines y = f(x), one panel per entry of ``panels`` (its title -> ``{label: (xs, ys)}``),
-    as a PNG: activations and their derivatives, or cost curves (``logx`` for a log-scale x,
-    where only x > 0 is drawn). Points that are not finite are left out of a line."""
+    as a PNG: activations and their derivatives, or cost curves (``logx`` / ``logy`` for a
+    log-scale axis, where only positive values are drawn). Points that are not finite are left
+    out of a line."""
     panels = {name: dict(lines) for name, lines in panels.items()}
     if not panels or not all(panels.values()):
         raise ConfigError(
@@ -257,7 +259,7 @@ def plot_functions(
         )
     columns = max(1, min(columns or len(panels), len(panels)))
     rows = -(-len(panels) // columns)
-    fig = _figure(5.0 * columns, 4.0 * rows + (0.4 if title else 0))
+    fig = _figure(max(6.5, 5.0 * columns), 4.0 * rows + (0.4 if title else 0))
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, lines) in zip(axes, panels.items()):
         for label, (xs, ys) in lines.items():
@@ -269,9 +271,12 @@ def plot_functions(
                     f"{x.shape} and {y.shape}"
                 )
             keep = np.isfinite(x) & np.isfinite(y) & ((x > 0) if logx else True)
+            keep &= (y > 0) if logy else True
             ax.plot(x[keep], y[keep], label=label)
         if logx:
             ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)

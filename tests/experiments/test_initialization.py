@@ -11,7 +11,7 @@ from nnzoo.cli import main
 from nnzoo.data import load_dataset
 from nnzoo.engine.checkpoint import load_checkpoint
 from nnzoo.experiments import rebuild_report
-from nnzoo.experiments.initialization import model_grid
+from nnzoo.experiments.scratch_runs import model_grid
 from nnzoo.scratch import DeepNetwork
 from tests.experiments.conftest import study
 

@@ -15,8 +15,9 @@ from nnzoo.experiments import (
     rebuild_report,
 )
 
-STUDIES = ["capacity", "convergence", "grad-mean", "gradient-flow", "long-lag", "lr-sweep"]
-RECIPES = ["larnn-har", "larnn-har-search"]
+STUDIES = ["activations", "capacity", "convergence", "grad-mean", "gradient-flow", "init",
+           "long-lag", "lr-sweep", "regularization"]  # fmt: skip
+RECIPES = ["catvnoncat", "larnn-har", "larnn-har-search", "pima", "sonar"]
 
 
 def test_the_registry_holds_every_study_and_recipe():

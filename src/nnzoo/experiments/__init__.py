@@ -11,8 +11,14 @@ capacity           study   several models (base / deeper / wider): accuracy, par
 grad-mean          study   mean, mean |.| and norm of the gradients over the first training steps
 gradient-flow      study   ||dL/dh_t|| against t for recurrent cells on a long-lag task
 long-lag           study   accuracy against sequence length for recurrent cells on that task
+init               study   zeros / large random / He initial weights of a NumPy network (2-D data)
+regularization     study   none / L2 / dropout on a NumPy network that overfits 2-D data
+activations        study   sigmoid, tanh, ReLU, leaky ReLU, ELU and their derivatives, plotted
 larnn-har          recipe  the LARNN paper's UCI HAR table
 larnn-har-search   recipe  the LARNN paper's two-round hyperparameter search
+catvnoncat         recipe  the course's NumPy logistic regression and 4-layer net, to the digit
+sonar              recipe  the mines-vs-rocks MLP by repeated stratified 10-fold cross-validation
+pima               recipe  the first Keras tutorial's network on Pima diabetes, honestly scored
 =================  ======  ====================================================================
 
 Each experiment is one module that registers an `Experiment`; what they share is split by job:
@@ -86,7 +92,7 @@ def register(experiment: Experiment) -> Experiment:
 
 
 # modules of this package that hold shared machinery, not an experiment
-SHARED = frozenset({"folder", "options", "plan", "sections"})
+SHARED = frozenset({"crossval", "folder", "options", "plan", "scratch_runs", "sections"})
 
 
 def _registry() -> dict[str, Experiment]:

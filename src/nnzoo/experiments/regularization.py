@@ -36,23 +36,21 @@ from typing import Any
 import numpy as np
 
 from nnzoo.experiments import Experiment, register
-from nnzoo.experiments.initialization import (
+from nnzoo.experiments.scratch_runs import (
     ACCURACY_HEADERS,
     accuracy_lines,
     add_scratch_arguments,
-    cost_table,
     course_budget,
     draw_boundaries,
     draw_costs,
+    figure_sections,
     final_model,
     final_numbers,
     iterations_of,
     scratch_config,
     train_scratch_runs,
 )
-from nnzoo.experiments.sections import runs_section
 from nnzoo.report.markdown import table
-from nnzoo.runs.rundir import StudyDir
 
 NAME = "regularization"
 HELP = "no regularisation, L2 and dropout of a 3-layer NumPy network that overfits 2-D points"
@@ -130,7 +128,6 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     rows = record["rows"]
     labels = {key: label for key, (label, _) in RUNS.items()}
-    study = StudyDir(study_dir)
     course = course_budget(record, ITERATIONS, LR)
     data = record["data"]
     tried = [
@@ -181,20 +178,13 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         "dropped network, as the course's cost); the next column adds the L2 penalty of the "
         "final weights (the cost the L2 notebook prints)."
     )
-    costs = (
-        f"![costs]({study.link(study.plot('costs'))})\n\n"
-        f"![costs, log-log axes]({study.link(study.plot('costs-log'))})\n\n"
-        + cost_table(rows, labels)
-    )
-    boundaries = f"![decision boundaries]({study.link(study.plot('boundaries'))})"
+    figures = figure_sections(study_dir, rows, labels)
     return [
         ("Data and protocol", protocol),
         ("Accuracy of the final model", accuracy),
-        ("Decision boundaries (training points)", boundaries),
-        ("Cost curves", costs),
-        runs_section(
-            study_dir, [{"key": k, **r} for k, r in rows.items()], lambda r: labels[r["key"]]
-        ),
+        figures["boundaries"],
+        figures["costs"],
+        figures["runs"],
     ]
 
 

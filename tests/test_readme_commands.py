@@ -18,8 +18,11 @@ import pytest
 
 from nnzoo.cli import main
 from nnzoo.data.sequences import save_sequences_npz
+from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_uci_har import make_har
+from tests.experiments.test_pima import write_pima
+from tests.experiments.test_sonar import write_sonar
 from tests.search.conftest import postgres_url  # noqa: F401 (a fixture)
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -65,6 +68,17 @@ SHRINK = {
     ],
     "nnzoo study long-lag": ["--cells", "elman", "--lengths", "5", "--seeds", "0", *TINY_SEQ],
     "nnzoo study lr-sweep --help": [],
+    "nnzoo train --data moons --model scratch-mlp --task classify --set task.options.binary=true "
+    "--optimizer sgd --lr 0.3 --batch-size 300 --epochs 3000 --set train.checkpoint_every=500": [
+        "--epochs",
+        "5",
+    ],
+    "nnzoo reproduce catvnoncat": ["--quick"],
+    "nnzoo study init": ["--quick"],
+    "nnzoo study regularization": ["--quick"],
+    "nnzoo study activations": [],
+    "nnzoo reproduce sonar": ["--quick"],
+    "nnzoo reproduce pima": ["--quick"],
     "nnzoo search search.toml": [],
     "nnzoo search search.toml --focus-from runs/search-search --out runs/search-round2": [],
     "nnzoo search search.toml --storage sqlite:///study.db --create": [],
@@ -123,6 +137,9 @@ def workspace(tmp_path, monkeypatch):
     data = tmp_path / "shared" / "data"
     make_har(data / "uci-har")
     make_fashion(data / "fashion-mnist", per_class=(12, 2))
+    make_course(data / "catvnoncat", sizes=(10, 4))
+    write_sonar(data / "sonar")
+    write_pima(data / "pima-indians-diabetes")
     work = tmp_path / "work"
     work.mkdir()
     rng = np.random.default_rng(0)

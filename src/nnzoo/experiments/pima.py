@@ -31,6 +31,7 @@ pima-folds.png) is built from it alone, and ``nnzoo report results/pima.json`` r
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import statistics
 import time
@@ -162,6 +163,11 @@ def over_seeds(values: list[float]) -> str:
     return f"{pm(statistics.fmean(values), sd)} (min {min(values):.2f}, max {max(values):.2f})"
 
 
+def binomial_sd(p: float, n: int) -> float:
+    """The sd, in percentage points, of an accuracy measured on n examples: sqrt(p(1 - p) / n)."""
+    return 100 * math.sqrt(p * (1 - p) / n)
+
+
 def write_report_from(out: Path, document: dict[str, Any]) -> Path:
     """pima.md / .html and the box plot, from the record alone (``nnzoo report`` calls it)."""
     rows, protocol, data = document["variants"], document["protocol"], document["data"]
@@ -221,7 +227,11 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
             f"One stratified split, `train_test_split(test_size={protocol['test_fraction']:g}, "
             f"stratify=y, random_state={protocol['seed']})`: {protocol['train_rows']} rows to "
             f"train, {protocol['test_rows']} held out, scored once per network. One network per "
-            f"seed ({seeds}); mean ± sd over seeds (the split is the same for every seed).\n\n"
+            f"seed ({seeds}); mean ± sd over seeds (the split is the same for every seed). "
+            f"The score of one split of {protocol['test_rows']} rows is itself uncertain: at "
+            f"75% accuracy its binomial sd is {binomial_sd(0.75, protocol['test_rows']):.1f} "
+            "points, so a lucky or unlucky split moves it further than the seeds do; (c) is "
+            "the steadier estimate.\n\n"
             + table(holdout, ["variant", "model", "held-out accuracy %"]),
         ),
         (

@@ -18,14 +18,18 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from nnzoo.cli import main
 from nnzoo.data.sequences import save_sequences_npz
+from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_uci_har import make_har
+from tests.experiments.test_pima import write_pima
+from tests.experiments.test_sonar import write_sonar
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ def make_workspace(base: Path) -> Path:
         + '"train.lr" = { log_uniform = [0.001, 0.01] }\n'
     )
     make_har(base / "data" / "uci-har")
+    make_course(base / "data" / "catvnoncat", sizes=(10, 4))
+    write_sonar(base / "data" / "sonar")
+    write_pima(base / "data" / "pima-indians-diabetes")
     cwd = os.getcwd()
     os.chdir(base)
     try:
@@ -131,6 +138,35 @@ def nan_in_har(folder: Path) -> None:
     signal.write_text("\r\n".join(lines) + "\r\n")
 
 
+def h5_edit(edit: Callable[[Any], None]) -> Callable[[Path], None]:
+    """data/catvnoncat/train_catvnoncat.h5 rewritten with ``edit`` applied to its datasets."""
+
+    def setup(folder: Path) -> None:
+        import h5py
+
+        path = folder / "data" / "catvnoncat" / "train_catvnoncat.h5"
+        with h5py.File(path, "r") as f:
+            arrays = {name: f[name][()] for name in f}
+        edit(arrays)
+        with h5py.File(path, "w") as f:
+            for name, value in arrays.items():
+                f.create_dataset(name, data=value)
+
+    return setup
+
+
+def csv_cell(name: str, line: int, column: int, value: str) -> Callable[[Path], None]:
+    """One cell of data/<name>/<name>.csv replaced by ``value``."""
+
+    def setup(folder: Path) -> None:
+        path = next((folder / "data" / name).glob("*.csv"))
+        rows = [row.split(",") for row in path.read_text().splitlines()]
+        rows[line][column] = value
+        path.write_text("\n".join(",".join(row) for row in rows))
+
+    return setup
+
+
 def empty_labels(folder: Path) -> None:
     next((folder / "data" / "uci-har").rglob("activity_labels.txt")).write_text("")
 
@@ -170,6 +206,8 @@ def fashion_with_short_labels(folder: Path) -> None:
 
 
 TRAIN = ["train", "run.toml", "--quiet", "--threads", "1", "--out", "new-run"]
+CATS = ["train", "--data", "catvnoncat", "--data-root", "data", "--quiet", "--out", "cat-run",
+        "--set", "task.options.binary=true", "--epochs", "1"]  # fmt: skip
 HAR = ["train", "--data", "uci-har", "--data-root", "data", "--quiet", "--out", "har-run",
        "--set", "data.options.val_subjects=1", "--epochs", "1"]  # fmt: skip
 
@@ -567,6 +605,58 @@ CASES = [
         ["reproduce", "larnn-har", "--seeds", "0", "--out", "r"],
         "seeds",
         "expected",
+    ),
+    Case(
+        "catvnoncat file without its labels",
+        [*CATS, "--model", "scratch-logistic"],
+        "train_set_y",
+        "fresh cop",
+        h5_edit(lambda a: a.pop("train_set_y")),
+    ),
+    Case(
+        "catvnoncat images of another size",
+        [*CATS, "--model", "scratch-logistic"],
+        "train_set_x",
+        "fresh cop",
+        h5_edit(lambda a: a.update(train_set_x=a["train_set_x"][:, :32, :32])),
+    ),
+    Case(
+        "images into the scratch RNN",
+        [*CATS, "--model", "scratch-rnn"],
+        "(B, T, F) sequences",
+        "use scratch-mlp",
+    ),
+    Case(
+        "a scratch network's dropout out of range",
+        [*CATS, "--model", "scratch-mlp", "--set", "model.options.keep_prob=1.5"],
+        "keep_prob=1.5",
+        "expected a probability in (0, 1]",
+    ),
+    Case(
+        "NaN in the sonar features",
+        ["reproduce", "sonar", "--quick", "--out", "r"],
+        "sonar.csv",
+        "fresh cop",
+        csv_cell("sonar", 3, 5, "nan"),
+    ),
+    Case(
+        "a pima label that is not 0 or 1",
+        ["reproduce", "pima", "--quick", "--out", "r"],
+        "pima-indians-diabetes.csv",
+        "0 or 1",
+        csv_cell("pima-indians-diabetes", 2, 8, "2"),
+    ),
+    Case(
+        "more folds than a class has examples",
+        ["reproduce", "sonar", "--quick", "--folds", "50", "--out", "r"],
+        "--folds 50 is more than",
+        "use --folds <=",
+    ),
+    Case(
+        "catvnoncat reproduction without the files",
+        ["reproduce", "catvnoncat", "--quick", "--data-root", "nowhere", "--out", "r"],
+        "catvnoncat",
+        "data",
     ),
     Case("list an unknown kind", ["list", "gadgets"], "gadgets", "choose from"),
     Case(

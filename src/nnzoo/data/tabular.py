@@ -109,7 +109,8 @@ def find_file(table: Table, source: Path) -> Path:
                     return candidate
     raise DataError(
         f"{source / table.filenames[0] if source.is_dir() else source}: missing; put the original "
-        f"{table.filenames[0]} in <data root>/{table.name}/ or pass the file with --data-path"
+        f"{table.filenames[0]} in <data root>/{table.name}/ (--data-root; `nnzoo train` also "
+        "takes the file itself as --data-path)"
     )
 
 

@@ -154,6 +154,11 @@ class NumpyModule(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """x (B, ...) -> logits (B, n_y) in float64."""
+        if self.sequence and x.dim() != 3:
+            raise ConfigError(
+                f"x: expected (B, T, F) sequences for the scratch RNN, got shape "
+                f"{tuple(x.shape)}; give sequence data, or use scratch-mlp for images and tables"
+            )
         if lengths is not None and not bool((lengths == x.shape[1]).all()):
             raise ConfigError(
                 "the scratch RNN reads full-length sequences only; give sequences of one "

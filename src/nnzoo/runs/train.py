@@ -43,7 +43,7 @@ from nnzoo.io import WriteError, as_write_error, check_writable, write_error
 from nnzoo.models import check_model, create_model
 from nnzoo.runs.rundir import OUT_HINT, RunDir
 from nnzoo.tasks import create_task
-from nnzoo.tasks.base import Task
+from nnzoo.tasks.base import Task, move
 from nnzoo.utils.environment import provenance
 
 
@@ -159,6 +159,7 @@ def train_run(
     check_writable(run_dir, folder=True, hint=OUT_HINT)  # before the data is read
     splits = splits if splits is not None else load_splits(config, data_root)
     threads = set_threads(config.train.threads)
+    check_model_takes(config, task, splits)
     run = RunDir(run_dir)
     made = run.prepare(config, fresh)
     started = Started()
@@ -173,6 +174,19 @@ def train_run(
         if error is None:
             raise
         raise stopped(error, run, started.begun) from None
+
+
+def check_model_takes(config: RunConfig, task: Task, splits: DataSplits) -> None:
+    """Build the model and run its task's step on the first two training examples, without
+    gradients: data the model cannot take (another rank, another feature count) is one line
+    before the run folder is made, not an error in the first batch of a half-made run."""
+    if not len(splits.train):
+        return
+    model = build_model(config, splits, task)
+    model.eval()
+    batch = next(iter(task.batches(splits.train, 2)))
+    with torch.no_grad():
+        task.step(model.to(config.train.device), move(batch, config.train.device))
 
 
 class Started(Callback):

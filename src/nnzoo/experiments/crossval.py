@@ -39,19 +39,26 @@ import io
 import json
 import math
 import os
+import shlex
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from nnzoo.errors import ConfigError
 from nnzoo.report.markdown import table, write_atomic
+from nnzoo.utils.environment import provenance
 
 # The tutorials' Keras optimiser: Adam with its default learning rate.
 OPTIMIZER = {"optimizer": "adam", "lr": 1e-3}
+LOSS = "binary cross-entropy (one sigmoid output)"
+QUICK_NOTE = (
+    "\n\n**Quick run**: a tiny budget to check that the recipe runs; these numbers are not the "
+    "recipe's."
+)
 CONFIDENCE = 0.95
 
 
@@ -169,6 +176,117 @@ def start_threads(args: argparse.Namespace) -> tuple[int, int]:
     return set_threads(args.threads or 1), args.jobs
 
 
+# -- a recipe's run ---------------------------------------------------------------------------
+
+
+class Prepared(NamedTuple):
+    """What every recipe's run starts from, once its flags and its table are checked.
+
+    Attributes:
+        variants: the variants ``--variants`` picked, in the recipe's order.
+        budget: ``repeats``, ``folds`` and ``epochs`` (`check_budget`).
+        threads: torch threads per fit.
+        jobs: fits side by side.
+        out: the folder of the record and the report.
+        x: (N, F) every row's features.
+        y: (N,) class indices.
+        data: what was read (`read_rows`), for the record.
+    """
+
+    variants: list[Variant]
+    budget: dict[str, int]
+    threads: int
+    jobs: int
+    out: Path
+    x: np.ndarray
+    y: np.ndarray
+    data: dict[str, Any]
+
+    def maker(self, variant: Variant, *, batch_size: int) -> Callable[[int], Any]:
+        """seed -> a fresh pipeline of ``variant`` with the budget's epochs."""
+
+        def make(seed: int) -> Any:
+            epochs = self.budget["epochs"]
+            return make_pipeline(variant, epochs=epochs, batch_size=batch_size, seed=seed)
+
+        return make
+
+    def cross_validate(self, make: Callable[[int], Any], *, seed: int) -> list[list[float]]:
+        """`cross_validate` of ``make`` on every row, with the budget's repeats and folds."""
+        return cross_validate(
+            make, self.x, self.y, folds=self.budget["folds"], repeats=self.budget["repeats"],
+            seed=seed, jobs=self.jobs, threads=self.threads,
+        )  # fmt: skip
+
+
+def prepare(
+    args: argparse.Namespace,
+    table: Any,
+    variants: Sequence[Variant],
+    *,
+    repeats: int,
+    epochs: int,
+    name: str,
+) -> Prepared:
+    """Check the flags, start the threads and read every row of ``table``, in that order, so
+    that a bad flag or a missing file fails before anything is fitted or written.
+
+    Args:
+        args: the parsed ``nnzoo reproduce NAME`` flags (``--data-root`` is filled in).
+        table: the `nnzoo.data.tabular` table to read.
+        variants: the recipe's variants.
+        repeats: the recipe's default repeats.
+        epochs: the recipe's default epochs.
+        name: the recipe's name; ``--quick`` writes under ``runs/NAME-quick``, else
+            ``results`` (``--out`` overrides both).
+    """
+    from nnzoo.experiments.options import fill_data_root
+
+    picked = pick_variants(args.variants, variants)
+    budget = check_budget(args, repeats=repeats, epochs=epochs)
+    threads, jobs = start_threads(args)
+    out = Path(args.out or (f"runs/{name}-quick" if args.quick else "results"))
+    fill_data_root(args)
+    x, y, data = read_rows(table, args.data_root)  # every row: (N, F), (N,)
+    check_folds(budget["folds"], y, table.class_names, data["source"])
+    return Prepared(picked, budget, threads, jobs, out, x, y, data)
+
+
+def record_head(
+    args: argparse.Namespace,
+    run: Prepared,
+    *,
+    name: str,
+    batch_size: int,
+    seeds: Sequence[int] | None = None,
+    **protocol: Any,
+) -> dict[str, Any]:
+    """The record's first keys: recipe, provenance, command, quick, data and the protocol
+    (budget, seed[, seeds], batch size, optimiser, loss, ``protocol``, jobs and threads)."""
+    seeding = {"seed": args.seed} if seeds is None else {"seed": args.seed, "seeds": list(seeds)}
+    return {
+        "recipe": name,
+        **provenance(),
+        "command": "nnzoo " + shlex.join(args.argv),
+        "quick": args.quick,
+        "data": run.data,
+        "protocol": {**run.budget, **seeding, "batch_size": batch_size, **OPTIMIZER,
+                     "loss": LOSS, **protocol, "jobs": run.jobs, "threads": run.threads},
+    }  # fmt: skip
+
+
+def write_record_and_report(
+    out: Path,
+    stem: str,
+    document: dict[str, Any],
+    rebuild: Callable[[Path, dict[str, Any]], Path],
+) -> int:
+    """Write ``out/STEM.json``, then the report ``rebuild`` builds from it; say both. Returns 0."""
+    record = write_record(out, stem, document)
+    print(f"wrote {rebuild(out, document)} and {record}")
+    return 0
+
+
 # -- scoring -----------------------------------------------------------------------------------
 
 
@@ -259,6 +377,17 @@ def pm(mean: float, sd: float | None) -> str:
 
 def interval_text(interval: Sequence[float] | None) -> str:
     return "—" if interval is None else f"[{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
+def cv_cells(scores: Sequence[Sequence[float]]) -> list[str]:
+    """A report row's cross-validation cells: mean ± sd, both intervals, the repeat means'
+    range."""
+    s = summarise(scores)
+    return [
+        pm(s["mean"], s["sd"]), interval_text(s["interval"]),
+        interval_text(s["corrected_interval"]),
+        f"{min(s['repeat_means']):.2f}–{max(s['repeat_means']):.2f}",
+    ]  # fmt: skip
 
 
 def published_text(variant: dict[str, Any]) -> str:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import statistics
 import time
 from dataclasses import asdict
@@ -41,29 +40,22 @@ from typing import Any
 
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.crossval import (
-    OPTIMIZER,
+    QUICK_NOTE,
     Variant,
     accuracy,
     add_cv_arguments,
-    check_budget,
-    check_folds,
-    cross_validate,
+    cv_cells,
     data_text,
-    interval_text,
-    make_pipeline,
-    pick_variants,
     plot_fold_box,
     pm,
+    prepare,
     protocol_text,
     provenance_section,
-    read_rows,
-    start_threads,
+    record_head,
     summarise,
-    write_record,
+    write_record_and_report,
 )
-from nnzoo.experiments.options import fill_data_root
 from nnzoo.report.markdown import table, write_report
-from nnzoo.utils.environment import provenance
 
 NAME = "pima"
 HELP = (
@@ -102,31 +94,20 @@ def reproduce(args: argparse.Namespace) -> int:
 
     from nnzoo.data.tabular import PIMA
 
-    variants = pick_variants(args.variants, VARIANTS)
-    budget = check_budget(args, repeats=REPEATS, epochs=EPOCHS)
-    threads, jobs = start_threads(args)
-    out = Path(args.out or ("runs/pima-quick" if args.quick else "results"))
-    fill_data_root(args)
-    x, y, data = read_rows(PIMA, args.data_root)  # every row: (N, 8), (N,)
-    check_folds(budget["folds"], y, PIMA.class_names, data["source"])
+    run = prepare(args, PIMA, VARIANTS, repeats=REPEATS, epochs=EPOCHS, name=NAME)
+    x, y = run.x, run.y  # every row: (N, 8), (N,)
     split = train_test_split(
         range(len(y)), test_size=TEST_FRACTION, stratify=y, random_state=args.seed
     )
     train, test = (sorted(rows) for rows in split)
-    seeds = [args.seed + r for r in range(budget["repeats"])]
+    seeds = [args.seed + r for r in range(run.budget["repeats"])]
     rows = []
-    for variant in variants:
+    for variant in run.variants:
         started = time.perf_counter()
-
-        def make(seed: int, variant: Variant = variant) -> Any:
-            return make_pipeline(variant, epochs=budget["epochs"], batch_size=BATCH_SIZE, seed=seed)
-
+        make = run.maker(variant, batch_size=BATCH_SIZE)
         train_accuracy = [accuracy(make(s).fit(x, y), x, y) for s in seeds]  # (a)
         holdout = [accuracy(make(s).fit(x[train], y[train]), x[test], y[test]) for s in seeds]
-        scores = cross_validate(
-            make, x, y, folds=budget["folds"], repeats=budget["repeats"], seed=args.seed,
-            jobs=jobs, threads=threads,
-        )  # fmt: skip
+        scores = run.cross_validate(make, seed=args.seed)  # (c)
         seconds = time.perf_counter() - started
         summary = summarise(scores)
         print(
@@ -138,23 +119,13 @@ def reproduce(args: argparse.Namespace) -> int:
         rows.append({**asdict(variant), "train_accuracy": train_accuracy,
                      "holdout_accuracy": holdout, "fold_accuracy": scores, "summary": summary,
                      "seconds": seconds})  # fmt: skip
-    document = {
-        "recipe": NAME,
-        **provenance(),
-        "command": "nnzoo " + shlex.join(args.argv),
-        "quick": args.quick,
-        "data": data,
-        "protocol": {**budget, "seed": args.seed, "seeds": seeds, "batch_size": BATCH_SIZE,
-                     **OPTIMIZER, "loss": "binary cross-entropy (one sigmoid output)",
-                     "test_fraction": TEST_FRACTION, "train_rows": len(train),
-                     "test_rows": len(test), "jobs": jobs, "threads": threads},
-        "published_source": PUBLISHED,
-        "literature": list(LITERATURE),
-        "variants": rows,
-    }  # fmt: skip
-    record = write_record(out, STEM, document)
-    print(f"wrote {write_report_from(out, document)} and {record}")
-    return 0
+    head = record_head(
+        args, run, name=NAME, batch_size=BATCH_SIZE, seeds=seeds,
+        test_fraction=TEST_FRACTION, train_rows=len(train), test_rows=len(test),
+    )  # fmt: skip
+    document = {**head, "published_source": PUBLISHED, "literature": list(LITERATURE),
+                "variants": rows}  # fmt: skip
+    return write_record_and_report(run.out, STEM, document, write_report_from)
 
 
 def over_seeds(values: list[float]) -> str:
@@ -185,14 +156,7 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
     training = [[f"`{r['name']}`", r["label"], published[r["name"]],
                  over_seeds(r["train_accuracy"])] for r in rows]  # fmt: skip
     holdout = [[f"`{r['name']}`", r["label"], over_seeds(r["holdout_accuracy"])] for r in rows]
-    crossval = []
-    for r in rows:
-        s = summarise(r["fold_accuracy"])
-        crossval.append([
-            f"`{r['name']}`", r["label"], pm(s["mean"], s["sd"]), interval_text(s["interval"]),
-            interval_text(s["corrected_interval"]),
-            f"{min(s['repeat_means']):.2f}–{max(s['repeat_means']):.2f}",
-        ])  # fmt: skip
+    crossval = [[f"`{r['name']}`", r["label"], *cv_cells(r["fold_accuracy"])] for r in rows]
     protocol_part = (
         data_text(data)
         + f" The tutorial's recipe for both networks: {NETWORK}, binary cross-entropy, Adam "
@@ -202,13 +166,7 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
         "`standardised` puts a StandardScaler, fitted on the training rows of each fit alone, "
         "in front of the same network; `logistic` is scikit-learn's LogisticRegression in the "
         "standardised pipeline, for context. Every row is reported; none is selected on a test "
-        "score."
-        + (
-            "\n\n**Quick run**: a tiny budget to check that the recipe runs; these numbers are "
-            "not the recipe's."
-            if document["quick"]
-            else ""
-        )
+        "score." + (QUICK_NOTE if document["quick"] else "")
     )
     sections = [
         ("Protocol", protocol_part),

@@ -35,7 +35,6 @@ process; ``--jobs`` fits folds side by side.
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -43,29 +42,23 @@ from typing import Any
 
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.crossval import (
-    OPTIMIZER,
+    QUICK_NOTE,
     Variant,
     add_cv_arguments,
-    check_budget,
-    check_folds,
-    cross_validate,
+    cv_cells,
     data_text,
     interval_text,
-    make_pipeline,
-    pick_variants,
     plot_fold_box,
     pm,
+    prepare,
     protocol_text,
     provenance_section,
     published_text,
-    read_rows,
-    start_threads,
+    record_head,
     summarise,
-    write_record,
+    write_record_and_report,
 )
-from nnzoo.experiments.options import fill_data_root
 from nnzoo.report.markdown import table, write_report
-from nnzoo.utils.environment import provenance
 
 NAME = "sonar"
 HELP = "Brownlee's Keras sonar tutorial: four MLPs, repeated stratified 10-fold cross-validation"
@@ -98,24 +91,11 @@ def reproduce(args: argparse.Namespace) -> int:
     """Cross-validate every variant; write the record, then the report built from it."""
     from nnzoo.data.tabular import SONAR
 
-    variants = pick_variants(args.variants, VARIANTS)
-    budget = check_budget(args, repeats=REPEATS, epochs=EPOCHS)
-    threads, jobs = start_threads(args)
-    out = Path(args.out or ("runs/sonar-quick" if args.quick else "results"))
-    fill_data_root(args)
-    x, y, data = read_rows(SONAR, args.data_root)  # every row: (N, 60), (N,)
-    check_folds(budget["folds"], y, SONAR.class_names, data["source"])
+    run = prepare(args, SONAR, VARIANTS, repeats=REPEATS, epochs=EPOCHS, name=NAME)
     rows = []
-    for variant in variants:
+    for variant in run.variants:
         started = time.perf_counter()
-
-        def make(seed: int, variant: Variant = variant) -> Any:
-            return make_pipeline(variant, epochs=budget["epochs"], batch_size=BATCH_SIZE, seed=seed)
-
-        scores = cross_validate(
-            make, x, y, folds=budget["folds"], repeats=budget["repeats"], seed=args.seed,
-            jobs=jobs, threads=threads,
-        )  # fmt: skip
+        scores = run.cross_validate(run.maker(variant, batch_size=BATCH_SIZE), seed=args.seed)
         seconds = time.perf_counter() - started
         summary = summarise(scores)
         print(
@@ -125,22 +105,9 @@ def reproduce(args: argparse.Namespace) -> int:
         )
         rows.append({**asdict(variant), "fold_accuracy": scores, "summary": summary,
                      "seconds": seconds})  # fmt: skip
-    document = {
-        "recipe": NAME,
-        **provenance(),
-        "command": "nnzoo " + shlex.join(args.argv),
-        "quick": args.quick,
-        "data": data,
-        "protocol": {**budget, "seed": args.seed, "batch_size": BATCH_SIZE, **OPTIMIZER,
-                     "loss": "binary cross-entropy (one sigmoid output)", "jobs": jobs,
-                     "threads": threads},
-        "target": TARGET,
-        "published_source": SOURCE,
-        "variants": rows,
-    }  # fmt: skip
-    record = write_record(out, STEM, document)
-    print(f"wrote {write_report_from(out, document)} and {record}")
-    return 0
+    head = record_head(args, run, name=NAME, batch_size=BATCH_SIZE)
+    document = {**head, "target": TARGET, "published_source": SOURCE, "variants": rows}
+    return write_record_and_report(run.out, STEM, document, write_report_from)
 
 
 def target_text(document: dict[str, Any]) -> str:
@@ -181,14 +148,11 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
         published={r["name"]: r["published"] for r in rows},
         target=document["target"]["accuracy"],
     )
-    table_rows = []
-    for r in rows:
-        s = summarise(r["fold_accuracy"])
-        table_rows.append([
-            f"`{r['name']}`", r["label"], published_text(r), pm(s["mean"], s["sd"]),
-            interval_text(s["interval"]), interval_text(s["corrected_interval"]),
-            f"{min(s['repeat_means']):.2f}–{max(s['repeat_means']):.2f}", f"{r['seconds']:.0f}",
-        ])  # fmt: skip
+    table_rows = [
+        [f"`{r['name']}`", r["label"], published_text(r), *cv_cells(r["fold_accuracy"]),
+         f"{r['seconds']:.0f}"]
+        for r in rows
+    ]  # fmt: skip
     headers = [
         "variant", "model", "published % (sd)", "mean ± sd % (all fold scores)",
         "95% interval (repeat means)", "corrected interval", "repeat means (min–max)", "s",
@@ -202,12 +166,7 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
         "`nnzoo.sklearn.NNZooClassifier`; `logistic` is scikit-learn's LogisticRegression in the "
         "same pipeline and folds, for context.\n\n"
         + protocol_text(protocol, data["rows"])
-        + (
-            "\n\n**Quick run**: a tiny budget to check that the recipe runs; these numbers are "
-            "not the recipe's."
-            if document["quick"]
-            else ""
-        )
+        + (QUICK_NOTE if document["quick"] else "")
     )
     differences = (
         "- The tutorial scores one 10-fold cross-validation per variant; its numbers move by "

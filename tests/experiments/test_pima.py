@@ -2,17 +2,20 @@
 rows, (b) on a stratified held-out split, (c) on stratified folds; the scaler sees training
 rows only, and the report's numbers are the record's."""
 
-import json
 import math
 import statistics
 
 import numpy as np
 import pytest
-import torch
 from scipy import stats
 
-from nnzoo.cli import main
-from tests.experiments.test_sonar import Spy, row_ids
+from tests.experiments.crossval_helpers import (
+    assert_bad_flags_fail_before_writing,
+    assert_report_rebuilds,
+    one_line_error,
+    row_ids,
+    run_quick,
+)
 
 PER_CLASS = {"0": 40, "1": 20}  # negative, positive
 REPEATS, FOLDS = 2, 3  # --quick
@@ -42,20 +45,13 @@ def write_pima(folder, per_class=PER_CLASS, seed=0):
 def recipe(tmp_path_factory):
     base = tmp_path_factory.mktemp("pima")
     x, y = write_pima(base / "data" / "pima-indians-diabetes")
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        spy = Spy(mp)
-        argv = ["reproduce", "pima", "--quick", "--jobs", "1", "--data-root",
-                str(base / "data"), "--out", str(base / "out")]  # fmt: skip
-        assert main(argv) == 0
-    torch.set_num_threads(threads)
-    document = json.loads((base / "out" / "pima.json").read_text())
+    document, out, spy = run_quick("pima", base)
     # the calls of each variant: R fits + predicts (a), R fits + predicts (b), R * k fit + score
     per_variant = 4 * REPEATS + 2 * REPEATS * FOLDS
     calls = [c for c in spy.calls if c[0] != "scale"]
     assert len(calls) == per_variant * len(VARIANTS)
     by_variant = {v: calls[i * per_variant : (i + 1) * per_variant] for i, v in enumerate(VARIANTS)}
-    return document, base / "out", spy, by_variant, x, y
+    return document, out, spy, by_variant, x, y
 
 
 def test_the_record_holds_every_score_the_options_and_provenance(recipe):
@@ -166,12 +162,7 @@ def test_the_report_numbers_are_the_records(recipe):
 
 def test_nnzoo_report_rebuilds_the_same_report_from_the_record(recipe):
     _, out, _, _, _, _ = recipe
-    md, html = out / "pima.md", out / "pima.html"
-    written, page = md.read_text(), html.read_text()
-    md.unlink()
-    html.unlink()
-    assert main(["report", str(out)]) == 0
-    assert md.read_text() == written and html.read_text() == page
+    assert_report_rebuilds(out, "pima", out)  # the folder: its one record
 
 
 @pytest.mark.parametrize(
@@ -186,18 +177,11 @@ def test_nnzoo_report_rebuilds_the_same_report_from_the_record(recipe):
 )  # fmt: skip
 def test_bad_flags_are_one_line_and_exit_2(tmp_path, capsys, flags, needle):
     write_pima(tmp_path / "pima-indians-diabetes")
-    argv = ["reproduce", "pima", "--quick", "--data-root", str(tmp_path), "--out",
-            str(tmp_path / "out"), *flags]  # fmt: skip
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and needle in err[0]
-    assert not (tmp_path / "out").exists()
+    assert_bad_flags_fail_before_writing(tmp_path, capsys, "pima", flags, needle)
 
 
 def test_a_missing_data_file_is_the_readers_one_line(tmp_path, capsys):
     (tmp_path / "pima-indians-diabetes").mkdir()
     argv = ["reproduce", "pima", "--quick", "--data-root", str(tmp_path)]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
     folder = tmp_path / "pima-indians-diabetes"
-    assert len(err) == 1 and f"{folder / 'pima-indians-diabetes.csv'}: missing" in err[0]
+    assert f"{folder / 'pima-indians-diabetes.csv'}: missing" in one_line_error(capsys, argv)

@@ -1,7 +1,6 @@
 """`nnzoo reproduce sonar --quick` on a tiny generated sonar.csv: the report's numbers are the
 fold scores' mean and sd, the folds are stratified, the scaler sees training folds only."""
 
-import json
 import math
 import statistics
 
@@ -9,10 +8,14 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
-from nnzoo.cli import main
+from tests.experiments.crossval_helpers import (
+    assert_bad_flags_fail_before_writing,
+    assert_report_rebuilds,
+    one_line_error,
+    row_ids,
+    run_quick,
+)
 
 PUBLISHED = {"baseline": (81.68, 7.26), "standardised": (84.56, 5.74), "smaller": (86.04, 4.00),
              "larger": (83.14, 4.52), "logistic": (None, None)}  # fmt: skip
@@ -38,61 +41,12 @@ def write_sonar(folder, per_class=PER_CLASS, seed=0):
     return x, labels
 
 
-class Spy:
-    """Records every Pipeline.fit, Pipeline.score, Pipeline.predict and StandardScaler.fit
-    (the rows each saw, the result) without changing what they do."""
-
-    def __init__(self, monkeypatch):
-        self.calls = []
-        fit, score, predict = Pipeline.fit, Pipeline.score, Pipeline.predict
-        scale = StandardScaler.fit
-
-        def spy_fit(pipe, X, y=None, **kw):
-            self.calls.append(("fit", pipe, np.array(X, dtype=float), None))
-            return fit(pipe, X, y, **kw)
-
-        def spy_score(pipe, X, y=None, **kw):
-            got = score(pipe, X, y, **kw)
-            self.calls.append(("score", pipe, np.array(X, dtype=float), got))
-            return got
-
-        def spy_predict(pipe, X, **kw):
-            got = predict(pipe, X, **kw)
-            self.calls.append(("predict", pipe, np.array(X, dtype=float), got))
-            return got
-
-        def spy_scale(scaler, X, y=None, **kw):
-            self.calls.append(("scale", scaler, np.array(X, dtype=float), None))
-            return scale(scaler, X, y, **kw)
-
-        monkeypatch.setattr(Pipeline, "fit", spy_fit)
-        monkeypatch.setattr(Pipeline, "score", spy_score)
-        monkeypatch.setattr(Pipeline, "predict", spy_predict)
-        monkeypatch.setattr(StandardScaler, "fit", spy_scale)
-
-    def of(self, kind):
-        return [c for c in self.calls if c[0] == kind]
-
-
-def row_ids(x_all, rows):
-    """The index in x_all of each row of ``rows`` (each generated row is unique)."""
-    index = {tuple(r): i for i, r in enumerate(x_all)}
-    return [index[tuple(r)] for r in rows]
-
-
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
     base = tmp_path_factory.mktemp("sonar")
     x, labels = write_sonar(base / "data" / "sonar")
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        spy = Spy(mp)
-        argv = ["reproduce", "sonar", "--quick", "--jobs", "1", "--data-root",
-                str(base / "data"), "--out", str(base / "out")]  # fmt: skip
-        assert main(argv) == 0
-    torch.set_num_threads(threads)
-    document = json.loads((base / "out" / "sonar.json").read_text())
-    return document, base / "out", spy, x, labels
+    document, out, spy = run_quick("sonar", base)
+    return document, out, spy, x, labels
 
 
 def row_of(md, name):
@@ -212,16 +166,9 @@ def test_the_networks_are_the_tutorials(recipe):
         assert model.model_options["activation"] == "relu"
 
 
-def test_nnzoo_report_rebuilds_the_same_report_from_the_record(recipe, capsys):
+def test_nnzoo_report_rebuilds_the_same_report_from_the_record(recipe):
     _, out, _, _, _ = recipe
-    md, html = out / "sonar.md", out / "sonar.html"
-    written, page = md.read_text(), html.read_text()
-    md.unlink()
-    html.unlink()
-    (out / "sonar-folds.png").unlink()
-    assert main(["report", str(out / "sonar.json")]) == 0
-    assert md.read_text() == written and html.read_text() == page
-    assert (out / "sonar-folds.png").is_file()
+    assert_report_rebuilds(out, "sonar", out / "sonar.json")
 
 
 @pytest.mark.parametrize(
@@ -238,17 +185,11 @@ def test_nnzoo_report_rebuilds_the_same_report_from_the_record(recipe, capsys):
 )  # fmt: skip
 def test_bad_flags_are_one_line_and_exit_2(tmp_path, capsys, flags, needle):
     write_sonar(tmp_path / "sonar")
-    argv = ["reproduce", "sonar", "--quick", "--data-root", str(tmp_path), "--out",
-            str(tmp_path / "out"), *flags]  # fmt: skip
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and needle in err[0]
-    assert not (tmp_path / "out").exists()
+    assert_bad_flags_fail_before_writing(tmp_path, capsys, "sonar", flags, needle)
 
 
 def test_a_missing_data_file_is_the_readers_one_line(tmp_path, capsys):
     argv = ["reproduce", "sonar", "--quick", "--data-root", str(tmp_path), "--out",
             str(tmp_path / "out")]  # fmt: skip
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"{tmp_path / 'sonar'}: missing; put the original sonar.csv" in err[0]
+    err = one_line_error(capsys, argv)
+    assert f"{tmp_path / 'sonar'}: missing; put the original sonar.csv" in err

@@ -7,13 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from nnzoo.cli import main
-from nnzoo.data import load_dataset
-from nnzoo.engine.checkpoint import load_checkpoint
-from nnzoo.experiments import rebuild_report
 from nnzoo.experiments.scratch_runs import model_grid
 from nnzoo.scratch import DeepNetwork
-from tests.experiments.conftest import study
+from tests.experiments.scratch_helpers import (
+    assert_one_line_before_training,
+    assert_results_and_rebuild,
+    final_arrays,
+    numpy_net,
+    run_study,
+    split_arrays,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -23,36 +26,12 @@ DIMS = [2, 10, 5, 1]
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    import torch
-
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("init") / "study"
-    results = out.parent / "results" / "init.md"
-    argv = ["study", "init", "--out", str(out), "--iterations", str(ITERATIONS),
-            "--results", str(results)]  # fmt: skip
-    assert main(argv) == 0
-    return out, results, json.loads((out / "study.json").read_text())
+    return run_study(tmp_path_factory, "init", ITERATIONS)
 
 
 def circles():
     """The training, validation and test points, read here independently of the study."""
-    parts = load_dataset("circles", seed=0, train_size=300, val_size=100, test_size=100, noise=0.05)
-    return {
-        name: (part.x[:, 0].numpy().astype(np.float64).T, part.y.numpy())  # (2, m), (m,)
-        for name, part in (("train", parts.train), ("val", parts.val), ("test", parts.test))
-    }
-
-
-def final_arrays(run_dir):
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
-    return {name: t.numpy() for name, t in state.items()}
-
-
-def numpy_net(arrays):
-    net = DeepNetwork(DIMS, init="zeros", rng=None)
-    for name, array in arrays.items():
-        net.params[name][...] = array
-    return net
+    return split_arrays("circles", train_size=300, val_size=100, test_size=100, noise=0.05)
 
 
 def hand_trained(init, rng, lr=0.01, iterations=ITERATIONS, **kw):
@@ -85,7 +64,7 @@ def test_the_table_comes_from_the_run_folders(done):
         assert row["test_accuracy"] == pytest.approx(100 * results["final_epoch_test"]["accuracy"])
         assert row["val_accuracy"] == pytest.approx(100 * h[-1]["val_accuracy"])
         # ... and all three from the NumPy network holding the final weights (a > 1/2 is class 1)
-        net = numpy_net(final_arrays(run))
+        net = numpy_net(DIMS, final_arrays(run))
         for part, (X, Y) in data.items():
             assert row[f"{part}_accuracy"] == pytest.approx(100 * np.mean(net.predict(X)[0] == Y))
         assert row["costs"] == [[0, h[0]["loss"]], [ITERATIONS - 1, h[-1]["loss"]]]
@@ -134,7 +113,7 @@ def test_the_decision_grid_is_the_numpy_models_prediction_at_each_node(done):
     assert grid.xx.min() == pytest.approx(X[0].min() - 1) and grid.yy.max() == pytest.approx(
         X[1].max() + 1
     )
-    net = numpy_net(final_arrays(out / "runs" / "he"))
+    net = numpy_net(DIMS, final_arrays(out / "runs" / "he"))
     node = np.stack([grid.xx.ravel(), grid.yy.ravel()])  # (2, 441)
     # the study's model reads float32 points (as the data), so compare on those
     expected = net.predict(node.astype(np.float32).astype(np.float64))[0].reshape(21, 21)
@@ -144,15 +123,9 @@ def test_the_decision_grid_is_the_numpy_models_prediction_at_each_node(done):
 
 def test_results_copy_and_rebuild(done):
     out, results, record = done
-    text = results.read_text()
-    for name in ("boundaries", "costs", "costs-log", "zeros-curves"):
-        assert f"](init-{name}.png)" in text
-        assert (results.parent / f"init-{name}.png").stat().st_size > 0
     assert json.loads(results.with_suffix(".json").read_text())["rows"] == record["rows"]
-    report = (out / "report.md").read_text()
-    (out / "report.md").unlink()
-    rebuild_report(out)
-    assert (out / "report.md").read_text() == report
+    figures = ["boundaries", "costs", "costs-log", "zeros-curves"]
+    assert_results_and_rebuild(out, results, "init", figures)
 
 
 @pytest.mark.parametrize(
@@ -161,7 +134,4 @@ def test_results_copy_and_rebuild(done):
      (["--iterations", "x"], "--iterations")],
 )  # fmt: skip
 def test_bad_options_are_one_line_before_any_training(capsys, tmp_path, argv, needle):
-    code, _, err = study(capsys, "init", "--out", tmp_path / "s", *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and needle in lines[0], err
-    assert not (tmp_path / "s" / "runs").exists()
+    assert_one_line_before_training(capsys, tmp_path, "init", argv, needle)

@@ -6,13 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from nnzoo.cli import main
-from nnzoo.data import load_dataset
-from nnzoo.engine.checkpoint import load_checkpoint
-from nnzoo.experiments import rebuild_report
 from nnzoo.experiments.regularization import DATA, DATA_OPTIONS
 from nnzoo.scratch import DeepNetwork
-from tests.experiments.conftest import study
+from tests.experiments.scratch_helpers import (
+    assert_one_line_before_training,
+    assert_results_and_rebuild,
+    final_arrays,
+    numpy_net,
+    run_study,
+    split_arrays,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -22,35 +25,11 @@ DIMS = [2, 20, 3, 1]
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    import torch
-
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("reg") / "study"
-    results = out.parent / "results" / "regularization.md"
-    argv = ["study", "regularization", "--out", str(out), "--iterations", str(ITERATIONS),
-            "--results", str(results)]  # fmt: skip
-    assert main(argv) == 0
-    return out, results, json.loads((out / "study.json").read_text())
+    return run_study(tmp_path_factory, "regularization", ITERATIONS)
 
 
 def parts():
-    data = load_dataset(DATA, seed=0, **DATA_OPTIONS)
-    return {
-        name: (part.x[:, 0].numpy().astype(np.float64).T, part.y.numpy())  # (2, m), (m,)
-        for name, part in (("train", data.train), ("val", data.val), ("test", data.test))
-    }
-
-
-def final_arrays(run_dir):
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
-    return {name: t.numpy() for name, t in state.items()}
-
-
-def numpy_net(arrays):
-    net = DeepNetwork(DIMS, init="zeros", rng=None)
-    for name, array in arrays.items():
-        net.params[name][...] = array
-    return net
+    return split_arrays(DATA, **DATA_OPTIONS)
 
 
 @pytest.mark.parametrize("key, lambd", [("none", 0.0), ("l2", 0.7)])
@@ -78,7 +57,7 @@ def test_accuracies_are_the_final_models_without_dropout(done):
         run = out / "runs" / key
         results = json.loads((run / "results.json").read_text())
         assert row["test_accuracy"] == pytest.approx(100 * results["final_epoch_test"]["accuracy"])
-        net = numpy_net(final_arrays(run))  # keep_prob 1: no units dropped
+        net = numpy_net(DIMS, final_arrays(run))  # keep_prob 1: no units dropped
         for part, (X, Y) in data.items():
             assert row[f"{part}_accuracy"] == pytest.approx(100 * np.mean(net.predict(X)[0] == Y))
     config = (out / "runs" / "dropout" / "config.toml").read_text()
@@ -94,16 +73,10 @@ def test_report_results_and_rebuild(done):
     none = record["rows"]["none"]
     assert f"{none['val_accuracy']:.2f}" in report and "football" in report
     assert "test split was not looked at" in report and "94.8 / 91.5" not in report
-    text = results.read_text()
-    for name in ("boundaries", "costs", "costs-log", "l2-curves"):
-        assert f"](regularization-{name}.png)" in text
-        assert (results.parent / f"regularization-{name}.png").stat().st_size > 0
-    (out / "report.md").unlink()
-    rebuild_report(out)
-    assert (out / "report.md").read_text() == report
+    figures = ["boundaries", "costs", "costs-log", "l2-curves"]
+    assert_results_and_rebuild(out, results, "regularization", figures)
 
 
-def test_bad_iterations_are_one_line(capsys, tmp_path):
-    code, _, err = study(capsys, "regularization", "--out", tmp_path / "s", "--iterations", "-3")
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "--iterations=-3" in lines[0], err
+def test_bad_iterations_are_one_line_before_any_training(capsys, tmp_path):
+    argv = ["--iterations", "-3"]
+    assert_one_line_before_training(capsys, tmp_path, "regularization", argv, "--iterations=-3")

@@ -38,14 +38,12 @@ from nnzoo.experiments.scratch_runs import (
     ACCURACY_HEADERS,
     accuracy_lines,
     add_scratch_arguments,
+    budget_note,
     course_budget,
-    draw_boundaries,
-    draw_costs,
+    draw_study,
     figure_sections,
-    final_numbers,
-    iterations_of,
-    scratch_config,
-    train_scratch_runs,
+    labels_of,
+    train_study,
 )
 from nnzoo.report.markdown import table
 
@@ -73,32 +71,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
-    from nnzoo.runs.train import cached_splits
-
-    iterations = iterations_of(args, ITERATIONS)
-    configs = {
-        key: scratch_config(args, DATA, DATA_OPTIONS, WIDTHS, options, iterations)
-        for key, (_, options) in RUNS.items()
-    }
-    done = train_scratch_runs(args, study_dir, configs)
-    splits = cached_splits(configs["zeros"], args.data_root)
-    rows = {key: final_numbers(done[key], splits) for key in RUNS}
-    labels = {key: label for key, (label, _) in RUNS.items()}
+    study = train_study(args, study_dir, RUNS, data=DATA, data_options=DATA_OPTIONS,
+                        widths=WIDTHS, iterations=ITERATIONS)  # fmt: skip
+    iterations = study.iterations
     title = f"Initialization: [2, 10, 5, 1] on {DATA}, lr {args.lr:g}, {iterations:,} iterations"
-    draw_costs(study_dir, {labels[k]: done[k]["history"] for k in RUNS}, title)
-    draw_boundaries(study_dir, rows, labels, splits, title)
+    draw_study(study_dir, study, title)
     return {
         "title": title,
         "iterations": iterations,
-        "data": {"name": DATA, **DATA_OPTIONS, "info": splits.info.get("layout", "")},
-        "rows": rows,
+        "data": {"name": DATA, **DATA_OPTIONS, "info": study.splits.info.get("layout", "")},
+        "rows": study.rows,
         "published": PUBLISHED,
     }
 
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     rows = record["rows"]
-    labels = {key: label for key, (label, _) in RUNS.items()}
+    labels = labels_of(RUNS)
     course = course_budget(record, ITERATIONS, LR)
     data = record["data"]
     protocol = (
@@ -113,12 +102,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         f"lr {record['options']['lr']:g}, {record['iterations']:,} iterations. Random weights are "
         "drawn after `np.random.seed(3)`, as in the course. Nothing is selected: every number is "
         "the model's after the last iteration (the course reports the final model)."
-    )
-    if not course:
-        protocol += (
-            "\n\n**Not the course's budget** (`--quick`, `--iterations` or `--lr`): the published "
-            "numbers are left out."
-        )
+    ) + budget_note(course)
     accuracy = table(
         accuracy_lines(rows, labels, record["published"] if course else None),
         ACCURACY_HEADERS,

@@ -40,15 +40,13 @@ from nnzoo.experiments.scratch_runs import (
     ACCURACY_HEADERS,
     accuracy_lines,
     add_scratch_arguments,
+    budget_note,
     course_budget,
-    draw_boundaries,
-    draw_costs,
+    draw_study,
     figure_sections,
     final_model,
-    final_numbers,
-    iterations_of,
-    scratch_config,
-    train_scratch_runs,
+    labels_of,
+    train_study,
 )
 from nnzoo.report.markdown import table
 
@@ -94,30 +92,20 @@ def l2_penalty(run_dir: str, lambd: float, m: int) -> float:
 
 
 def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
-    from nnzoo.runs.train import cached_splits
-
-    iterations = iterations_of(args, ITERATIONS)
-    configs = {
-        key: scratch_config(args, DATA, DATA_OPTIONS, WIDTHS, {**INIT, **options}, iterations)
-        for key, (_, options) in RUNS.items()
-    }
-    done = train_scratch_runs(args, study_dir, configs)
-    splits = cached_splits(configs["none"], args.data_root)
-    rows = {key: final_numbers(done[key], splits) for key in RUNS}
+    study = train_study(args, study_dir, RUNS, data=DATA, data_options=DATA_OPTIONS,
+                        widths=WIDTHS, iterations=ITERATIONS, init=INIT)  # fmt: skip
+    rows, m = study.rows, len(study.splits.train)
     for key, (_, options) in RUNS.items():
-        rows[key]["l2_penalty"] = l2_penalty(
-            rows[key]["run"], options.get("lambd", 0.0), len(splits.train)
-        )
-    labels = {key: label for key, (label, _) in RUNS.items()}
+        rows[key]["l2_penalty"] = l2_penalty(rows[key]["run"], options.get("lambd", 0.0), m)
     title = (
         f"Regularization: [2, 20, 3, 1] on {DATA} (noise {DATA_OPTIONS['noise']:g}, "
-        f"{DATA_OPTIONS['train_size']} training points), lr {args.lr:g}, {iterations:,} iterations"
+        f"{DATA_OPTIONS['train_size']} training points), lr {args.lr:g}, "
+        f"{study.iterations:,} iterations"
     )
-    draw_costs(study_dir, {labels[k]: done[k]["history"] for k in RUNS}, title)
-    draw_boundaries(study_dir, rows, labels, splits, title)
+    draw_study(study_dir, study, title)
     return {
         "title": title,
-        "iterations": iterations,
+        "iterations": study.iterations,
         "data": {"name": DATA, **DATA_OPTIONS},
         "candidates": CANDIDATES,
         "rows": rows,
@@ -127,7 +115,7 @@ def run(args: argparse.Namespace, study_dir: Path) -> dict[str, Any]:
 
 def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
     rows = record["rows"]
-    labels = {key: label for key, (label, _) in RUNS.items()}
+    labels = labels_of(RUNS)
     course = course_budget(record, ITERATIONS, LR)
     data = record["data"]
     tried = [
@@ -157,12 +145,7 @@ def report(study_dir: Path, record: dict[str, Any]) -> list[tuple[str, str]]:
         "every iteration (the notebook reseeds NumPy in every forward pass, so it drops the "
         "same units each time); accuracies are of the network without dropout, as the "
         "course's `predict`."
-    )
-    if not course:
-        protocol += (
-            "\n\n**Not the course's budget** (`--quick`, `--iterations` or `--lr`): the published "
-            "numbers are left out."
-        )
+    ) + budget_note(course)
     lines = accuracy_lines(rows, labels, record["published"] if course else None)
     for line, row in zip(lines, rows.values()):
         line.append(f"{row['costs'][-1][1] + row['l2_penalty']:.6f}")

@@ -11,7 +11,7 @@ import argparse
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -32,6 +32,10 @@ from nnzoo.runs.rundir import StudyDir
 
 COST_EVERY = 1000  # the course prints (and plots) the cost every 1000 iterations
 QUICK_ITERATIONS = 200  # --quick: a smoke test
+NOT_COURSE_BUDGET = (
+    "\n\n**Not the course's budget** (`--quick`, `--iterations` or `--lr`): the published "
+    "numbers are left out."
+)
 
 
 def add_scratch_arguments(
@@ -103,6 +107,73 @@ def train_scratch_runs(
     results by key."""
     tasks = [task_for(args, study_dir, key, config) for key, config in configs.items()]
     return {d["key"]: d for d in run_tasks(tasks, args.jobs)}
+
+
+class StudyRuns(NamedTuple):
+    """A study's trained runs, by run key.
+
+    Attributes:
+        iterations: the iterations each run was trained for.
+        done: `train_scratch_runs`'s results.
+        splits: the data's train, val and test splits (the same for every run).
+        rows: `final_numbers` of each run.
+        labels: each run's label, for plots and tables.
+    """
+
+    iterations: int
+    done: dict[str, dict[str, Any]]
+    splits: Any
+    rows: dict[str, dict[str, Any]]
+    labels: dict[str, str]
+
+
+def labels_of(runs: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
+    """run key -> label, from a study's ``RUNS`` (key -> (label, model options))."""
+    return {key: label for key, (label, _) in runs.items()}
+
+
+def train_study(
+    args: argparse.Namespace,
+    study_dir: Path,
+    runs: Mapping[str, tuple[str, Mapping[str, Any]]],
+    *,
+    data: str,
+    data_options: Mapping[str, Any],
+    widths: Sequence[int],
+    iterations: int,
+    init: Mapping[str, Any] | None = None,
+) -> StudyRuns:
+    """Train (or pick up) every run of a study on the same data, and read its final numbers.
+
+    Args:
+        args: the study's flags (`add_scratch_arguments`).
+        study_dir: the study folder; run ``key`` trains in ``runs/<key>``.
+        runs: key -> (label, ``scratch-mlp`` options).
+        data: the dataset's name.
+        data_options: its options (``train_size`` is the batch).
+        widths: the hidden widths.
+        iterations: the course's iterations (`iterations_of` applies the flags).
+        init: model options every run shares, under its own.
+    """
+    from nnzoo.runs.train import cached_splits
+
+    n = iterations_of(args, iterations)
+    configs = {
+        key: scratch_config(args, data, data_options, widths, {**(init or {}), **options}, n)
+        for key, (_, options) in runs.items()
+    }
+    done = train_scratch_runs(args, study_dir, configs)
+    splits = cached_splits(next(iter(configs.values())), args.data_root)
+    rows = {key: final_numbers(done[key], splits) for key in runs}
+    return StudyRuns(n, done, splits, rows, labels_of(runs))
+
+
+def draw_study(study_dir: Path, study: StudyRuns, title: str) -> None:
+    """plots/costs.png, plots/costs-log.png (`draw_costs`) and plots/boundaries.png
+    (`draw_boundaries`) of every run."""
+    histories = {study.labels[k]: study.done[k]["history"] for k in study.rows}
+    draw_costs(study_dir, histories, title)
+    draw_boundaries(study_dir, study.rows, study.labels, study.splits, title)
 
 
 def classes_of(model: torch.nn.Module, points: np.ndarray) -> np.ndarray:
@@ -206,6 +277,11 @@ def draw_costs(
 def course_budget(record: dict[str, Any], iterations: int, lr: float) -> bool:
     """Whether a study ran the course's budget (so that its published numbers compare)."""
     return record["iterations"] == iterations and record["options"].get("lr") == lr
+
+
+def budget_note(course: bool) -> str:
+    """The report's note that the published numbers are left out, unless ``course``."""
+    return "" if course else NOT_COURSE_BUDGET
 
 
 def accuracy_lines(

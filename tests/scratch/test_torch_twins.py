@@ -65,6 +65,31 @@ def numpy_step(model, grads):
         p -= LR * grads[name]
 
 
+def close_all(arrays, pairs, grad=False):
+    """Each NumPy array (by name) against its torch twin parameter, or that parameter's grad."""
+    for name, p in pairs.items():
+        close(arrays[name].reshape(p.shape), p.grad if grad else p)
+
+
+def assert_twins_train_alike(model, X, Y, torch_cost, pairs, parameters):
+    """The NumPy model's cost and gradients on (X, Y) equal ``torch_cost()`` and the grads of
+    its twin parameters ``pairs`` (NumPy name -> parameter); after `STEPS` steps of
+    ``p -= LR * g`` against ``torch.optim.SGD(parameters)``, so do the parameters."""
+    cost, grads = model.gradients(X, Y)
+    J = torch_cost()
+    J.backward()
+    assert cost == pytest.approx(J.item(), abs=1e-12)
+    close_all(grads, pairs, grad=True)
+    opt = torch.optim.SGD(parameters, lr=LR)
+    for _ in range(STEPS):
+        _, grads = model.gradients(X, Y)
+        numpy_step(model, grads)
+        opt.zero_grad()
+        torch_cost().backward()
+        opt.step()
+    close_all(model.params, pairs)
+
+
 # -- DeepNetwork vs nnzoo's mlp --------------------------------------------------------------
 
 
@@ -79,6 +104,14 @@ def mlp_twin(net):
             linear.weight.copy_(t(net.params[f"W{l}"]))
             linear.bias.copy_(t(net.params[f"b{l}"].ravel()))
     return model, linears
+
+
+def linear_pairs(linears):
+    """W1, b1, W2, ... -> the weight and bias of each Linear."""
+    pairs = {}
+    for l, linear in enumerate(linears, start=1):
+        pairs[f"W{l}"], pairs[f"b{l}"] = linear.weight, linear.bias
+    return pairs
 
 
 def mlp_forward(model, X, masks=None, keep_prob=1.0):
@@ -129,24 +162,7 @@ def test_deep_network_equals_nnzoo_mlp(hidden, output, lambd):
 
     Z, _ = net.forward(X)
     close(Z.T, mlp_forward(model, X))
-    cost, grads = net.gradients(X, Y)
-    J = torch_cost()
-    J.backward()
-    assert cost == pytest.approx(J.item(), abs=1e-12)
-    for l, linear in enumerate(linears, start=1):
-        close(grads[f"W{l}"], linear.weight.grad)
-        close(grads[f"b{l}"].ravel(), linear.bias.grad)
-
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    for _ in range(STEPS):
-        _, grads = net.gradients(X, Y)
-        numpy_step(net, grads)
-        opt.zero_grad()
-        torch_cost().backward()
-        opt.step()
-    for l, linear in enumerate(linears, start=1):
-        close(net.params[f"W{l}"], linear.weight)
-        close(net.params[f"b{l}"].ravel(), linear.bias)
+    assert_twins_train_alike(net, X, Y, torch_cost, linear_pairs(linears), model.parameters())
     assert net.cost(X, Y) == pytest.approx(torch_cost().item(), abs=1e-12)
 
 
@@ -155,6 +171,7 @@ def test_deep_network_with_dropout_equals_mlp_with_the_same_masks(output):
     keep_prob = 0.7
     net, X, Y = deep_case("relu", output, 0.2, keep_prob=keep_prob, seed=1)
     model, linears = mlp_twin(net)
+    pairs = linear_pairs(linears)
     m = X.shape[1]
     rng = np.random.default_rng(11)
     opt = torch.optim.SGD(model.parameters(), lr=LR)
@@ -172,14 +189,10 @@ def test_deep_network_with_dropout_equals_mlp_with_the_same_masks(output):
         J.backward()
         assert loss + net.penalty(m) == pytest.approx(J.item(), abs=1e-12)
         if step == 0:
-            for l, linear in enumerate(linears, start=1):
-                close(grads[f"W{l}"], linear.weight.grad)
-                close(grads[f"b{l}"].ravel(), linear.bias.grad)
+            close_all(grads, pairs, grad=True)
         numpy_step(net, grads)
         opt.step()
-    for l, linear in enumerate(linears, start=1):
-        close(net.params[f"W{l}"], linear.weight)
-        close(net.params[f"b{l}"].ravel(), linear.bias)
+    close_all(net.params, pairs)
 
 
 # -- LogisticRegression vs torch.nn.Linear -----------------------------------------------------
@@ -204,22 +217,8 @@ def test_logistic_regression_equals_torch_linear(lambd):
 
     Z, _ = model.forward(X)
     close(Z.T, linear(t(X.T)))
-    cost, grads = model.gradients(X, Y)
-    J = torch_cost()
-    J.backward()
-    assert cost == pytest.approx(J.item(), abs=1e-12)
-    close(grads["w"].T, linear.weight.grad)
-    close(grads["b"].ravel(), linear.bias.grad)
-
-    opt = torch.optim.SGD(linear.parameters(), lr=LR)
-    for _ in range(STEPS):
-        _, grads = model.gradients(X, Y)
-        numpy_step(model, grads)
-        opt.zero_grad()
-        torch_cost().backward()
-        opt.step()
-    close(model.params["w"].T, linear.weight)
-    close(model.params["b"].ravel(), linear.bias)
+    pairs = {"w": linear.weight, "b": linear.bias}  # w (6, 1) is weight (1, 6) transposed
+    assert_twins_train_alike(model, X, Y, torch_cost, pairs, linear.parameters())
     close(model.predict_proba(X).T, torch.sigmoid(linear(t(X.T))))
 
 
@@ -311,19 +310,5 @@ def test_elman_rnn_equals_torch(twin_type, many_to_many, output):
 
     Z, _ = model.forward(x)
     close(Z.transpose(1, 2, 0) if many_to_many else Z.T, logits())
-    cost, grads = model.gradients(x, Y)
-    J = torch_cost()
-    J.backward()
-    assert cost == pytest.approx(J.item(), abs=1e-12)
-    for name, p in pairs.items():
-        close(grads[name].reshape(p.shape), p.grad)
-
-    opt = torch.optim.SGD([p for p in twin.parameters() if p.requires_grad], lr=LR)
-    for _ in range(STEPS):
-        _, grads = model.gradients(x, Y)
-        numpy_step(model, grads)
-        opt.zero_grad()
-        torch_cost().backward()
-        opt.step()
-    for name, p in pairs.items():
-        close(model.params[name].reshape(p.shape), p)
+    trained = [p for p in twin.parameters() if p.requires_grad]
+    assert_twins_train_alike(model, x, Y, torch_cost, pairs, trained)

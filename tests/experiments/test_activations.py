@@ -5,20 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from nnzoo.experiments import rebuild_report
 from nnzoo.experiments.activations import NAMES
 from tests.experiments.conftest import study
+from tests.scratch.test_activations import TORCH  # torch's functions: the references
 
-# the independent references: torch's functions (leaky slope 0.01, ELU alpha 1)
-TORCH = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
-    "elu": lambda z: F.elu(z, 1.0),
-}
 # the range as its bounds (low, high); in float64 tanh(-30) is -1.0 itself
 RANGES = {
     "(0, 1)": (0, 1),

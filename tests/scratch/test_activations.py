@@ -7,6 +7,8 @@ import torch.nn.functional as F
 
 from nnzoo.scratch.activations import ACTIVATIONS, log_softmax, sigmoid, softmax
 
+# the independent references: torch's functions (leaky slope 0.01, ELU alpha 1); the
+# activations study's test reads them too
 TORCH = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,

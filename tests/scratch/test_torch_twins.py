@@ -225,6 +225,19 @@ def test_logistic_regression_equals_torch_linear(lambd):
 # -- ElmanRNN vs torch.nn.RNN and nnzoo's elman cell -------------------------------------------
 
 
+def copy_elman(model, weight_ih, weight_hh, bias_ih, bias_hh):
+    """The NumPy model's Wax, Waa and ba into a torch Elman layer's weights, bias_hh frozen at 0
+    (ba is one vector; keep the second at 0). Returns the NumPy name -> parameter pairs."""
+    p = model.params
+    with torch.no_grad():
+        weight_ih.copy_(t(p["Wax"]))
+        weight_hh.copy_(t(p["Waa"]))
+        bias_ih.copy_(t(p["ba"].ravel()))
+        bias_hh.zero_()
+    bias_hh.requires_grad_(False)
+    return {"Wax": weight_ih, "Waa": weight_hh, "ba": bias_ih}
+
+
 class TorchRNNTwin(nn.Module):
     """torch.nn.RNN (time first) with bias_hh frozen at 0, and a Linear head."""
 
@@ -232,18 +245,10 @@ class TorchRNNTwin(nn.Module):
         super().__init__()
         self.rnn = nn.RNN(model.n_x, model.n_a, nonlinearity="tanh").double()
         self.head = nn.Linear(model.n_a, model.n_y).double()
-        p = model.params
-        with torch.no_grad():
-            self.rnn.weight_ih_l0.copy_(t(p["Wax"]))
-            self.rnn.weight_hh_l0.copy_(t(p["Waa"]))
-            self.rnn.bias_ih_l0.copy_(t(p["ba"].ravel()))
-            self.rnn.bias_hh_l0.zero_()
-        self.rnn.bias_hh_l0.requires_grad_(False)  # ba is one vector; keep the second at 0
-        self.pairs = {
-            "Wax": self.rnn.weight_ih_l0,
-            "Waa": self.rnn.weight_hh_l0,
-            "ba": self.rnn.bias_ih_l0,
-        }
+        rnn = self.rnn
+        self.pairs = copy_elman(
+            model, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+        )
 
     def hidden(self, x):
         """x (n_x, m, T) -> h (m, T, n_a)."""
@@ -258,15 +263,8 @@ class NnzooElmanTwin(nn.Module):
         super().__init__()
         self.cell = create_cell("elman", model.n_x, model.n_a).double()
         self.head = nn.Linear(model.n_a, model.n_y).double()
-        p = model.params
-        with torch.no_grad():
-            self.cell.weight_ih.copy_(t(p["Wax"]))
-            self.cell.weight_hh.copy_(t(p["Waa"]))
-            self.cell.bias_ih.copy_(t(p["ba"].ravel()))
-            self.cell.bias_hh.zero_()
-        self.cell.bias_hh.requires_grad_(False)
-        self.pairs = {"Wax": self.cell.weight_ih, "Waa": self.cell.weight_hh}
-        self.pairs["ba"] = self.cell.bias_ih
+        cell = self.cell
+        self.pairs = copy_elman(model, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
 
     def hidden(self, x):
         out, _ = unroll(self.cell, t(x.transpose(1, 2, 0)))  # (m, T, n_a)

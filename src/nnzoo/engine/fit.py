@@ -31,10 +31,28 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (momentum), Adam, AdamW or RMSprop; ``weight_decay`` is the L2 coefficient."""
-    params, lr, wd = model.parameters(), config.lr, config.weight_decay
+    """SGD (momentum), Adam, AdamW or RMSprop; ``weight_decay`` is the L2 coefficient.
+
+    A model with a ``parameter_groups(lr) -> list[dict]`` method gives its own groups, each
+    with its own ``lr`` (a pretrained backbone fine-tuned at a fraction of the head's rate,
+    `nnzoo.models.transfer`); any other model is one group at ``train.lr``. Parameters with
+    ``requires_grad = False`` (frozen layers) are left out either way, and every group keeps
+    the lr it starts at as ``initial_lr`` for the schedules.
+    """
+    lr, wd = config.lr, config.weight_decay
     if not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"train.lr={lr!r}: expected a learning rate > 0")
+    groups = getattr(model, "parameter_groups", None)
+    groups = groups(lr) if callable(groups) else [{"params": list(model.parameters())}]
+    params = [
+        {**group, "params": [p for p in group["params"] if p.requires_grad]} for group in groups
+    ]
+    params = [group for group in params if group["params"]]
+    if not params:
+        raise ConfigError(
+            f"model {type(model).__name__} has no trainable parameters (all have "
+            "requires_grad = False); unfreeze some layers"
+        )
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
     elif config.optimizer == "adam":

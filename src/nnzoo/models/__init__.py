@@ -40,6 +40,7 @@ from nnzoo.models import sequence_classifier  # noqa: E402, F401  isort: skip
 from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: skip
 from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
 from nnzoo.models import scratch  # noqa: E402, F401  isort: skip
+from nnzoo.models import transfer  # noqa: E402, F401  isort: skip
 from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
 
 

@@ -11,12 +11,12 @@ from nnzoo.cells.registry import CELLS
 from nnzoo.config import ModelConfig
 from nnzoo.errors import ConfigError
 from nnzoo.models import (
-    EXAMPLE_INPUT_SHAPE,
     MAX_PARAMETERS,
     MODELS,
     check_model,
     check_size,
     create_model,
+    example_input_shape,
     list_models,
     takes_input_shape,
 )
@@ -34,7 +34,7 @@ def config_of(name, cell, **options):
 
 def build_real(config, features=5, classes=4):
     """The model built the plain way, without the size check."""
-    first = EXAMPLE_INPUT_SHAPE if takes_input_shape(config.name) else features
+    first = example_input_shape(config.name) if takes_input_shape(config.name) else features
     return MODELS.create(config.name, first, classes, **config.options)
 
 
@@ -43,11 +43,11 @@ def test_the_meta_count_equals_the_real_models_and_the_weights_are_unchanged(nam
     config = config_of(name, cell)
     torch.manual_seed(3)
     real = build_real(config)
-    first = EXAMPLE_INPUT_SHAPE if takes_input_shape(name) else 5
+    first = example_input_shape(name) if takes_input_shape(name) else 5
     counted = check_size(config, lambda: MODELS.create(name, first, 4, **config.options), "")
     assert counted == count_parameters(real)
     torch.manual_seed(3)
-    checked = create_model(config, 5, 4, EXAMPLE_INPUT_SHAPE)  # meta build first, then real
+    checked = create_model(config, 5, 4, example_input_shape(name))  # meta build, then real
     assert all(p.device.type == "cpu" for p in checked.parameters())
     state, expected = checked.state_dict(), real.state_dict()
     assert state.keys() == expected.keys()

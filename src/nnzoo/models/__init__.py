@@ -98,17 +98,24 @@ def create_model(
     return build()
 
 
+def example_input_shape(name: str) -> tuple[int, ...]:
+    """A per-example shape model ``name`` takes, for checks without data: its factory's
+    ``example_input_shape`` (e.g. 3 x 32 x 32 for a pretrained backbone), else a 28x28 image."""
+    return tuple(getattr(MODELS.get(name), "example_input_shape", EXAMPLE_INPUT_SHAPE))
+
+
 def check_model(config: ModelConfig) -> None:
     """Fail on a bad model name, option or size without the data, and without memory.
 
-    Builds the model on the meta device for a stand-in input (one feature, or a 28x28 image);
-    an image model's complaint about the input shape alone is left for when the data's shape
-    is known.
+    Builds the model on the meta device for a stand-in input (one feature, or the model's
+    `example_input_shape`); an image model's complaint about the input shape alone is left for
+    when the data's shape is known.
     """
     with contextlib.suppress(InputShapeError):
-        build = _builder(config, 1, 2, EXAMPLE_INPUT_SHAPE)
+        shape = example_input_shape(config.name)
+        build = _builder(config, 1, 2, shape)
         if takes_input_shape(config.name):
-            data = f"for a stand-in input of shape {EXAMPLE_INPUT_SHAPE} and 2 classes"
+            data = f"for a stand-in input of shape {shape} and 2 classes"
         else:
             data = "even for 1 input feature and 2 classes"
         check_size(config, build, data)

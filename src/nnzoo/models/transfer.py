@@ -138,6 +138,8 @@ class EfficientNetLite0(ImageModel):
     ``dropout``, ``head`` = Linear(1280, K); buffers ``mean`` and ``std`` (not saved).
     """
 
+    example_input_shape = (3, MIN_SIZE, MIN_SIZE)  # the smallest it takes, for checks without data
+
     pretrained_cfg = PRETRAINED_CFG
 
     def __init__(

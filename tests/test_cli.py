@@ -73,6 +73,7 @@ def test_list_names_cells_models_and_datasets(capsys):
 
 def test_data_list_marks_generated_datasets(capsys, tmp_path):
     from nnzoo.data import DOWNLOADS, GENERATED, list_datasets
+    from nnzoo.data.registry import FOLDERS
 
     (tmp_path / "uci-har").mkdir()
     code, out, _ = run(capsys, "data", "list", "--data-root", str(tmp_path))
@@ -85,7 +86,8 @@ def test_data_list_marks_generated_datasets(capsys, tmp_path):
     assert lines["uci-har"][1:3] == ["present", "downloadable"]
     assert lines["uci-har"][-1] == str(tmp_path / "uci-har")
     for name in set(list_datasets()) - GENERATED - {"uci-har"}:
-        assert lines[name][1] == "absent" and lines[name][-1] == str(tmp_path / name)
+        where = tmp_path / FOLDERS.get(name, name)  # dogs-vs-cats: dogs-vs-cats-subset/train
+        assert lines[name][1] == "absent" and lines[name][-1] == str(where)
         assert ("downloadable" in lines[name]) == (name in DOWNLOADS)
 
 

@@ -354,11 +354,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from nnzoo.data import DOWNLOADS, GENERATED, data_root, list_datasets
+    from nnzoo.data.registry import dataset_folder
 
     root = data_root(args.data_root)
     if args.action == "list":
         for name in list_datasets():
-            where = root / name
+            where = dataset_folder(root, name)
             if name in GENERATED:  # drawn from a seed: nothing to find under the data root
                 print(f"{name:16s} {'generated':9s} {'no file needed':20s} -")
                 continue
@@ -367,7 +368,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             print(f"{name:16s} {state:9s} {how:20s} {where}")
         return 0
     if args.action == "path":
-        print(root if not args.name else root / args.name)
+        print(root if not args.name else dataset_folder(root, args.name))
         return 0
     if not args.name:
         raise ConfigError("nnzoo data download: expected a dataset name, e.g. uci-har")

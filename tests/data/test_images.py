@@ -371,7 +371,9 @@ def test_bad_options_are_one_line_config_errors(tmp_path, options, needle):
 def test_dogs_vs_cats_finds_the_subset_and_labels_dog_one(tmp_path):
     made = make_folder(tmp_path / "dogs-vs-cats-subset" / "train", ext="jpg")
     (tmp_path / "dogs-vs-cats-subset" / "PROVENANCE.md").write_text("where from\n")
-    parts = read_dogs_vs_cats(tmp_path / "dogs-vs-cats", size=S)  # the default folder is absent
+    splits = load_dataset("dogs-vs-cats", root=tmp_path, size=S)  # <root>/dogs-vs-cats-subset/train
+    assert splits.info["source"] == str(tmp_path / "dogs-vs-cats-subset" / "train")
+    parts = read_dogs_vs_cats(tmp_path / "dogs-vs-cats-subset", size=S)  # the folder above train/
     assert parts.class_names == ["cat", "dog"] and parts.name == "dogs-vs-cats"
     assert parts.info["source"] == str(tmp_path / "dogs-vs-cats-subset" / "train")
     for part in (parts.train, parts.val, parts.test):

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, standardize
-from nnzoo.data.registry import DATASETS, DEFAULTS, DOWNLOADS, GENERATED, RemoteFile
+from nnzoo.data.registry import (
+    DATASETS,
+    DEFAULTS,
+    DOWNLOADS,
+    GENERATED,
+    RemoteFile,
+    dataset_folder,
+)
 from nnzoo.data.splits import SPLITS, split_plan
 
 # Importing the readers registers them.
@@ -76,7 +83,7 @@ def load_dataset(
             ``val_subjects``) or, as ``standardize_features``, to the scaling. None keeps the
             default.
     """
-    source = Path(path).expanduser() if path else data_root(root) / name
+    source = Path(path).expanduser() if path else dataset_folder(data_root(root), name)
     plan = split_plan(name, split, options)  # bad names fail before the file system is touched
     if not source.exists() and name not in GENERATED:
         hint = (

@@ -85,7 +85,7 @@ from torch import Tensor
 
 from nnzoo.data.augment import Compose, augmentation
 from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, check_int
-from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
+from nnzoo.data.registry import DATASETS, DEFAULTS, FOLDERS, DatasetDefaults
 from nnzoo.data.sequences import TEST_SEED
 from nnzoo.data.splits import check_fraction, prepare, split_random
 from nnzoo.errors import ConfigError, warn
@@ -634,15 +634,14 @@ def read_image_folder(
     )  # fmt: skip
 
 
+FOLDERS["dogs-vs-cats"] = "dogs-vs-cats-subset/train"  # under the data root, as shared/ holds it
+
+
 def dogs_vs_cats_folder(source: Path) -> Path:
-    """``source``, its ``train`` sub-folder, or (``source`` missing) the subset's folder
-    ``<source>/../dogs-vs-cats-subset/train``."""
+    """``source``, or its ``train`` sub-folder (Kaggle's archive holds train/ and test1/)."""
     source = Path(source).expanduser()
     if (source / "train").is_dir():
         return source / "train"
-    subset = source.parent / "dogs-vs-cats-subset" / "train"
-    if not source.exists() and subset.is_dir():
-        return subset
     return source
 
 

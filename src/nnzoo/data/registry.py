@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nnzoo.data.base import DataParts
@@ -50,3 +51,12 @@ DEFAULTS: dict[str, DatasetDefaults] = {}
 
 # datasets drawn from a seed: they read no files, so need no folder under the data root
 GENERATED: set[str] = set()
+
+# name -> its folder under the data root, where that is not <name> (dogs-vs-cats: the subset's
+# train/ folder, as the shared data holds it)
+FOLDERS: dict[str, str] = {}
+
+
+def dataset_folder(root: Path, name: str) -> Path:
+    """Where dataset ``name`` lives under the data root ``root``."""
+    return root / FOLDERS.get(name, name)

@@ -3,6 +3,7 @@
     nnzoo train [CONFIG.toml] [--cell larnn --hidden 64 ...]   train (or resume) a run
     nnzoo evaluate RUN_DIR|CHECKPOINT [--split test]           metrics, confusion matrix
     nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
+    nnzoo predict RUN_DIR image.jpg [...] | FOLDER [--sheet S.png]   images: a sentence / id,label
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
     nnzoo list [cells|models|datasets|splits|tasks|studies|recipes]
     nnzoo data list | download NAME | path
@@ -168,11 +169,16 @@ def build_parser() -> Parser:
     p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.add_argument("--data-path", help="read the split from this file or folder instead")
 
-    p = sub.add_parser("predict", help="class and probability for each sequence of a file")
+    p = sub.add_parser("predict", help="class and probability for each sequence or image")
     p.add_argument("run", help="a run folder or a checkpoint file")
-    p.add_argument("input", help=".npz (X, optional lengths) or .csv (sequence, time, features)")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help=".npz (X, optional lengths) or .csv (sequence, time, features); for a model "
+        "trained on images: image files, or a folder of them (a Kaggle-style id,label CSV)",
+    )  # fmt: skip
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
     p.add_argument("--output", help="write the predictions as CSV here (default: stdout)")
+    p.add_argument("--sheet", help="images: also draw a contact sheet of the predictions (PNG)")
 
     p = sub.add_parser("summary", help="per-layer parameter table of a model")
     p.add_argument("source", nargs="?", help="a TOML config, a run folder or a checkpoint")
@@ -287,9 +293,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     hint = "pass another --output (a file path), or leave it out to print to stdout"
     if args.output:
         check_writable(args.output, folder=False, hint=hint)  # before any work
+    if args.sheet:
+        sheet_hint = "pass another --sheet (a .png file path)"
+        check_writable(args.sheet, folder=False, hint=sheet_hint)
+        if len(args.inputs) > 1 or not Path(args.sheet).suffix.lower() == ".png":
+            raise ConfigError(f"--sheet={args.sheet}: expected one input and a .png file name")
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     task = create_task(ckpt["run_config"].task)
-    text = task.predict_file(model, Path(args.input), ckpt["extra"])
+    sheet = Path(args.sheet) if args.sheet else None
+    texts = [task.predict_file(model, Path(i), ckpt["extra"], sheet) for i in args.inputs]
+    text = texts[0] if len(texts) == 1 else "".join(texts)
     if args.output:
         try:
             write_atomic(args.output, text)

@@ -99,3 +99,79 @@ def test_predict_refuses_a_checkpoint_extra_without_names_or_features(tmp_path, 
     with pytest.raises(ConfigError, match=match) as info:
         Classify().predict_file(None, tmp_path / "new.csv", extra)
     assert "train the run again" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_log_loss_is_kaggles_clipped_binary_cross_entropy():
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    from nnzoo.tasks.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    p = rng.random(50)
+    p[:3] = [0.0, 1.0, 1e-20]  # certain and wrong / right: clipped to 1e-15, as Kaggle does
+    y = rng.integers(0, 2, 50)
+    y[:3] = [1, 0, 1]
+    clipped = np.clip(p, 1e-15, 1 - 1e-15)
+    probs = np.stack([1 - p, p], axis=1)
+    assert log_loss(probs, y) == pytest.approx(sklearn_log_loss(y, clipped), rel=1e-12)
+    by_hand = -np.mean(np.log(np.where(y == 1, clipped, 1 - clipped)))
+    assert log_loss(probs, y) == pytest.approx(by_hand, rel=1e-12)
+    three = rng.dirichlet(np.ones(3), size=40)
+    labels = rng.integers(0, 3, 40)
+    assert log_loss(three, labels) == pytest.approx(sklearn_log_loss(labels, three), rel=1e-12)
+
+
+def image_run(tmp_path):
+    """A tiny cat / dog image-folder run (8 x 8 pixels) and its folder of images."""
+    from tests.data.test_images import make_folder
+
+    make_folder(tmp_path / "pets", per_class=8)
+    out = tmp_path / "run"
+    argv = ["train", "--data", "image-folder", "--data-path", str(tmp_path / "pets"),
+            "--model", "vgg", "--set", "model.options.blocks=[1]", "--set",
+            "model.options.width=4", "--set", "model.options.head=8", "--set",
+            "data.options.size=8", "--set", "task.options.binary=true",
+            "--epochs", "1", "--batch-size", "4", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    return out, tmp_path / "pets"
+
+
+def test_predict_images_sentences_kaggle_csv_and_contact_sheet(tmp_path, capsys):
+    from nnzoo.data.images import decode_image
+
+    out, pets = image_run(tmp_path)
+    results = json.loads((out / "results.json").read_text())
+    assert isinstance(results["test"]["log_loss"], float)
+    capsys.readouterr()
+    trained = load_trained(out)
+    trained.model.eval()
+
+    def p_dog(path):  # the model itself on the image decoded as training decoded it
+        x = torch.from_numpy(decode_image(path, 8, "crop")).float()[None] / 255.0
+        with torch.no_grad():
+            return float(torch.sigmoid(trained.model(x)).squeeze())
+
+    one, two = pets / "dog.3.png", pets / "cat.1.png"
+    assert main(["predict", str(out), str(one), str(two)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for line, path in zip(lines, (one, two)):
+        p = p_dog(path)
+        said = "dog" if p >= 0.5 else "cat"
+        sure = 100 * (p if said == "dog" else 1 - p)
+        assert line == f"{path.name}: I am {sure:.1f}% sure this is a {said}"
+
+    (pets / "notes.txt").write_text("not an image")
+    sheet = tmp_path / "sheet.png"
+    assert main(["predict", str(out), str(pets), "--output", str(tmp_path / "sub.csv"),
+                 "--sheet", str(sheet)]) == 0  # fmt: skip
+    rows = (tmp_path / "sub.csv").read_text().splitlines()
+    assert rows[0] == "id,label" and len(rows) == 1 + 16
+    by_id = {}
+    for row in rows[1:]:
+        key, value = row.split(",")
+        by_id.setdefault(key, []).append(float(value))
+    assert sorted(by_id) == sorted(str(i) for i in range(8))  # Kaggle ids: cat.3.png -> 3
+    cat3, dog3 = p_dog(pets / "cat.3.png"), p_dog(pets / "dog.3.png")  # natural order
+    assert by_id["3"] == pytest.approx([cat3, dog3], abs=1e-6)
+    assert sheet.exists()
+    assert "notes.txt" in capsys.readouterr().err  # skipped with a warning naming it

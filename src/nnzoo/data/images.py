@@ -270,6 +270,24 @@ def visible_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: natural(p.relative_to(folder).as_posix()))
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files below ``folder`` (new images to predict: no classes needed), in natural
+    order; files that are not images are named in one warning, and none at all is an error."""
+    Image, _ = import_pil()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such file or folder; give an image file or a folder of them")
+    extensions = Image.registered_extensions()
+    found = visible_files(folder)
+    images = [p for p in found if p.suffix.lower() in extensions]
+    others = [p.relative_to(folder).as_posix() for p in found if p.suffix.lower() not in extensions]
+    if others:
+        warn(f"{folder}: skipped {len(others)} file(s) that are not images: {', '.join(others)}")
+    if not images:
+        raise DataError(f"{folder}: no image files in it; give a folder of JPEG or PNG files")
+    return images
+
+
 def find_images(folder: Path) -> tuple[list[tuple[str, str]], list[str], str]:
     """The image files of ``folder`` and their classes, by the layouts of the module docstring.
 
@@ -566,6 +584,8 @@ def read_images(
         ),
         "train": f"{len(train)} images",
         "augment": f"{transform} (training batches only)" if transform else "none",
+        "image_size": size,  # how `nnzoo predict` decodes new images
+        "resize": resize,
     }
     return DataParts(name, train, test, class_names, info, val=val, rows="images")
 

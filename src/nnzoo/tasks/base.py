@@ -155,8 +155,11 @@ class Task:
             if isinstance(value, int | float)
         )
 
-    def predict_file(self, model: nn.Module, path: Path, extra: dict[str, Any]) -> str:
-        """``nnzoo predict``: the predictions for the new data in ``path``, as CSV text."""
+    def predict_file(
+        self, model: nn.Module, path: Path, extra: dict[str, Any], sheet: Path | None = None
+    ) -> str:
+        """``nnzoo predict``: the predictions for the new data in ``path``, as text (CSV);
+        ``sheet``: a PNG of them too, where the task draws one (images)."""
         raise ConfigError(
             f"nnzoo predict: the {self.name} task does not predict from a file yet; "
             "use nnzoo evaluate, or the run's report, for its decoded examples"

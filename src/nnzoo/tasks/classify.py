@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import TASKS
 from nnzoo.tasks.base import Batch, Section, Step, Task, Totals, move
-from nnzoo.tasks.metrics import classification_report, confusion_matrix
+from nnzoo.tasks.metrics import classification_report, confusion_matrix, log_loss
 
 if TYPE_CHECKING:
     from nnzoo.runs.rundir import RunDir
@@ -118,6 +119,7 @@ class Classify(Task):
         return {
             "loss": metrics["loss"],
             "accuracy": metrics["accuracy"],
+            "log_loss": log_loss(probs.numpy(), data.y.numpy()),  # as Kaggle scores it
             "report": classification_report(data.y, pred, names),
             "confusion": confusion_matrix(data.y, pred, len(names)).tolist(),
         }
@@ -138,11 +140,17 @@ class Classify(Task):
             f"confusion matrix: {png}",
         ])  # fmt: skip
 
-    def predict_file(self, model: nn.Module, path: Path, extra: dict[str, Any]) -> str:
+    def predict_file(
+        self, model: nn.Module, path: Path, extra: dict[str, Any], sheet: Path | None = None
+    ) -> str:
         """``sequence,class,probability``: the most probable class of each sequence in
         ``path`` (a .npz or .csv as the sequences dataset reads, labels not needed), the
-        features scaled as the training data's were."""
+        features scaled as the training data's were. A model trained on image files predicts
+        image files instead (`predict_images`)."""
         from nnzoo.data.base import SequenceSet, restandardize
+
+        if "images" in extra:
+            return self.predict_images(model, path, extra, sheet)
         from nnzoo.data.sequences import read_unlabelled
 
         names, num_features = self.checked_extra(extra)
@@ -154,6 +162,55 @@ class Classify(Task):
             k = int(row.argmax())
             lines.append(f"{seq_id},{names[k]},{float(row[k]):.6f}")
         return "\n".join(lines) + "\n"
+
+    def predict_images(
+        self, model: nn.Module, path: Path, extra: dict[str, Any], sheet: Path | None = None
+    ) -> str:
+        """Predictions for image files, decoded as the training images were (size, resize).
+
+        One file: a sentence, ``cat.7.jpg: I am 99.1% sure this is a dog``. A folder: a CSV of
+        every image in it, Kaggle's submission format for two classes (``id,label``: the id in
+        the file name and the probability of class 1, e.g. dog) and ``id,class,probability``
+        for more; files that are not images are skipped with a warning. ``sheet``: also a
+        contact sheet PNG of the images with their predictions.
+        """
+        from nnzoo.data.base import DataError, SequenceSet
+        from nnzoo.data.images import decode_image, image_files, kaggle_id
+
+        names, _ = self.checked_extra({**extra, "num_features": 1})
+        size, resize = extra["images"]["size"], extra["images"]["resize"]
+        path = Path(path)
+        files = [path] if path.is_file() else image_files(path)
+        try:
+            pixels = np.stack([decode_image(f, size, resize) for f in files])  # (N, 3, S, S)
+        except (OSError, ValueError) as e:
+            raise DataError(
+                f"{path}: cannot decode it as an image ({type(e).__name__}); give a JPEG or PNG "
+                "file, or a folder of them"
+            ) from None
+        x = torch.from_numpy(pixels).float() / 255.0
+        data = SequenceSet(x, torch.zeros(len(x), dtype=torch.long))
+        probs = self.predict(model, data)  # (N, C)
+        best = probs.argmax(-1)
+        if sheet is not None:
+            from nnzoo.report.plots import plot_image_gallery
+
+            captions = [
+                f"{f.name}: {names[int(k)]} {100 * float(p[k]):.1f}%"
+                for f, p, k in zip(files, probs, best)
+            ]
+            plot_image_gallery(x, captions, sheet, title=f"Predictions for {path.name}")
+        if path.is_file():
+            k = int(best[0])
+            return f"{path.name}: I am {100 * float(probs[0, k]):.1f}% sure this is a {names[k]}\n"
+        if self.binary:
+            rows = [f"{kaggle_id(f.name)},{float(p[1]):.6f}" for f, p in zip(files, probs)]
+            return "id,label\n" + "\n".join(rows) + "\n"
+        rows = [
+            f"{kaggle_id(f.name)},{names[int(k)]},{float(p[k]):.6f}"
+            for f, p, k in zip(files, probs, best)
+        ]
+        return "id,class,probability\n" + "\n".join(rows) + "\n"
 
     def checked_extra(self, extra: dict[str, Any]) -> tuple[list[str], int]:
         """The class names and feature count a checkpoint's ``extra`` holds, or one line saying
@@ -184,18 +241,24 @@ class Classify(Task):
         }
 
     def data_extra(self, splits) -> dict[str, Any]:
-        return {
+        extra = {
             "class_names": list(splits.class_names),
             **self.model_dims(splits),
             "standardize": splits.info.get("standardize", {}),
         }
+        if "image_size" in splits.info:  # image files: how new ones are decoded
+            extra["images"] = {"size": splits.info["image_size"], "resize": splits.info["resize"]}
+        return extra
 
     def results(self, splits) -> dict[str, Any]:
         return {"class_names": list(splits.class_names)}
 
     # -- the report ---------------------------------------------------------------------------
     def summary_rows(self, results: dict[str, Any]) -> list[list[Any]]:
-        return [["test accuracy (selected epoch)", results["test"]["accuracy"]]]
+        rows = [["test accuracy (selected epoch)", results["test"]["accuracy"]]]
+        if isinstance(results["test"].get("log_loss"), float):  # runs before it: none
+            rows.append(["test log loss, Kaggle's (selected epoch)", results["test"]["log_loss"]])
+        return rows
 
     def final_rows(self, results: dict[str, Any]) -> list[list[Any]]:
         return [["test accuracy (final epoch)", results["final_epoch_test"]["accuracy"]]]

@@ -140,3 +140,32 @@ def classification_report(y_true: Any, y_pred: Any, class_names: Sequence[str]) 
 def _divide(numerator: Tensor, denominator: Tensor) -> Tensor:
     """numerator / denominator, 0.0 where the denominator is 0."""
     return torch.where(denominator > 0, numerator / denominator.clamp(min=1), 0.0)
+
+
+KAGGLE_EPS = 1e-15  # how Kaggle clips probabilities before it takes their logarithm
+
+
+def log_loss(probs: Any, y_true: Any, eps: float = KAGGLE_EPS) -> float:
+    r"""The log loss as Kaggle scores it: probabilities clipped to [eps, 1 - eps] and each row
+    renormalised, then
+
+    .. math:: \text{log loss} = -\frac{1}{N} \sum_n \log p_{n, y_n}
+
+    For two classes it is the binary cross-entropy of the clipped P(class 1), p:
+    :math:`-\frac{1}{N} \sum_n [y_n \log p_n + (1 - y_n) \log(1 - p_n)]`, as Kaggle's two-class
+    competitions and scikit-learn compute it.
+
+    Args:
+        probs: (N, C) class probabilities (rows summing to 1).
+        y_true: (N,) true class indices.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.int64)
+    if len(y) == 0:
+        return float("nan")
+    if probs.shape[1] == 2:
+        p = np.clip(probs[:, 1], eps, 1 - eps)
+        return float(-np.mean(np.where(y == 1, np.log(p), np.log(1 - p))))
+    p = np.clip(probs, eps, 1 - eps)
+    p = p / p.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))

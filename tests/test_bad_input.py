@@ -27,6 +27,7 @@ from nnzoo.cli import main
 from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
+from tests.data.test_images import make_folder
 from tests.data.test_uci_har import make_har
 from tests.experiments.test_pima import write_pima
 from tests.experiments.test_sonar import write_sonar
@@ -72,6 +73,10 @@ def make_workspace(base: Path) -> Path:
     make_course(base / "data" / "catvnoncat", sizes=(10, 4))
     write_sonar(base / "data" / "sonar")
     write_pima(base / "data" / "pima-indians-diabetes")
+    make_folder(base / "pets", per_class=4)
+    (base / "empty-pets").mkdir()
+    (base / "empty-pets" / "readme.txt").write_text("no images here")
+    make_folder(base / "cats-only", per_class=4, classes=("cat",))
     cwd = os.getcwd()
     os.chdir(base)
     try:
@@ -206,6 +211,9 @@ def fashion_with_short_labels(folder: Path) -> None:
 
 
 TRAIN = ["train", "run.toml", "--quiet", "--threads", "1", "--out", "new-run"]
+PETS = ["train", "--data", "image-folder", "--data-path", "pets", "--quiet", "--out", "pet-run",
+        "--set", "data.options.size=8", "--set", "data.options.cache=false",
+        "--epochs", "1"]  # fmt: skip
 CATS = ["train", "--data", "catvnoncat", "--data-root", "data", "--quiet", "--out", "cat-run",
         "--set", "task.options.binary=true", "--epochs", "1"]  # fmt: skip
 HAR = ["train", "--data", "uci-har", "--data-root", "data", "--quiet", "--out", "har-run",
@@ -657,6 +665,24 @@ CASES = [
         ["reproduce", "catvnoncat", "--quick", "--data-root", "nowhere", "--out", "r"],
         "catvnoncat",
         "data",
+    ),
+    Case(
+        "an image folder with no images",
+        [*PETS[:4], "empty-pets", *PETS[5:]],
+        "empty-pets: no image files",
+        "put files named <class>.<id>.<ext>",
+    ),
+    Case(
+        "an image folder of one class",
+        [*PETS[:4], "cats-only", *PETS[5:]],
+        "cats-only",
+        "class",
+    ),
+    Case(
+        "images smaller than the backbone takes",
+        [*PETS, "--model", "efficientnet-lite0", "--set", "data.options.size=16"],
+        "at least 32x32",
+        "resize the images",
     ),
     Case("list an unknown kind", ["list", "gadgets"], "gadgets", "choose from"),
     Case(

@@ -38,6 +38,7 @@ MAX_PARAMETERS = 1_000_000_000
 
 from nnzoo.models import sequence_classifier  # noqa: E402, F401  isort: skip
 from nnzoo.models import deeper, mlp, vgg, wider  # noqa: E402, F401  isort: skip
+from nnzoo.models import simple_cnn  # noqa: E402, F401  isort: skip
 from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
 from nnzoo.models import scratch  # noqa: E402, F401  isort: skip
 from nnzoo.models import transfer  # noqa: E402, F401  isort: skip

@@ -436,7 +436,10 @@ def reproduce(args: argparse.Namespace) -> int:
         "targets": targets(rows),
     }
     out.mkdir(parents=True, exist_ok=True)
-    draw_gallery(out, record, test.x.numpy())
+    # the contact sheet from the CNNs' smaller copies of the same test files, when they are
+    small = cached_splits(configs["simple-cnn"], args.data_root).test
+    same = list(small.names) == list(test.names)
+    draw_gallery(out, record, (small if same else test).x.numpy())
     write_atomic(out / f"{STEM}.json", json.dumps(record, indent=2) + "\n")
     path = write_report_from(out, record)
     print(f"wrote {path} and {out / (STEM + '.json')}")
@@ -549,8 +552,16 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
         f"{fine['options'].get('backbone_lr_factor', 0.1)}), started from the frozen run's head "
         f"(epoch {start.get('head_epoch', '?')}): validation loss "
         f"{start.get('start_val_loss', math.nan):.4f} before the first epoch (the frozen run's "
-        f"selected validation loss was {frozen['val_loss']:.4f})."
+        f"selected validation loss was {frozen['val_loss']:.4f}). "
     )
+    if fine["val_loss"] < frozen["val_loss"]:
+        transfer += f"Fine-tuning lowered the validation loss to {fine['val_loss']:.4f}."
+    else:
+        transfer += (
+            f"Fine-tuning did not improve on the frozen head on validation: its best epoch's "
+            f"validation loss {fine['val_loss']:.4f} is above the head's {frozen['val_loss']:.4f}"
+            " (the head, on clean features, is the better model here)."
+        )
     sections = [
         ("Protocol", protocol),
         ("Results", table(rows, headers)),

@@ -61,7 +61,7 @@ def torchinfo_summary(model, input_size=(1, 1, 28, 28)):
 
 
 def test_the_image_models_are_registered():
-    assert set(IMAGE_MODELS) == {"mlp", "wider", "deeper", "vgg", "linear-head"}
+    assert set(IMAGE_MODELS) == {"mlp", "wider", "deeper", "vgg", "linear-head", "simple-cnn"}
 
 
 @pytest.mark.parametrize("name", sorted(FORMULAS))

@@ -11,6 +11,7 @@ command cannot go untested.
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from nnzoo.cli import main
 from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
+from tests.data.test_images import make_folder
 from tests.data.test_uci_har import make_har
 from tests.experiments.test_pima import write_pima
 from tests.experiments.test_sonar import write_sonar
@@ -73,6 +75,11 @@ SHRINK = {
         "--epochs",
         "5",
     ],
+    "nnzoo train --data dogs-vs-cats --model efficientnet-lite0 --task classify "
+    "--set task.options.binary=true --set data.options.size=224 --epochs 10 --monitor val_loss "
+    "--early-stopping 3": ["--epochs", "1", "--set", "data.options.size=32"],
+    "nnzoo predict runs/dogs-vs-cats-efficientnet-lite0-s0-1a2b3c4d cat.7.jpg": [],
+    "nnzoo reproduce dogs-vs-cats": ["--quick"],
     "nnzoo reproduce catvnoncat": ["--quick"],
     "nnzoo study init": ["--quick"],
     "nnzoo study regularization": ["--quick"],
@@ -101,6 +108,11 @@ SHRINK = {
         "--set",
         "data.options.train_size=32",
     ],
+}
+# run folders the README names by example -> the folders its train commands make
+EXAMPLE_RUNS = {
+    "runs/uci-har-larnn-s0-1a2b3c4d": "uci-har-larnn-s0-*",
+    "runs/dogs-vs-cats-efficientnet-lite0-s0-1a2b3c4d": "dogs-vs-cats-efficientnet-lite0-s0-*",
 }
 POSTGRES = ("$DB",)  # commands that need the PostgreSQL server (the second test)
 
@@ -138,6 +150,9 @@ def workspace(tmp_path, monkeypatch):
     make_har(data / "uci-har")
     make_fashion(data / "fashion-mnist", per_class=(12, 2))
     make_course(data / "catvnoncat", sizes=(10, 4))
+    pets = data / "dogs-vs-cats-subset" / "train"
+    make_folder(pets, per_class=10, ext="jpg")
+    monkeypatch.setenv("NNZOO_CACHE", str(tmp_path / "cache"))  # decoded images: not in ~/.cache
     write_sonar(data / "sonar")
     write_pima(data / "pima-indians-diabetes")
     work = tmp_path / "work"
@@ -151,6 +166,7 @@ def workspace(tmp_path, monkeypatch):
     (work / "my-config.toml").write_text(toml)
     (work / "search.toml").write_text(search_config(trials=3))
     (work / "my-search.toml").write_text(search_config(trials=2))
+    shutil.copy(pets / "cat.7.jpg", work / "cat.7.jpg")  # the image the README predicts
     monkeypatch.chdir(work)
     monkeypatch.delenv("NNZOO_DATA", raising=False)
     return work
@@ -186,9 +202,10 @@ def test_the_readme_commands_run_in_order(workspace, monkeypatch, capsys, one_th
                 run_folder(p) for p in ("uci-har-larnn-s0-*", "sequences-*", "copy-reverse-*")
             )
         run(command, substitutions)
-        if not substitutions and run_folder("uci-har-larnn-s0-*"):
-            # the README's first train command made the folder its examples name
-            substitutions["runs/uci-har-larnn-s0-1a2b3c4d"] = run_folder("uci-har-larnn-s0-*")
+        for example, pattern in EXAMPLE_RUNS.items():
+            if example not in substitutions and run_folder(pattern):
+                # the README's train command made the folder its examples name
+                substitutions[example] = run_folder(pattern)
     capsys.readouterr()
     assert Path("cmp").is_dir() and Path("runs/search-round2").is_dir()
 

@@ -1,26 +1,49 @@
-"""Fashion-MNIST (Xiao, Rasul and Vollgraf 2017): 28x28 grey images of 10 kinds of clothing.
+r"""Fashion-MNIST (Xiao, Rasul and Vollgraf 2017): 28x28 grey images of 10 kinds of clothing.
 
 Reads the four ORIGINAL idx files (``train-images-idx3-ubyte.gz`` and the rest, gzipped or not)
-from a folder. Returns x (N, 28, 28) float32 in [0, 1]: row by row, each image is a sequence of
-T = 28 steps of F = 28 pixels; `as_images` turns it into (N, 1, 28, 28) for convolutional
-networks. `read_fashion_mnist` returns the 60000 training and the 10000 ``t10k`` test images;
-the split (`nnzoo.data.splits`) then draws validation from the training images, by default the
-``stratified`` policy: a seeded ``val_fraction`` of each class (1/12, 5000 images).
+from a folder. Returns x (N, 28, 28) float32 in [0, 1], the files' bytes b as
+
+.. math::
+    x_{n,h,w} = b_{n,h,w} / 255,
+
+row by row: each image is a sequence of T = 28 steps of F = 28 pixels; `as_images` turns it
+into (N, 1, 28, 28) for convolutional networks. `read_fashion_mnist` returns the 60000 training
+and the 10000 ``t10k`` test images.
+
+Validation: the reader draws it from the training images itself, a seeded stratified
+``val_fraction`` of each class (1/12, 5000 images; `nnzoo.data.splits.split_random` with
+``seed``, ``data.split_seed``), and its split policy is ``given``, so that augmentation reaches
+the training part only. These are the very rows the ``stratified`` policy drew from the
+training images before. The policies ``stratified``, ``random`` and ``kfold`` still work without
+``augment``: they re-split the union of the training and validation images (training rows
+first), so their draws differ from a split of the file's order.
+
+Augmentation (``augment``, parsed by `nnzoo.data.augment.augmentation`, e.g.
+``{hflip = 0.5, crop = [0.85, 1.0]}``; its ``color`` shifts the one grey channel): the training
+part becomes an `nnzoo.data.images.ImageSet` of an `nnzoo.data.images.ImageTensor` holding the
+idx bytes as uint8 (N, 1, 28, 28), whose batches are the exact b / 255, augmented while
+autograd records (`nnzoo.engine.fit`'s training batches); every evaluation runs under
+``torch.no_grad`` and sees the plain images. The validation and test parts stay plain
+(N, 28, 28) rows, identical to those without ``augment``. The image models take both shapes;
+the sequence models read rows and take no augmented images.
 """
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from nnzoo.data.augment import augmentation
 from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
 from nnzoo.data.files import read_bytes
+from nnzoo.data.images import ImageSet, ImageTensor
 from nnzoo.data.registry import DATASETS, DEFAULTS, DOWNLOADS, DatasetDefaults, RemoteFile
-from nnzoo.data.splits import prepare
+from nnzoo.data.splits import check_fraction, check_shares, prepare, split_random
 from nnzoo.errors import ConfigError
 
 CLASS_NAMES = (
@@ -36,6 +59,7 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 SIZE = 28
+VAL_FRACTION = 1 / 12  # of each class of the training images: 5000 of 60000
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 FILES = {
@@ -69,35 +93,68 @@ DOWNLOADS["fashion-mnist"] = tuple(
 )
 
 
+# the reader draws validation (so that augmentation reaches the training part only); the
+# val_fraction here is where ``stratified`` and ``random`` start when asked for by name
 DEFAULTS["fashion-mnist"] = DatasetDefaults(
-    "stratified", {"val_fraction": 1 / 12}, standardize=False
+    "given", {"val_fraction": VAL_FRACTION}, standardize=False
 )
 
 
 @DATASETS.register("fashion-mnist")
-def read_fashion_mnist(source: Path) -> DataParts:
-    """The training and ``t10k`` test images as sequences of image rows.
+def read_fashion_mnist(
+    source: Path,
+    *,
+    augment: dict[str, Any] | None = None,
+    val_fraction: float = VAL_FRACTION,
+    seed: int = 0,
+) -> DataParts:
+    """The training images, less a stratified validation share, and the ``t10k`` test images.
 
     Args:
         source: the folder holding the four idx files (``.gz`` or uncompressed).
+        augment: the training part's augmentation (`nnzoo.data.augment.augmentation`); its
+            images are then uint8 (N, 1, 28, 28) in an `nnzoo.data.images.ImageTensor`.
+        val_fraction: share of each class of the training images that validates; 0: none.
+        seed: draws the validation images (``data.split_seed``).
     """
+    transform = augmentation(augment)
+    check_fraction(val_fraction, source="data.options")
     source = Path(source).expanduser()
     if not source.is_dir():
         raise DataError(
             f"{source}: not a folder; expected the folder holding {FILES['train'][0]}.gz "
             "and the other three idx files"
         )
-    return DataParts(
+    pixels, labels = read_part(source, "train")  # (N, 28, 28) uint8, (N,) int64
+    every = SequenceSet(pixels.float() / 255.0, labels)  # (N, 28, 28) in [0, 1]
+    train, val = split_random(every, val_fraction, seed, source=str(source))
+    layout = "rows as time steps: T = 28 rows of F = 28 pixels, scaled to [0, 1]"
+    info = {"source": str(source), "layout": layout}
+    if transform is not None:
+        # the same draw on the uint8 images (it depends on the labels and the seed alone)
+        images, _ = split_random(
+            ImageSet(ImageTensor(pixels.unsqueeze(1)), labels), val_fraction, seed,
+            source=str(source),
+        )  # fmt: skip
+        train = ImageSet(images.x.with_augment(transform), images.y)
+        info["layout"] = (
+            "training images (N, 1, 28, 28) stored uint8, batches float32 pixels / 255 in "
+            f"[0, 1]; validation and test: {layout}"
+        )
+        info["augment"] = f"{transform} (training batches only)"
+    info["validation"] = f"a stratified {val_fraction:g} of the training images (seed {seed})"
+    test = read_part(source, "test")
+    parts = DataParts(
         "fashion-mnist",
-        read_part(source, "train"),
-        read_part(source, "test"),
+        train,
+        SequenceSet(test[0].float() / 255.0, test[1]),
         list(CLASS_NAMES),
-        {
-            "source": str(source),
-            "layout": "rows as time steps: T = 28 rows of F = 28 pixels, scaled to [0, 1]",
-        },
+        info,
+        val=val,
         rows="images",
     )
+    check_shares(parts, len(every), train, val, val_fraction, " in any class")
+    return parts
 
 
 def load_fashion_mnist(source: Path, **options) -> DataSplits:
@@ -105,11 +162,11 @@ def load_fashion_mnist(source: Path, **options) -> DataSplits:
 
     Args:
         source: the folder holding the four idx files (``.gz`` or uncompressed).
-        **options: ``seed`` (draws the validation images), ``split`` and its options
-            (``val_fraction``: share of the training images, per class, that validates, 1/12;
-            0 turns validation off) and ``standardize_features`` (zero mean, unit variance per
-            pixel column, fitted on the train part; off by default, the pixels are already in
-            [0, 1]).
+        **options: the reader's (``augment``, ``val_fraction``: share of the training images,
+            per class, that validates, 1/12; 0 turns validation off), ``seed`` (draws the
+            validation images), ``split`` and ``standardize_features`` (zero mean, unit
+            variance per pixel column, fitted on the train part; off by default, the pixels are
+            already in [0, 1]; not with ``augment``).
     """
     return prepare("fashion-mnist", source, **options)
 
@@ -121,8 +178,8 @@ def as_images(x: Tensor) -> Tensor:
     return x.unsqueeze(1)
 
 
-def read_part(source: Path, part: str) -> SequenceSet:
-    """The ``train`` or ``test`` images (N, 28, 28) in [0, 1] with their labels."""
+def read_part(source: Path, part: str) -> tuple[Tensor, Tensor]:
+    """The ``train`` or ``test`` images' bytes (N, 28, 28) uint8 and labels (N,) int64."""
     images_name, labels_name = FILES[part]
     images_path, labels_path = find(source, images_name), find(source, labels_name)
     images = read_idx(images_path, IMAGES_MAGIC)
@@ -143,8 +200,7 @@ def read_part(source: Path, part: str) -> SequenceSet:
             f"{labels_path}: label {labels[i]} of image {i} is out of range; "
             f"expected 0..{len(CLASS_NAMES) - 1}"
         )
-    x = torch.from_numpy(images.astype(np.float32) / np.float32(255))  # (N, 28, 28)
-    return SequenceSet(x, torch.from_numpy(labels.astype(np.int64)))
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def find(source: Path, name: str) -> Path:

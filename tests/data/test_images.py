@@ -356,7 +356,7 @@ def test_bad_folders_are_one_line_errors(tmp_path):
     [
         ({"size": 0}, "data.options.size=0: expected an integer >= 1"),
         ({"resize": "zoom"}, "data.options.resize='zoom': expected one of crop, pad, stretch"),
-        ({"test_fraction": 1.0}, "data.options.test_fraction=1.0: expected a number in (0, 1)"),
+        ({"test_fraction": 1.0}, "data.options: test_fraction=1.0: expected a number in (0, 1)"),
         ({"cache": 3}, "data.options.cache=3: expected a folder, true"),
         ({"colour": 1}, "has no option 'colour'"),
     ],

@@ -11,6 +11,7 @@ from sklearn.preprocessing import LabelEncoder
 
 from nnzoo.data import DEFAULTS, DataError, load_dataset
 from nnzoo.data.tabular import load_pima, read_pima, read_sonar
+from nnzoo.errors import ConfigError
 from nnzoo.models import MODELS
 from nnzoo.tasks.classify import Classify
 
@@ -181,7 +182,7 @@ def test_missing_file_and_bad_test_fraction(tmp_path):
     assert "put the original sonar.csv in <data root>/sonar/" in str(info.value)
     write_rows(tmp_path / "sonar" / "sonar.csv", sonar_rows())
     for bad in (0, 1.0, -0.1, "0.2", True):
-        with pytest.raises(DataError, match="test_fraction=.*expected a number in \\(0, 1\\)"):
+        with pytest.raises(ConfigError, match="test_fraction=.*expected a number in \\(0, 1\\)"):
             load_dataset("sonar", root=tmp_path, test_fraction=bad)
     with pytest.raises(DataError, match="test_fraction=0.01 rounds to no test row in any class"):
         load_dataset("sonar", root=tmp_path, test_fraction=0.01)

@@ -87,7 +87,7 @@ from nnzoo.data.augment import Compose, augmentation
 from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet, check_int
 from nnzoo.data.registry import DATASETS, DEFAULTS, FOLDERS, DatasetDefaults
 from nnzoo.data.sequences import TEST_SEED
-from nnzoo.data.splits import check_fraction, prepare, split_random
+from nnzoo.data.splits import check_fraction, check_test_fraction, prepare, split_random
 from nnzoo.errors import ConfigError, warn
 from nnzoo.io import WriteError, atomic
 
@@ -492,15 +492,7 @@ def check_options(size: Any, resize: Any, test_fraction: Any, val_fraction: Any)
     check_int("size", size, 1)
     if resize not in RESIZES:
         raise ConfigError(f"data.options.resize={resize!r}: expected one of {', '.join(RESIZES)}")
-    if (
-        isinstance(test_fraction, bool)
-        or not isinstance(test_fraction, (int, float))
-        or not 0.0 < test_fraction < 1.0
-    ):
-        raise ConfigError(
-            f"data.options.test_fraction={test_fraction!r}: expected a number in (0, 1), e.g. "
-            f"{TEST_FRACTION}"
-        )
+    check_test_fraction(test_fraction, source="data.options", example=TEST_FRACTION)
     check_fraction(val_fraction, source="data.options")
 
 

@@ -79,6 +79,21 @@ def check_fraction(val_fraction: Any, *, source: str) -> float:
     return val_fraction
 
 
+def check_test_fraction(test_fraction: Any, *, source: str, example: float) -> float:
+    """The share of each class a reader holds out as its fixed test part: a number in (0, 1)
+    (a config value, so a `ConfigError`)."""
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float))
+        or not 0.0 < test_fraction < 1.0
+    ):
+        raise ConfigError(
+            f"{source}: test_fraction={test_fraction!r}: expected a number in (0, 1), e.g. "
+            f"data.options.test_fraction = {example}"
+        )
+    return test_fraction
+
+
 def split_random(
     data: SequenceSet, val_fraction: float, seed: int, *, source: str
 ) -> tuple[SequenceSet, SequenceSet]:

@@ -44,7 +44,7 @@ from nnzoo.data.base import DataError, DataParts, DataSplits, SequenceSet
 from nnzoo.data.files import parse_table, read_bytes
 from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
 from nnzoo.data.sequences import TEST_SEED
-from nnzoo.data.splits import prepare, split_random
+from nnzoo.data.splits import check_test_fraction, prepare, split_random
 
 PIMA_FEATURES = (
     "pregnancies",
@@ -157,15 +157,7 @@ def read_table(table: Table, path: Path) -> tuple[np.ndarray, np.ndarray]:
 def read(table: Table, source: Path, test_fraction: float) -> DataParts:
     """Every row of the table, a stratified ``test_fraction`` of it held out as the test part."""
     path = find_file(table, source)
-    if (
-        isinstance(test_fraction, bool)
-        or not isinstance(test_fraction, (int, float))
-        or not 0.0 < test_fraction < 1.0
-    ):
-        raise DataError(
-            f"{path}: test_fraction={test_fraction!r}; expected a number in (0, 1), e.g. "
-            f"data.options.test_fraction = {TEST_FRACTION}"
-        )
+    check_test_fraction(test_fraction, source=str(path), example=TEST_FRACTION)
     x, y = read_table(table, path)
     rows = SequenceSet(torch.from_numpy(x.astype(np.float32)).unsqueeze(1), torch.from_numpy(y))
     train, test = split_random(rows, test_fraction, TEST_SEED, source=str(path))

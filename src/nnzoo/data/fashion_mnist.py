@@ -15,17 +15,19 @@ Validation: the reader draws it from the training images itself, a seeded strati
 ``seed``, ``data.split_seed``), and its split policy is ``given``, so that augmentation reaches
 the training part only. These are the very rows the ``stratified`` policy drew from the
 training images before. The policies ``stratified``, ``random`` and ``kfold`` still work without
-``augment``: they re-split the union of the training and validation images (training rows
-first), so their draws differ from a split of the file's order.
+``augment``: they re-split the union of the training and validation images (the training rows
+first, so their draws differ from those of the file's order); with ``augment`` they are refused.
 
 Augmentation (``augment``, parsed by `nnzoo.data.augment.augmentation`, e.g.
 ``{hflip = 0.5, crop = [0.85, 1.0]}``; its ``color`` shifts the one grey channel): the training
 part becomes an `nnzoo.data.images.ImageSet` of an `nnzoo.data.images.ImageTensor` holding the
 idx bytes as uint8 (N, 1, 28, 28), whose batches are the exact b / 255, augmented while
 autograd records (`nnzoo.engine.fit`'s training batches); every evaluation runs under
-``torch.no_grad`` and sees the plain images. The validation and test parts stay plain
-(N, 28, 28) rows, identical to those without ``augment``. The image models take both shapes;
-the sequence models read rows and take no augmented images.
+``torch.no_grad`` and sees the plain images. The validation and test parts are the same
+uint8 images with no augmentation: their batches hold exactly the values of the (N, 28, 28)
+rows without ``augment``, with the channel axis. The image names (``ImageSet.names``) are
+the rows of the idx files. The image models take both layouts; the sequence models read rows,
+not augmented images, and ``standardize_features`` does not apply to them.
 """
 
 from __future__ import annotations
@@ -125,33 +127,26 @@ def read_fashion_mnist(
             f"{source}: not a folder; expected the folder holding {FILES['train'][0]}.gz "
             "and the other three idx files"
         )
-    pixels, labels = read_part(source, "train")  # (N, 28, 28) uint8, (N,) int64
-    every = SequenceSet(pixels.float() / 255.0, labels)  # (N, 28, 28) in [0, 1]
-    train, val = split_random(every, val_fraction, seed, source=str(source))
-    layout = "rows as time steps: T = 28 rows of F = 28 pixels, scaled to [0, 1]"
-    info = {"source": str(source), "layout": layout}
-    if transform is not None:
-        # the same draw on the uint8 images (it depends on the labels and the seed alone)
-        images, _ = split_random(
-            ImageSet(ImageTensor(pixels.unsqueeze(1)), labels), val_fraction, seed,
-            source=str(source),
-        )  # fmt: skip
-        train = ImageSet(images.x.with_augment(transform), images.y)
+    (pixels, labels), test = read_part(source, "train"), read_part(source, "test")
+    rows = "rows as time steps: T = 28 rows of F = 28 pixels, scaled to [0, 1]"
+    info = {"source": str(source), "layout": rows}
+    if transform is None:
+        every = SequenceSet(pixels.float() / 255.0, labels)  # (N, 28, 28) in [0, 1]
+        test_set = SequenceSet(test[0].float() / 255.0, test[1])
+    else:  # the idx bytes as uint8 (N, 1, 28, 28); names: the rows of the files
+        every = ImageSet(ImageTensor(pixels.unsqueeze(1)), labels)
+        test_set = ImageSet(ImageTensor(test[0].unsqueeze(1)), test[1])
         info["layout"] = (
-            "training images (N, 1, 28, 28) stored uint8, batches float32 pixels / 255 in "
-            f"[0, 1]; validation and test: {layout}"
+            "images (N, C, H, W) = (N, 1, 28, 28) stored uint8, batches float32 pixels / 255 "
+            "in [0, 1]"
         )
         info["augment"] = f"{transform} (training batches only)"
+    train, val = split_random(every, val_fraction, seed, source=str(source))
+    if transform is not None:
+        train = ImageSet(train.x.with_augment(transform), train.y)
     info["validation"] = f"a stratified {val_fraction:g} of the training images (seed {seed})"
-    test = read_part(source, "test")
     parts = DataParts(
-        "fashion-mnist",
-        train,
-        SequenceSet(test[0].float() / 255.0, test[1]),
-        list(CLASS_NAMES),
-        info,
-        val=val,
-        rows="images",
+        "fashion-mnist", train, test_set, list(CLASS_NAMES), info, val=val, rows="images"
     )
     check_shares(parts, len(every), train, val, val_fraction, " in any class")
     return parts

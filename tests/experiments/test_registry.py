@@ -17,7 +17,7 @@ from nnzoo.experiments import (
 
 STUDIES = ["activations", "capacity", "convergence", "grad-mean", "gradient-flow", "init",
            "long-lag", "lr-sweep", "regularization"]  # fmt: skip
-RECIPES = ["catvnoncat", "larnn-har", "larnn-har-search", "pima", "sonar"]
+RECIPES = ["catvnoncat", "dogs-vs-cats", "larnn-har", "larnn-har-search", "pima", "sonar"]
 
 
 def test_the_registry_holds_every_study_and_recipe():

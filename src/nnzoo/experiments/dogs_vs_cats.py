@@ -410,8 +410,9 @@ def reproduce(args: argparse.Namespace) -> int:
     done, history = train_or_pick_up(key, fine, runs / key, images, [start])
     rows[key] = row_of(key, fine, runs / key, images, done, history)
     from nnzoo.engine.checkpoint import load_checkpoint
+    from nnzoo.runs.rundir import RunDir
 
-    best = load_checkpoint(runs / key / "checkpoints" / "best.pt")
+    best = load_checkpoint(RunDir(runs / key).checkpoint("best"))
     rows[key]["start"] = best["callbacks"].get(HeadFromRun.__name__, {})
 
     test = images.test

@@ -144,8 +144,9 @@ class DataConfig:
         path: the file or folder to read; empty: <data root>/<name>.
         split: how the validation set is drawn from the training part (`nnzoo.data.splits`),
             one of nnzoo list splits: stratified, random, group, kfold, group-kfold or given;
-            empty: the dataset's own (uci-har: group, by subject; sequences and fashion-mnist:
-            stratified by class; generated data: given, drawn with the data).
+            empty: the dataset's own (uci-har: group, by subject; sequences: stratified by
+            class; generated data, fashion-mnist and the image folders, whose readers draw
+            their own stratified validation share: given).
         split_seed: seeds the choice of the validation (and held-out test) rows; it stays put
             when train.seed changes, so every seed sees the same split.
         options: the reader's and the split's options, e.g. test_path (sequences),

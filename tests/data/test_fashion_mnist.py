@@ -277,3 +277,19 @@ def test_bad_augmentation_and_other_policies_are_one_line(tmp_path):
         load_fashion_mnist(tmp_path, augment={"hflip": 0.5}, split="stratified")
     with pytest.raises(DataError, match=r"val_fraction=1\.5; expected a number in \[0, 1\)"):
         load_fashion_mnist(tmp_path, augment={"hflip": 0.5}, val_fraction=1.5)
+
+
+def test_a_named_policy_takes_the_val_fraction_too(tmp_path):
+    """--split stratified with val_fraction 0.25: a quarter of train + val validates, as the
+    policy was asked (the reader's own 1/12 share is only where the policy starts from)."""
+    make_fashion(tmp_path, per_class=(12, 2))
+    splits = load_dataset("fashion-mnist", path=tmp_path, split="stratified", val_fraction=0.25)
+    assert len(splits.val) == 10 * 3 and len(splits.train) == 10 * 9  # per class: 3 of 12
+    assert torch.bincount(splits.val.y, minlength=10).tolist() == [3] * 10
+
+
+def test_standardising_stored_images_is_one_line(tmp_path):
+    make_fashion(tmp_path, per_class=(12, 2))
+    with pytest.raises(ConfigError, match="standardize_features works on feature tensors"):
+        load_dataset("fashion-mnist", path=tmp_path, augment={"hflip": 0.5},
+                     standardize_features=True)  # fmt: skip

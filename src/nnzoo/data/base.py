@@ -162,6 +162,11 @@ def standardize(splits: DataSplits) -> DataSplits:
     Padding steps are left out of the statistics and stay zero.
     """
     train = splits.train
+    if not isinstance(train.x, Tensor):  # images stored as uint8 (`nnzoo.data.images`)
+        raise ConfigError(
+            f"{splits.name}: standardize_features works on feature tensors, not on stored "
+            "images; leave it unset (image models normalise their own input)"
+        )
     mask = train.mask()  # (N, T)
     rows = train.x[mask]  # (steps, F)
     mean = rows.mean(0)

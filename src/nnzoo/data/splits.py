@@ -404,7 +404,9 @@ def split_plan(name: str, split: str | None = None, options: dict[str, Any] | No
         if value is None:
             continue
         if key in reader_keys:
-            reader[key] = value
+            reader[key] = value  # a reader that splits itself (val_fraction) ...
+            if target in policy_defaults and policy != defaults.split:
+                chosen[target] = value  # ... and a policy named instead of its own: both
         elif target in policy_defaults:
             if target in given:
                 raise ConfigError(

@@ -52,6 +52,13 @@ def test_table_matches_the_run_folders_and_a_repeat_trains_nothing(capsys, tmp_p
     assert "s/epoch" not in stdout  # nothing was trained again
     assert (out / "runs" / "lr0.1" / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
     assert json.loads((out / "study.json").read_text())["rows"] == record["rows"]
+    # the report says when its runs were trained and for how long (each run's own provenance)
+    seconds = sum(
+        json.loads((out / "runs" / f"lr{lr:g}" / "provenance.json").read_text())["training_seconds"]
+        for lr in (0.1, 0.01)
+    )
+    assert "2 run(s), " in (out / "report.md").read_text()
+    assert f"{seconds:.0f} s of training in all" in (out / "report.md").read_text()
 
     report = (out / "report.md").read_text()
     (out / "report.md").unlink()

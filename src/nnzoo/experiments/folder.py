@@ -55,7 +55,7 @@ def run_study(experiment: Experiment, args: argparse.Namespace) -> Path:
 
 
 def write_study_report(experiment: Experiment, study_dir: Path, record: dict[str, Any]) -> Path:
-    sections = [*experiment.report(study_dir, record), provenance_section(record)]
+    sections = [*experiment.report(study_dir, record), provenance_section(record, study_dir)]
     path = write_report(StudyDir(study_dir).report, record["title"], sections)
     results = record["options"].get("results")
     if results:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nnzoo.errors import NnzooError
 from nnzoo.report.markdown import table
 from nnzoo.report.plots import plot_compare
 from nnzoo.runs.rundir import RunDir, StudyDir
@@ -54,10 +55,27 @@ def runs_section(
     return "Curves of every run", "\n\n".join(parts)
 
 
-def provenance_section(record: dict[str, Any]) -> tuple[str, str]:
-    """Machine, versions, command, duration and options of a study (the last section)."""
+def provenance_section(record: dict[str, Any], study_dir: Path | None = None) -> tuple[str, str]:
+    """Machine, versions, command, duration and options of a study (the last section), and
+    when its runs were trained: each run folder's provenance.json says when and how long, so a
+    report written from runs an earlier command trained (picked up, not trained again) says
+    so in its own numbers."""
     env = record["provenance"]
     rows = [[k, str(v)] for k, v in env.items()]
     rows.append(["duration", f"{record['seconds']:.0f} s"])
+    trained = []
+    if study_dir is not None and StudyDir(study_dir).runs.is_dir():
+        for folder in sorted(StudyDir(study_dir).runs.iterdir()):
+            found = RunDir(folder).read_provenance(NnzooError) if folder.is_dir() else None
+            if found and "date" in found:
+                trained.append((found["date"], float(found.get("training_seconds", 0.0))))
+    if trained:
+        dates = sorted(d for d, _ in trained)
+        when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        rows.append([
+            "runs trained",
+            f"{len(trained)} run(s), {when}, {sum(s for _, s in trained):.0f} s of training "
+            "in all (each run folder's provenance.json)",
+        ])  # fmt: skip
     rows.append(["options", ", ".join(f"{k}={v}" for k, v in record["options"].items())])
     return "Provenance", table(rows, ["", ""])

@@ -181,6 +181,18 @@ def test_train_blocks_trains_only_the_last_blocks(train_blocks, prefixes):
     assert changed == expected  # their weights and their BatchNorm statistics, nothing else
 
 
+def test_freeze_bn_keeps_the_trainable_blocks_statistics_and_trains_their_scale():
+    model = build(train_blocks=2, dropout=0.0, freeze_bn=True)
+    model.train()
+    assert not model.backbone._bn1.training and model.backbone._conv_head.weight.requires_grad
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    step(model, make_optimizer(model, TrainConfig(optimizer="sgd", lr=0.1)))
+    changed = changed_keys(model, before)
+    statistics = ("running_mean", "running_var", "num_batches_tracked")
+    assert not {k for k in changed if k.endswith(statistics)}  # the ImageNet statistics stay
+    assert {"backbone._bn1.weight", "backbone._bn1.bias", "backbone._conv_head.weight"} <= changed
+
+
 def test_train_blocks_minus_one_trains_the_stem_too():
     model = build(train_blocks=-1)
     assert all(p.requires_grad for p in model.parameters())

@@ -185,3 +185,22 @@ def test_a_missing_data_file_is_the_readers_one_line(tmp_path, capsys):
     argv = ["reproduce", "pima", "--quick", "--data-root", str(tmp_path)]
     folder = tmp_path / "pima-indians-diabetes"
     assert f"{folder / 'pima-indians-diabetes.csv'}: missing" in one_line_error(capsys, argv)
+
+
+@pytest.mark.parametrize("recipe", ["pima", "sonar"])
+def test_without_scikit_learn_the_recipes_say_what_to_install(
+    tmp_path, monkeypatch, capsys, recipe
+):
+    import sys
+
+    from nnzoo.cli import main
+
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if scikit-learn were not installed
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.delitem(sys.modules, "nnzoo.sklearn", raising=False)
+    code = main(["reproduce", recipe, "--quick", "--data-root", str(tmp_path), "--out",
+                 str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "pip install scikit-learn" in err[0]
+    assert not (tmp_path / "out").exists()

@@ -229,7 +229,8 @@ def prepare(
     name: str,
 ) -> Prepared:
     """Check the flags, start the threads and read every row of ``table``, in that order, so
-    that a bad flag or a missing file fails before anything is fitted or written.
+    that a bad flag or a missing file fails before anything is fitted or written (and, first,
+    that scikit-learn is installed: `nnzoo.sklearn` says how in one line).
 
     Args:
         args: the parsed ``nnzoo reproduce NAME`` flags (``--data-root`` is filled in).
@@ -240,6 +241,7 @@ def prepare(
         name: the recipe's name; ``--quick`` writes under ``runs/NAME-quick``, else
             ``results`` (``--out`` overrides both).
     """
+    import nnzoo.sklearn  # noqa: F401  (one line naming `pip install scikit-learn` without it)
     from nnzoo.experiments.options import fill_data_root
 
     picked = pick_variants(args.variants, variants)

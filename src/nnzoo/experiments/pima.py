@@ -90,11 +90,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def reproduce(args: argparse.Namespace) -> int:
     """Score every variant three ways; write the record, then the report built from it."""
-    from sklearn.model_selection import train_test_split
-
     from nnzoo.data.tabular import PIMA
 
     run = prepare(args, PIMA, VARIANTS, repeats=REPEATS, epochs=EPOCHS, name=NAME)
+    from sklearn.model_selection import train_test_split  # prepare checked it is there
+
     x, y = run.x, run.y  # every row: (N, 8), (N,)
     split = train_test_split(
         range(len(y)), test_size=TEST_FRACTION, stratify=y, random_state=args.seed

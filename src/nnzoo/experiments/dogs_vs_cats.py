@@ -67,6 +67,7 @@ from nnzoo.experiments.options import check_common, fill_data_root
 from nnzoo.io import write_atomic
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_curves, plot_image_gallery
+from nnzoo.tasks import metrics
 from nnzoo.utils.environment import provenance
 
 NAME = "dogs-vs-cats"
@@ -76,7 +77,6 @@ SIZE = 128  # the CNNs' image side, small enough for a CPU
 TRANSFER_SIZE = 224  # EfficientNet-Lite0's native size
 TRAIN_BLOCKS = 3  # fine-tuned: the last two MBConv blocks and the head convolution
 AUGMENT = {"hflip": 0.5, "crop": [0.8, 1.0], "rotate": 10, "color": 20}
-EPS = 1e-15  # Kaggle's clipping
 QUICK_EPOCHS = 2
 GALLERY = 20  # test images on the contact sheet
 
@@ -187,11 +187,10 @@ def features_name(args: argparse.Namespace) -> str:
 
 
 def log_loss(p: np.ndarray | list[float], y: np.ndarray | list[int]) -> float:
-    """Kaggle's log loss of P(class 1) ``p`` against labels ``y``, p clipped to [1e-15,
-    1 - 1e-15]."""
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    y = np.asarray(y, dtype=np.float64)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    """Kaggle's log loss of P(class 1) ``p`` against labels ``y`` (`nnzoo.tasks.metrics.log_loss`,
+    p clipped to [1e-15, 1 - 1e-15])."""
+    p = np.asarray(p, dtype=np.float64)
+    return metrics.log_loss(np.stack([1 - p, p], axis=1), y)
 
 
 def accuracy(p: np.ndarray | list[float], y: np.ndarray | list[int]) -> float:

@@ -159,12 +159,13 @@ def train_run(
     check_writable(run_dir, folder=True, hint=OUT_HINT)  # before the data is read
     splits = splits if splits is not None else load_splits(config, data_root)
     threads = set_threads(config.train.threads)
-    check_model_takes(config, task, splits)
+    model = build_model(config, splits, task)
+    check_model_takes(model, task, splits, config.train.device)
     run = RunDir(run_dir)
     made = run.prepare(config, fresh)
     started = Started()
     try:
-        return _train(config, run, task, splits, threads, progress, write_report,
+        return _train(config, run, task, model, splits, threads, progress, write_report,
                       extra_callbacks, started)  # fmt: skip
     except BaseException as e:
         if not started.begun:
@@ -176,17 +177,17 @@ def train_run(
         raise stopped(error, run, started.begun) from None
 
 
-def check_model_takes(config: RunConfig, task: Task, splits: DataSplits) -> None:
-    """Build the model and run its task's step on the first two training examples, without
-    gradients: data the model cannot take (another rank, another feature count) is one line
-    before the run folder is made, not an error in the first batch of a half-made run."""
+def check_model_takes(model: torch.nn.Module, task: Task, splits: DataSplits, device: str) -> None:
+    """Run the task's step on the first two training examples, in evaluation mode and without
+    gradients (the weights and batch-norm statistics stay as built): data the model cannot take
+    (another rank, another feature count) is one line before the run folder is made, not an
+    error in the first batch of a half-made run."""
     if not len(splits.train):
         return
-    model = build_model(config, splits, task)
     model.eval()
     batch = next(iter(task.batches(splits.train, 2)))
     with torch.no_grad():
-        task.step(model.to(config.train.device), move(batch, config.train.device))
+        task.step(model.to(device), move(batch, device))
 
 
 class Started(Callback):
@@ -221,6 +222,7 @@ def _train(
     config: RunConfig,
     run: RunDir,
     task: Task,
+    model: torch.nn.Module,
     splits: DataSplits,
     threads: int,
     progress: bool | None,
@@ -229,7 +231,6 @@ def _train(
     started: Started,
 ) -> dict[str, Any]:
     run_dir = run.path
-    model = build_model(config, splits, task)
     callbacks = [*build_callbacks(config, run_dir, progress, extra_callbacks), started]
     last = run.checkpoint("last")
     extra = task.data_extra(splits)

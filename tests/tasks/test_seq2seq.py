@@ -16,7 +16,8 @@ from nnzoo.tasks import create_task
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny_model(vocab=8, attention=True, seed=0):
+def tiny_model(vocab=9, attention="luong", seed=0):
+    """9 = the four specials and copy-reverse's 5 symbols."""
     torch.manual_seed(seed)
     config = ModelConfig(
         name="seq2seq",
@@ -46,7 +47,7 @@ def test_the_toy_reverses_its_sources_and_ends_with_eos():
         assert PAD not in src.tolist() and BOS not in src.tolist()
 
 
-@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none", True, False])
 def test_loss_and_token_accuracy_match_numpy_over_the_real_target_tokens(attention):
     pairs, task, model = (
         toy_pairs(),

@@ -10,7 +10,8 @@ split policy ``given`` keeps):
 
 ``copy-reverse`` (seq2seq): a source of L ~ U{``min_length``..``max_length``} symbols drawn
 from ``symbols`` letters; the target is the same symbols (``direction = "copy"``) or reversed
-(``"reverse"``), then ``<eos>``. Vocabulary: ``<pad> <bos> <eos>`` and the letters, for both
+(``"reverse"``), then ``<eos>``. Vocabulary: the specials of `nnzoo.data.text` (``<pad> <unk>
+<bos> <eos>`` = 0..3, the one id convention of every token dataset) and the letters, for both
 sides.
 
 ``cycles`` (next-step): ``kind = "categorical"``: x_t = (s + k t) mod V with s ~ U{0..V-1},
@@ -30,10 +31,10 @@ from torch import Tensor
 
 from nnzoo.data.base import DataError, check_int
 from nnzoo.data.synthetic import Recipe, generated
+from nnzoo.data.text import BOS as BOS  # re-exported with UNK: every token dataset's ids
+from nnzoo.data.text import EOS, PAD, SPECIALS
+from nnzoo.data.text import UNK as UNK
 from nnzoo.errors import ConfigError
-
-PAD, BOS, EOS = 0, 1, 2
-SPECIALS = ["<pad>", "<bos>", "<eos>"]
 
 
 def _check_rows(n: int, **tensors: Tensor | None) -> None:
@@ -52,12 +53,23 @@ class TokenPairs:
         tgt: (N, T) int64 target token ids, each ending with ``EOS`` (``<bos>`` is not stored:
             the task prepends it for teacher forcing).
         tgt_lengths: (N,) int64, ``EOS`` included.
+        vocabularies: ``(source, target)`` `nnzoo.data.text.Vocabulary` of text data (set by
+            `nnzoo.data.tatoeba`; kept by `subset`), None for the toys, whose one vocabulary is
+            the dataset's ``class_names``.
+        texts: ``(sources, targets)``, the N original sentences of text data (the references
+            BLEU scores against), or None.
+
+    ``vocabularies`` and ``texts`` are optional attributes, not dataclass fields: a split policy
+    that rebuilds the rows field by field (``random`` on a dataset that draws its own
+    validation part) keeps the ids and drops them.
     """
 
     src: Tensor
     src_lengths: Tensor
     tgt: Tensor
     tgt_lengths: Tensor
+    vocabularies = None  # (source, target) Vocabulary, or None; see the docstring
+    texts = None  # (sources, targets) lists of N sentences, or None
 
     def __post_init__(self) -> None:
         _check_rows(
@@ -71,9 +83,14 @@ class TokenPairs:
         return self.src[i, : self.src_lengths[i]], self.tgt[i, : self.tgt_lengths[i]]
 
     def subset(self, index: Tensor) -> TokenPairs:
-        return TokenPairs(
+        out = TokenPairs(
             self.src[index], self.src_lengths[index], self.tgt[index], self.tgt_lengths[index]
         )
+        out.vocabularies = self.vocabularies
+        if self.texts is not None:
+            rows = torch.arange(len(self))[index].tolist()  # int or bool index alike
+            out.texts = tuple([side[i] for i in rows] for side in self.texts)
+        return out
 
 
 @dataclass
@@ -159,7 +176,7 @@ def load_copy_reverse(
         {
             "layout": (
                 f"{direction} {min_length}-{max_length} symbols of {symbols}; target ends with "
-                "<eos>; one vocabulary for source and target"
+                "<eos>; one vocabulary for source and target (ids 0-3 <pad> <unk> <bos> <eos>)"
             ),
         },
         2 * max_length + 1,  # the source, and the target with its <eos>
@@ -204,3 +221,8 @@ def load_cycles(
         max_length * (symbols if kind == "multi-hot" else 1),
         {"max_length": max_length, **({"symbols": symbols} if kind == "multi-hot" else {})},
     )
+
+
+# The Tatoeba reader registers the ``tatoeba`` token-pair dataset; importing it here (it needs
+# TokenPairs, defined above) registers it wherever nnzoo.data is imported.
+from nnzoo.data import tatoeba  # noqa: E402, F401  isort: skip

@@ -1,18 +1,34 @@
-r"""``seq2seq``: a recurrent encoder-decoder with dot-product attention (Luong et al. 2015).
+r"""``seq2seq``: a recurrent encoder-decoder with Luong or Bahdanau attention.
 
 Shape legend: B batch, S source steps, T target steps, E embedding, H hidden, D encoder width
-(H, or 2H bidirectional), V vocabulary.
+(H, or 2H bidirectional), A attention width (H), V vocabulary.
 
 .. math::
     e_1..e_S = \mathrm{Encoder}(\mathrm{Emb}_s(x_1..x_S)), \qquad
     \bar e = \tfrac{1}{S_b} \textstyle\sum_{s \le S_b} e_s \\
     d_t = \mathrm{Decoder}([\mathrm{Emb}_t(y_{t-1});\ \bar e]) \qquad (y_0 = \langle bos\rangle) \\
-    \alpha_{t} = \mathrm{softmax}_s\big((W_q d_t)^\top e_s\big), \qquad
+    \alpha_{t} = \mathrm{softmax}_s\, \mathrm{score}(d_t, e_s), \qquad
     c_t = \textstyle\sum_s \alpha_{ts} e_s \\
     \mathrm{logits}_t = W_o \tanh(W_c [d_t; c_t])
 
+with the score of ``attention``:
+
+.. math::
+    \text{luong (general, Luong et al. 2015):} \quad
+        \mathrm{score}(d_t, e_s) = (W_q d_t)^\top e_s \\
+    \text{bahdanau (additive, Bahdanau et al. 2015):} \quad
+        \mathrm{score}(d_t, e_s) = v^\top \tanh(W_d d_t + W_e e_s + b)
+
+Bahdanau's decoder reads the context of step t - 1 in its recurrent input, scoring the
+PREVIOUS decoder state against the encoder's, which needs a loop over the target steps. nnzoo
+keeps one decoder that runs over the whole shifted target at once (teacher forcing in one
+pass, as Luong's "attention on top"), so here the additive score is taken on the decoder's
+output d_t and its context enters only the output layer, as Luong's does: Bahdanau's score
+function, Luong's wiring.
+
 Every decoder input carries the mean encoder state \bar e, so the model works without
-attention too (``attention=False``: logits_t = W_o d_t). Encoder and decoder are
+attention too (``attention="none"``: logits_t = W_o d_t). ``attention = true / false`` (older
+configs) mean ``"luong"`` / ``"none"``. Encoder and decoder are
 `nnzoo.Recurrent` stacks of any registered cell; the encoder may be bidirectional; padding
 steps of the source are masked out of the mean and the attention. The decoder is causal, so
 ``forward`` with teacher forcing (the whole shifted target at once) and greedy decoding one
@@ -27,8 +43,22 @@ import torch
 from torch import Tensor, nn
 
 from nnzoo.cells.base import check_positive_int
+from nnzoo.errors import ConfigError
 from nnzoo.layers.recurrent import Recurrent
 from nnzoo.models import MODELS
+
+ATTENTIONS = ("luong", "bahdanau", "none")
+
+
+def attention_kind(attention: str | bool) -> str:
+    """``attention`` as one of `ATTENTIONS` (``True``: ``"luong"``, ``False``: ``"none"``)."""
+    if attention is True or attention is False:
+        return "luong" if attention else "none"
+    if attention not in ATTENTIONS:
+        raise ConfigError(
+            f"model.options.attention={attention!r}: expected one of {', '.join(ATTENTIONS)}"
+        )
+    return attention
 
 
 @MODELS.register("seq2seq")
@@ -44,7 +74,8 @@ class Seq2Seq(nn.Module):
         bidirectional: the encoder reads both ways.
         dropout: between recurrent layers.
         embedding: E, the width of both token embeddings.
-        attention: dot-product attention over the encoder's outputs.
+        attention: ``"luong"`` (general dot product), ``"bahdanau"`` (additive) or ``"none"``;
+            true / false mean luong / none.
         cell_options: passed to every cell.
     """
 
@@ -58,7 +89,7 @@ class Seq2Seq(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         embedding: int = 32,
-        attention: bool = True,
+        attention: str | bool = "luong",
         cell_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -74,9 +105,14 @@ class Seq2Seq(nn.Module):
         self.decoder = Recurrent(
             cell, embedding + D, hidden, num_layers=layers, dropout=dropout, **options
         )
-        self.attention = bool(attention)
-        if self.attention:
-            self.query = nn.Linear(hidden, D, bias=False)
+        self.attention = attention_kind(attention)
+        if self.attention == "luong":
+            self.query = nn.Linear(hidden, D, bias=False)  # W_q
+        elif self.attention == "bahdanau":
+            self.query = nn.Linear(hidden, hidden, bias=False)  # W_d
+            self.key = nn.Linear(D, hidden)  # W_e and b
+            self.energy = nn.Linear(hidden, 1, bias=False)  # v
+        if self.attention != "none":
             self.combine = nn.Linear(hidden + D, hidden)
         self.out = nn.Linear(hidden, num_classes)
 
@@ -93,12 +129,20 @@ class Seq2Seq(nn.Module):
         T = tgt_in.shape[1]
         inputs = torch.cat([self.tgt_embed(tgt_in), mean[:, None].expand(-1, T, -1)], dim=-1)
         d, _ = self.decoder(inputs)  # (B, T, H)
-        if not self.attention:
+        if self.attention == "none":
             return self.out(d)
-        scores = torch.einsum("btd,bsd->bts", self.query(d), e)  # (B, T, S)
+        scores = self.scores(d, e)  # (B, T, S)
         alpha = scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
         context = torch.einsum("bts,bsd->btd", alpha, e)  # (B, T, D)
         return self.out(torch.tanh(self.combine(torch.cat([d, context], dim=-1))))
+
+    def scores(self, d: Tensor, e: Tensor) -> Tensor:
+        """score(d_t, e_s) (B, T, S) of decoder outputs d (B, T, H) and encoder outputs e
+        (B, S, D), before the padding mask."""
+        if self.attention == "luong":
+            return torch.einsum("btd,bsd->bts", self.query(d), e)
+        hidden = self.query(d)[:, :, None] + self.key(e)[:, None]  # (B, T, S, A)
+        return self.energy(torch.tanh(hidden)).squeeze(-1)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         """src (B, S), src_lengths (B,), tgt_in (B, T) -> logits (B, T, V)."""

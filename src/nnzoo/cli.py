@@ -4,6 +4,7 @@
     nnzoo evaluate RUN_DIR|CHECKPOINT [--split test]           metrics, confusion matrix
     nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
     nnzoo predict RUN_DIR image.jpg [...] | FOLDER [--sheet S.png]   images: a sentence / id,label
+    nnzoo predict RUN_DIR "what a great phone" [...]          text: the class and its probability
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
     nnzoo list [cells|models|datasets|splits|tasks|studies|recipes]
     nnzoo data list | download NAME | path
@@ -174,7 +175,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT",
         help=".npz (X, optional lengths) or .csv (sequence, time, features); for a model "
-        "trained on images: image files, or a folder of them (a Kaggle-style id,label CSV)",
+        "trained on images: image files, or a folder of them (a Kaggle-style id,label CSV); "
+        "on text: texts (\"what a great phone\"), or a .txt file of one text a line",
     )  # fmt: skip
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
     p.add_argument("--output", help="write the predictions as CSV here (default: stdout)")
@@ -301,7 +303,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model, ckpt, _ = load_trained(args.run, args.checkpoint)
     task = create_task(ckpt["run_config"].task)
     sheet = Path(args.sheet) if args.sheet else None
-    texts = [task.predict_file(model, Path(i), ckpt["extra"], sheet) for i in args.inputs]
+    texts = [task.predict_file(model, i, ckpt["extra"], sheet) for i in args.inputs]
     text = texts[0] if len(texts) == 1 else "".join(texts)
     if args.output:
         try:

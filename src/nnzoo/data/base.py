@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor
 
 from nnzoo.errors import ConfigError, NnzooError
+
+if TYPE_CHECKING:
+    from nnzoo.data.text import Vocabulary
 
 
 class DataError(NnzooError, ValueError):
@@ -96,6 +99,9 @@ class DataParts:
             ``given`` policy keeps; None when the files hold none.
         rows: what a row is called in ``info`` ("windows", "images", "sequences").
         groups: what a group is called in ``info`` ("subjects").
+        vocabulary: the input `nnzoo.data.text.Vocabulary` of text read as token ids (built
+            from the training part alone), which a run keeps so that new text is encoded as
+            the training text was; None for data that is not text.
     """
 
     name: str
@@ -106,6 +112,7 @@ class DataParts:
     val: Rows | None = None
     rows: str = "sequences"
     groups: str = "groups"
+    vocabulary: Vocabulary | None = None
 
 
 @dataclass
@@ -119,6 +126,7 @@ class DataSplits:
         info: where the data came from and what was done to it (source path, the validation
             rows and the split policy, standardisation mean and std), written into every run's
             report.
+        vocabulary: the input vocabulary of text data (`DataParts`), or None.
     """
 
     name: str
@@ -127,9 +135,13 @@ class DataSplits:
     test: SequenceSet
     class_names: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+    vocabulary: Vocabulary | None = None
 
     @property
     def num_features(self) -> int:
+        """F, features per step; for text read as token ids, the vocabulary's size."""
+        if self.vocabulary is not None:
+            return len(self.vocabulary)
         return self.train.x.shape[-1]
 
     @property

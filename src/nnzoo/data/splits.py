@@ -361,7 +361,10 @@ class Plan:
         if split.validation is not None:
             info["validation"] = split.validation
         info["split"] = self.describe(seed)
-        splits = DataSplits(parts.name, split.train, split.val, parts.test, parts.class_names, info)
+        splits = DataSplits(
+            parts.name, split.train, split.val, parts.test, parts.class_names, info,
+            parts.vocabulary,
+        )  # fmt: skip
         return standardize(splits) if self.standardize else splits
 
     def describe(self, seed: int) -> str:

@@ -216,31 +216,42 @@ class Vocabulary:
             return tokens
         return [t for i, t in zip(ids, tokens, strict=True) if int(i) not in (PAD, BOS, EOS)]
 
+    def as_dict(self) -> dict[str, object]:
+        """The JSON value `save` writes (a run's checkpoint keeps it too)."""
+        return {"format": FORMAT, "level": self.level, "lower": self.lower, "tokens": self.tokens}
+
+    @classmethod
+    def from_dict(cls, value: object, *, where: str, hint: str) -> Vocabulary:
+        """The vocabulary `as_dict` gave; anything else is a one-line `DataError` that names
+        ``where`` it came from and ends with ``hint``."""
+        if not isinstance(value, dict):
+            raise DataError(f"{where}: not a vocabulary (a {type(value).__name__}); {hint}")
+        missing = [k for k in ("format", "level", "lower", "tokens") if k not in value]
+        if missing:
+            raise DataError(f"{where}: no {', '.join(missing)} key; {hint}")
+        if value["format"] != FORMAT:
+            raise DataError(f"{where}: format is {value['format']!r}, not {FORMAT!r}; {hint}")
+        if value["level"] not in LEVELS:
+            raise DataError(
+                f"{where}: level is {value['level']!r}, expected one of {', '.join(LEVELS)}; {hint}"
+            )
+        if not isinstance(value["lower"], bool):
+            raise DataError(f"{where}: lower is {value['lower']!r}, expected true or false; {hint}")
+        problem = _token_problem(value["tokens"])
+        if problem:
+            raise DataError(f"{where}: {problem}; {hint}")
+        return cls(value["tokens"], level=value["level"], lower=value["lower"])
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary to ``path`` as JSON, atomically; return the path."""
-        value = {"format": FORMAT, "level": self.level, "lower": self.lower, "tokens": self.tokens}
-        return write_atomic(path, json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+        return write_atomic(path, json.dumps(self.as_dict(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Read a vocabulary written by `save`; a bad file is a one-line `DataError`."""
         hint = "build the vocabulary again and save it with Vocabulary.save"
         value = read_json(path, DataError, hint=hint, kind=dict)
-        missing = [k for k in ("format", "level", "lower", "tokens") if k not in value]
-        if missing:
-            raise DataError(f"{path}: no {', '.join(missing)} key; {hint}")
-        if value["format"] != FORMAT:
-            raise DataError(f"{path}: format is {value['format']!r}, not {FORMAT!r}; {hint}")
-        if value["level"] not in LEVELS:
-            raise DataError(
-                f"{path}: level is {value['level']!r}, expected one of {', '.join(LEVELS)}; {hint}"
-            )
-        if not isinstance(value["lower"], bool):
-            raise DataError(f"{path}: lower is {value['lower']!r}, expected true or false; {hint}")
-        problem = _token_problem(value["tokens"])
-        if problem:
-            raise DataError(f"{path}: {problem}; {hint}")
-        return cls(value["tokens"], level=value["level"], lower=value["lower"])
+        return cls.from_dict(value, where=str(path), hint=hint)
 
 
 def _token_problem(tokens: object) -> str:

@@ -1,5 +1,7 @@
-"""``SequenceClassifier``: sequences (B, T, F) -> class logits (B, C).
+"""``SequenceClassifier``: sequences (B, T, F), or token ids (B, T), -> class logits (B, C).
 
+    x_t = E[w_t]                          token ids w_t, with ``embedding`` > 0: a trained
+                                          embedding table E (V x embedding, row 0 = <pad>)
     z_t = act(W_p x_t + b_p)              optional input projection (the LARNN paper's)
     o_1..o_T = Recurrent(z_1..z_T)        any registered cell: layers, bidirectional, residual
     r = o_{len}                            readout "last": each sequence's own last step
@@ -53,6 +55,10 @@ class SequenceClassifier(nn.Module):
         projection_activation: relu, tanh, elu, gelu, sigmoid, leaky_relu or none.
         readout: last, mean or attention.
         cell_options: passed to every cell (e.g. ``window``, ``num_heads`` for larnn).
+        embedding: the input is token ids (B, T) of a vocabulary of ``input_size`` tokens,
+            looked up in a table of this width trained from scratch (``<pad>`` = 0 stays
+            zero); 0: the input is features (B, T, F).
+        embedding_dropout: dropout on the embedded tokens.
     """
 
     def __init__(
@@ -69,6 +75,8 @@ class SequenceClassifier(nn.Module):
         projection_activation: str = "relu",
         readout: str = "last",
         cell_options: dict[str, Any] | None = None,
+        embedding: int = 0,
+        embedding_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.input_size = check_positive_int("input_size", input_size)
@@ -77,7 +85,19 @@ class SequenceClassifier(nn.Module):
         check_choice("projection_activation", projection_activation, tuple(ACTIVATIONS))
         if projection < 0:
             raise ConfigError(f"projection={projection!r}: expected a width >= 1, or 0 for none")
+        if isinstance(embedding, bool) or not isinstance(embedding, int) or embedding < 0:
+            raise ConfigError(
+                f"embedding={embedding!r}: expected a width >= 1 for token ids, or 0 for features"
+            )
+        if not 0 <= embedding_dropout < 1:
+            raise ConfigError(f"embedding_dropout={embedding_dropout!r}: expected 0 <= p < 1")
         width = input_size
+        self.embed: nn.Module | None = None
+        if embedding:
+            self.embed = nn.Sequential(
+                nn.Embedding(input_size, embedding, padding_idx=0), nn.Dropout(embedding_dropout)
+            )
+            width = embedding
         self.projection: nn.Module = nn.Identity()
         if projection:
             self.projection = nn.Sequential(
@@ -101,7 +121,20 @@ class SequenceClassifier(nn.Module):
         self.head = nn.Linear(out, num_classes)
 
     def features(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """x (B, T, F) -> the readout r (B, D)."""
+        """x (B, T, F), or token ids (B, T) with an embedding -> the readout r (B, D)."""
+        ids = not torch.is_floating_point(x)
+        if ids and self.embed is None:
+            raise ConfigError(
+                f"sequence-classifier: the input is token ids {tuple(x.shape)} (text data); set "
+                "model.embedding to a width (e.g. 64) to learn an embedding of them"
+            )
+        if not ids and self.embed is not None:
+            raise ConfigError(
+                f"sequence-classifier: model.embedding={self.embed[0].embedding_dim} takes token "
+                f"ids (B, T), and the input is features {tuple(x.shape)}; set model.embedding = 0"
+            )
+        if self.embed is not None:
+            x = self.embed(x)  # (B, T, E)
         if lengths is not None:
             lengths = check_lengths(lengths, x)  # None when every sequence is full
         z = self.projection(x)  # (B, T, P)

@@ -156,7 +156,7 @@ class Task:
         )
 
     def predict_file(
-        self, model: nn.Module, path: Path, extra: dict[str, Any], sheet: Path | None = None
+        self, model: nn.Module, path: str | Path, extra: dict[str, Any], sheet: Path | None = None
     ) -> str:
         """``nnzoo predict``: the predictions for the new data in ``path``, as text (CSV);
         ``sheet``: a PNG of them too, where the task draws one (images)."""

@@ -141,14 +141,18 @@ class Classify(Task):
         ])  # fmt: skip
 
     def predict_file(
-        self, model: nn.Module, path: Path, extra: dict[str, Any], sheet: Path | None = None
+        self, model: nn.Module, path: str | Path, extra: dict[str, Any], sheet: Path | None = None
     ) -> str:
         """``sequence,class,probability``: the most probable class of each sequence in
         ``path`` (a .npz or .csv as the sequences dataset reads, labels not needed), the
         features scaled as the training data's were. A model trained on image files predicts
-        image files instead (`predict_images`)."""
+        image files instead (`predict_images`), one trained on text predicts texts
+        (`predict_text`)."""
         from nnzoo.data.base import SequenceSet, restandardize
 
+        if "text" in extra:
+            return self.predict_text(model, str(path), extra)
+        path = Path(path)
         if "images" in extra:
             return self.predict_images(model, path, extra, sheet)
         from nnzoo.data.sequences import read_unlabelled
@@ -212,6 +216,52 @@ class Classify(Task):
         ]
         return "id,class,probability\n" + "\n".join(rows) + "\n"
 
+    def predict_text(self, model: nn.Module, text: str, extra: dict[str, Any]) -> str:
+        r"""The class of a text, tokenized and encoded as the training text was.
+
+        ``text`` is the text itself, e.g. ``"what a great phone"`` -> ``"what a great phone":
+        positive (97.1%)``, or a ``.txt`` file of one text a line -> ``line,class,probability``
+        CSV. An empty text (no tokens) is an error; a text of words the vocabulary does not
+        hold is predicted from its ``<unk>``\ s, with a note saying so on stderr.
+        """
+        import sys
+
+        from nnzoo.data.base import DataError, SequenceSet
+        from nnzoo.data.sentences import read_utf8_lines
+        from nnzoo.data.text import UNK, Vocabulary, encode_batch
+
+        names, size = self.checked_extra(extra)
+        hint = "train the run again, or point at another run's checkpoint"
+        vocab = Vocabulary.from_dict(
+            extra["text"].get("vocabulary"), where="the checkpoint's vocabulary", hint=hint
+        )
+        if len(vocab) != size:
+            raise DataError(
+                f"the checkpoint's vocabulary has {len(vocab)} tokens but its model reads "
+                f"{size}; {hint}"
+            )
+        path = Path(text)
+        is_file = text.endswith(".txt") and path.is_file()
+        texts = read_utf8_lines(path, what="a text file") if is_file else [text]
+        ids, lengths = encode_batch(
+            texts, vocab, max_length=extra["text"].get("max_length"), allow_empty=False
+        )
+        for t, row, n in zip(texts, ids, lengths):
+            if bool((row[:n] == UNK).all()):
+                print(
+                    f"note: no word of {t!r} is in the vocabulary; predicted from <unk> alone",
+                    file=sys.stderr,
+                )
+        data = SequenceSet(ids, torch.zeros(len(ids), dtype=torch.long), lengths)
+        probs = self.predict(model, data)  # (N, C)
+        if not is_file:
+            k = int(probs[0].argmax())
+            return f"{text!r}: {names[k]} ({100 * float(probs[0, k]):.1f}%)\n"
+        rows = [
+            f"{i},{names[int(p.argmax())]},{float(p.max()):.6f}" for i, p in enumerate(probs, 1)
+        ]
+        return "line,class,probability\n" + "\n".join(rows) + "\n"
+
     def checked_extra(self, extra: dict[str, Any]) -> tuple[list[str], int]:
         """The class names and feature count a checkpoint's ``extra`` holds, or one line saying
         which is missing or malformed (checkpoints older than the digest are not verified)."""
@@ -248,6 +298,11 @@ class Classify(Task):
         }
         if "image_size" in splits.info:  # image files: how new ones are decoded
             extra["images"] = {"size": splits.info["image_size"], "resize": splits.info["resize"]}
+        if splits.vocabulary is not None:  # text: how new text is encoded
+            extra["text"] = {
+                "vocabulary": splits.vocabulary.as_dict(),
+                "max_length": splits.info.get("max_length"),
+            }
         return extra
 
     def results(self, splits) -> dict[str, Any]:

@@ -214,3 +214,96 @@ def test_bad_readout_and_projection_are_config_errors():
         SequenceClassifier(F_IN, C, projection=-1)
     with pytest.raises(ConfigError, match="projection_activation"):
         SequenceClassifier(F_IN, C, projection=2, projection_activation="swish")
+
+
+# -- token ids through an embedding ------------------------------------------------------------
+
+V, E = 11, 4  # vocabulary size, embedding width
+
+
+def padded_ids(lengths=LENGTHS, vocab=V, seed=0):
+    """(B, T) random token ids in 1..V-1, <pad> = 0 past each sequence's length."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, vocab, (len(lengths), int(lengths.max())), generator=g)
+    return ids * (torch.arange(ids.shape[1])[None, :] < lengths[:, None])
+
+
+def with_embedding(readout="mean", layers=1, **options):
+    """A token-id SequenceClassifier and a torch.nn.LSTM holding the same encoder weights."""
+    lstm = torch.nn.LSTM(E, H, num_layers=layers, batch_first=True)
+    model = SequenceClassifier(
+        V, C, cell="lstm", hidden=H, layers=layers, readout=readout, embedding=E, **options
+    )
+    model.encoder.load_state_dict(Recurrent.from_torch(lstm).state_dict())
+    return model.eval(), lstm.eval()
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_token_ids_are_looked_up_then_read_like_features(layers):
+    model, lstm = with_embedding(layers=layers, embedding_dropout=0.5)  # eval: no dropout
+    table = model.embed[0].weight.detach().clone()  # (V, E)
+    ids = padded_ids()
+    with torch.no_grad():
+        rows = []
+        for i, n in enumerate(LENGTHS.tolist()):
+            out, _ = lstm(table[ids[i, :n]][None])  # (1, L, H), padding cut off
+            rows.append(out[0].mean(0))
+        expected = torch.stack(rows)
+        torch.testing.assert_close(model.features(ids, LENGTHS), expected, **TOL)
+        torch.testing.assert_close(model(ids, LENGTHS), head(model, expected), **TOL)
+        other = ids + (ids == 0) * torch.randint(1, V, ids.shape)  # other ids in the padding
+        assert not torch.equal(other, ids)
+        torch.testing.assert_close(model(other, LENGTHS), model(ids, LENGTHS), **TOL)
+
+
+def test_the_pad_row_is_zero_and_gets_no_gradient():
+    model = SequenceClassifier(V, C, hidden=H, layers=1, readout="mean", embedding=E).train()
+    weight = model.embed[0].weight
+    assert weight.shape == (V, E)
+    assert not weight[0].any() and weight[1:].abs().sum(1).min() > 0
+    ids = padded_ids()
+    ids[0, 2] = 0  # a <pad> inside a sequence's length too
+    torch.nn.functional.cross_entropy(
+        model(ids, LENGTHS), torch.arange(len(LENGTHS)) % C
+    ).backward()
+    assert not weight.grad[0].any()
+    used = torch.unique(ids[ids != 0])
+    assert weight.grad[used].abs().sum(1).min() > 0  # every token read gets a gradient
+    assert count(model) == V * E + lstm_params(E, H) + H * C + C
+
+
+def test_ids_without_an_embedding_and_features_with_one_are_config_errors():
+    from nnzoo.errors import ConfigError
+
+    plain = SequenceClassifier(F_IN, C, hidden=H, layers=1)
+    with pytest.raises(ConfigError, match="model.embedding to a width") as info:
+        plain(padded_ids(vocab=F_IN), LENGTHS)
+    assert "\n" not in str(info.value) and "(5, 6)" in str(info.value)
+    embedded = SequenceClassifier(V, C, hidden=H, layers=1, embedding=E)
+    with pytest.raises(ConfigError, match="set model.embedding = 0") as info:
+        embedded(padded_batch(), LENGTHS)
+    assert "\n" not in str(info.value) and "(5, 6, 3)" in str(info.value)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="embedding="):
+            SequenceClassifier(V, C, embedding=bad)
+    with pytest.raises(ConfigError, match="embedding_dropout="):
+        SequenceClassifier(V, C, embedding=E, embedding_dropout=1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the projection is built as Linear(input_size, P): the vocabulary size, not the "
+    "embedding width it reads",
+)
+def test_a_projection_reads_the_embedded_tokens():
+    model = SequenceClassifier(
+        V, C, hidden=H, layers=1, embedding=E, projection=3, projection_activation="tanh"
+    ).eval()
+    lstm = torch.nn.LSTM(3, H, batch_first=True)
+    model.encoder.load_state_dict(Recurrent.from_torch(lstm).state_dict())
+    ids = padded_ids(lengths=torch.tensor([6, 6]))
+    with torch.no_grad():
+        lin = model.projection[0]
+        z = torch.tanh(model.embed[0].weight[ids] @ lin.weight.T + lin.bias)  # (B, T, 3)
+        out, _ = lstm(z)
+        torch.testing.assert_close(model(ids), head(model, out[:, -1]), **TOL)

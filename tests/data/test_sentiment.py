@@ -246,10 +246,6 @@ def test_sst2_vocabulary_counts_the_training_rows_not_validation_or_dev(sst2):
     assert splits.info["split"].startswith("given")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="val_size is rounded per class (round half to even), so 5 of 12 + 12 rows gives 4",
-)
 def test_sst2_val_size_is_the_number_of_validation_rows_when_shares_round_badly(sst2):
     assert len(sst2_parts(sst2, val_size=5).val) == 5
 

@@ -290,11 +290,6 @@ def test_ids_without_an_embedding_and_features_with_one_are_config_errors():
         SequenceClassifier(V, C, embedding=E, embedding_dropout=1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the projection is built as Linear(input_size, P): the vocabulary size, not the "
-    "embedding width it reads",
-)
 def test_a_projection_reads_the_embedded_tokens():
     model = SequenceClassifier(
         V, C, hidden=H, layers=1, embedding=E, projection=3, projection_activation="tanh"

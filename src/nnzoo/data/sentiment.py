@@ -16,8 +16,8 @@ validation sentence shapes the vocabulary; its split policy is ``given``:
 amazon, imdb or yelp, 1000 sentences (500 / 500), which publish no split. The rows are dealt
 into ``folds`` stratified folds (seed ``fold_seed``, `nnzoo.data.splits.stratified_folds`);
 fold ``fold`` is the test part, so that k runs with ``fold`` = 0..k-1 are a stratified k-fold
-cross-validation; ``val_fraction`` of each class of the other folds validates (seed
-``data.split_seed``).
+cross-validation; ``val_fraction`` of the other folds' rows validates, each class in proportion
+(seed ``data.split_seed``).
 
 ``sst2`` (``<data root>/sst2-glue``): GLUE's ``train.tsv`` (67,349 phrases and sentences of
 the treebank) and ``dev.tsv`` (872 sentences), the test part, since GLUE's test labels are not
@@ -37,7 +37,7 @@ import torch
 from nnzoo.data.base import DataParts, SequenceSet
 from nnzoo.data.registry import DATASETS, DEFAULTS, FOLDERS, DatasetDefaults
 from nnzoo.data.sentences import UCI_FILES, read_sst2, read_uci_sentiment
-from nnzoo.data.splits import check_fraction, split_random, stratified_folds
+from nnzoo.data.splits import check_fraction, stratified_folds
 from nnzoo.data.text import UNK, Vocabulary, encode_batch, tokenize
 from nnzoo.errors import ConfigError
 
@@ -120,12 +120,19 @@ def text_parts(
     )  # fmt: skip
 
 
-def _val_rows(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """(N,) bool: a seeded stratified ``fraction`` of each class."""
-    rows = SequenceSet(torch.arange(len(y))[:, None], torch.as_tensor(y))  # x: each row's index
-    _, val = split_random(rows, fraction, seed, source="the training rows")
+def _val_rows(y: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """(N,) bool: ``count`` seeded rows, each class's share of them in proportion to its rows,
+    shares rounded by largest remainder so that they add up to ``count``."""
+    classes, sizes = np.unique(y, return_counts=True)
+    exact = count * sizes / len(y)
+    take = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - take), kind="stable")
+    take[order[: count - int(take.sum())]] += 1
+    gen = torch.Generator().manual_seed(seed)
     is_val = np.zeros(len(y), dtype=bool)
-    is_val[val.x[:, 0].long().numpy()] = True
+    for label, n in zip(classes, take):
+        rows = np.flatnonzero(y == label)
+        is_val[rows[torch.randperm(len(rows), generator=gen)[:n].numpy()]] = True
     return is_val
 
 
@@ -167,7 +174,7 @@ def read_uci_sentiment_parts(
     texts, y = read_uci_sentiment(source, domain)
     fold_of = stratified_folds(torch.as_tensor(y), folds, fold_seed).numpy()
     rest = np.flatnonzero(fold_of != fold)
-    is_val = _val_rows(y[rest], val_fraction, seed)
+    is_val = _val_rows(y[rest], round(val_fraction * len(rest)), seed)
     index = {
         "train": rest[~is_val],
         "val": rest[is_val],
@@ -216,7 +223,7 @@ def read_sst2_parts(
         raise ConfigError(
             f"data.options.val_size={val_size}: expected fewer than the {len(y)} training rows"
         )
-    is_val = _val_rows(y, val_size / len(y), seed)
+    is_val = _val_rows(y, val_size, seed)
     info = {
         "source": str(Path(source)),
         "test part": (

@@ -101,7 +101,7 @@ class SequenceClassifier(nn.Module):
         self.projection: nn.Module = nn.Identity()
         if projection:
             self.projection = nn.Sequential(
-                nn.Linear(input_size, projection), ACTIVATIONS[projection_activation]()
+                nn.Linear(width, projection), ACTIVATIONS[projection_activation]()
             )
             width = projection
         self.encoder = Recurrent(

@@ -224,6 +224,7 @@ class Classify(Task):
         CSV. An empty text (no tokens) is an error; a text of words the vocabulary does not
         hold is predicted from its ``<unk>``\ s, with a note saying so on stderr.
         """
+        import os
         import sys
 
         from nnzoo.data.base import DataError, SequenceSet
@@ -241,7 +242,9 @@ class Classify(Task):
                 f"{size}; {hint}"
             )
         path = Path(text)
-        is_file = text.endswith(".txt") and path.is_file()
+        is_file = text.endswith(".txt") and os.path.isfile(text)  # False on a too-long name
+        if text.endswith(".txt") and not is_file and " " not in text:
+            print(f"note: no file {text}; predicted it as a text", file=sys.stderr)
         texts = read_utf8_lines(path, what="a text file") if is_file else [text]
         ids, lengths = encode_batch(
             texts, vocab, max_length=extra["text"].get("max_length"), allow_empty=False

@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from nnzoo.data.base import DataError
 from nnzoo.data.tatoeba import max_words, read_pairs, split_pairs
@@ -160,3 +161,139 @@ def test_real_zip_has_the_published_counts():
     m = max(Counter(en for en, _ in pairs).values())
     for part in (val, test):
         assert 17845 <= len(part) < 17845 + m  # round(0.15 * 118964)
+
+
+# -- the registered dataset ---------------------------------------------------------------------
+
+ANIMALS = 40
+
+
+def animal_pairs() -> list[tuple[str, str]]:
+    """Sentences about 40 made-up animals; every third English sentence has two translations."""
+    pairs = []
+    for g in range(ANIMALS):
+        pairs.append((f"Tom sees the bird{g}.", f"Tom ve el pájaro{g}."))
+        if g % 3 == 0:
+            pairs.append((f"Tom sees the bird{g}.", f"Tom mira el pájaro{g}."))
+    pairs.append(("Where is the library, Tom?", "¿Dónde está la biblioteca, Tom?"))  # 5 words
+    return pairs
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    """<root>/spa-eng-tatoeba/spa-eng.zip in the original layout (spa-eng/ with _about.txt)."""
+    folder = tmp_path / "spa-eng-tatoeba"
+    folder.mkdir()
+    write_zip(folder / "spa-eng.zip", {
+        "spa-eng/_about.txt": b"Date of this file: 2018-05-13\n",
+        "spa-eng/spa.txt": spa_text(animal_pairs()).encode(),
+    })  # fmt: skip
+    return tmp_path
+
+
+def load(root, **options):
+    from nnzoo.data import load_dataset
+
+    defaults = {"val_fraction": 0.2, "test_fraction": 0.2, "min_freq": 1}
+    return load_dataset("tatoeba", root=root, **{**defaults, **options})
+
+
+def sentences(part, side: int) -> set[str]:
+    return set(part.texts[side])
+
+
+def test_tatoeba_is_registered_and_reads_the_zip_under_the_data_root(data_root):
+    from nnzoo.data import DEFAULTS, list_datasets
+
+    assert "tatoeba" in list_datasets() and DEFAULTS["tatoeba"].split == "given"
+    splits = load(data_root)
+    n = len(animal_pairs())
+    assert len(splits.train) + len(splits.val) + len(splits.test) == n
+    assert splits.info["source"] == str(data_root / "spa-eng-tatoeba")
+    assert "grouped by Spanish sentence, seed 0" in splits.info["test"]
+    assert f"{n} of {n} pairs" == splits.info["pairs"]
+
+
+@pytest.mark.parametrize("direction, source", [("es-en", 1), ("en-es", 0)])
+def test_splits_are_disjoint_by_source_sentence_and_match_the_pairs(data_root, direction, source):
+    splits = load(data_root, direction=direction, seed=4)
+    parts = (splits.train, splits.val, splits.test)
+    src = [sentences(p, 0) for p in parts]
+    assert not (src[0] & src[1] or src[0] & src[2] or src[1] & src[2])
+    pairs = [(s, t) for p in parts for s, t in zip(*p.texts, strict=True)]
+    expected = [(p[source], p[1 - source]) for p in animal_pairs()]
+    assert sorted(pairs) == sorted(expected)  # every pair once, the right way round
+    # the same split as split_pairs grouped by the source language
+    *_, test = split_pairs(
+        animal_pairs(), val_fraction=0.2, test_fraction=0.2, seed=4, source=direction[:2]
+    )
+    assert splits.test.texts[0] == [p[source] for p in test]
+
+
+def test_vocabularies_come_from_the_train_split_only(data_root):
+    from nnzoo.data.text import SPECIALS, UNK, tokenize
+
+    splits = load(data_root, direction="en-es")
+    src_vocab, tgt_vocab = splits.train.vocabularies
+    assert splits.val.vocabularies is splits.train.vocabularies
+    for vocab, side in ((src_vocab, 0), (tgt_vocab, 1)):
+        train_tokens = {t for s in splits.train.texts[side] for t in tokenize(s)}
+        assert tuple(vocab.tokens[:4]) == SPECIALS and set(vocab.tokens[4:]) == train_tokens
+    assert splits.class_names == tgt_vocab.tokens  # the task decodes into the target side
+    # a held-out animal is in no vocabulary: its source word is <unk>, the target's too
+    for i, sentence in enumerate(splits.test.texts[0]):
+        assert f"bird{sentence.split('bird')[1][:-1]}" not in src_vocab
+        assert UNK in splits.test.src[i].tolist() and UNK in splits.test.tgt[i].tolist()
+    # targets end with <eos>; ids as encode_batch gives them
+    from nnzoo.data.text import EOS, encode_batch
+
+    ids, lengths = encode_batch(splits.train.texts[1], tgt_vocab, eos=True)
+    assert torch.equal(splits.train.tgt[:, : ids.shape[1]], ids)
+    assert torch.equal(splits.train.tgt_lengths, lengths)
+    assert all(row[n - 1] == EOS for row, n in zip(ids.tolist(), lengths.tolist()))
+
+
+def test_min_freq_max_words_limit_and_max_length(data_root):
+    from nnzoo.data.text import tokenize
+
+    splits = load(data_root, min_freq=2)
+    for vocab, texts in zip(splits.train.vocabularies, splits.train.texts, strict=True):
+        counts = Counter(t for s in texts for t in tokenize(s))
+        assert set(vocab.tokens[4:]) == {t for t, n in counts.items() if n >= 2}
+        assert "tom" in vocab and "biblioteca" not in vocab
+    short = load(data_root, max_words=4)
+    assert short.info["pairs"].startswith(f"{len(animal_pairs()) - 1} of")  # library dropped
+    assert "biblioteca" not in {t for s in short.train.texts[0] for t in s.lower().split()}
+    few = load(data_root, limit=10, val_fraction=0.1, test_fraction=0.1)
+    assert len(few.train) + len(few.val) + len(few.test) == 10
+    cut = load(data_root, max_length=3)
+    assert int(cut.train.src_lengths.max()) == 3 and int(cut.train.tgt_lengths.max()) == 3
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"direction": "fr-en"}, r"direction='fr-en': expected one of es-en, en-es"),
+        ({"max_words": -1}, r"max_words=-1"),
+        ({"min_freq": 0}, r"min_freq=0"),
+        ({"max_size": 3}, r"max_size=3"),
+        ({"level": "bpe"}, r"level='bpe'"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, r"leave no training pair"),
+        ({"max_words": 1}, r"no pair of .* has both sentences that short"),
+    ],
+)
+def test_bad_options_are_one_line(data_root, options, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        load(data_root, **options)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the data root /work/shared/data is absent")
+def test_real_zip_through_the_registry():
+    splits = load(SHARED, max_words=10, limit=3000, min_freq=2, val_fraction=0.1,
+                  test_fraction=0.1)  # fmt: skip
+    expected = max_words(read_pairs(SHARED / "spa-eng-tatoeba" / "spa-eng.zip"), 10, side="both")
+    got = [(en, es) for p in (splits.train, splits.val, splits.test) for es, en in zip(*p.texts)]
+    assert sorted(got) == sorted(expected[:3000])  # es-en: Spanish is the source
+    assert not sentences(splits.train, 0) & sentences(splits.test, 0)
+    assert splits.class_names[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]

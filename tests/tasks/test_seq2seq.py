@@ -10,6 +10,7 @@ from nnzoo.cli import main
 from nnzoo.config import ModelConfig, TaskConfig
 from nnzoo.data import load_dataset
 from nnzoo.data.tokens import BOS, EOS, PAD, TokenPairs
+from nnzoo.errors import ConfigError
 from nnzoo.models import create_model
 from nnzoo.tasks import create_task
 
@@ -161,3 +162,41 @@ def test_seq2seq_on_a_classification_dataset_is_one_line(tmp_path, capsys):
     assert (
         code == 2 and "no source/target token pairs" in err and len(err.strip().splitlines()) == 1
     )
+
+
+def test_bahdanau_attention_matches_numpy_with_copied_weights():
+    model = tiny_model(attention="bahdanau", seed=5).double()
+    src = torch.tensor([[4, 5, 6, 7], [8, 4, 0, 0]])  # the second source is padded
+    src_lengths = torch.tensor([4, 2])
+    tgt_in = torch.tensor([[BOS, 6, 5], [BOS, 7, 7]])
+    with torch.no_grad():
+        memory = model.encode(src, src_lengths)
+        e, mean, _ = memory
+        inputs = torch.cat([model.tgt_embed(tgt_in), mean[:, None].expand(-1, 3, -1)], dim=-1)
+        d = model.decoder(inputs)[0].numpy()  # (B, T, H): the recurrent stack, tested elsewhere
+        got = model.decode(memory, tgt_in).numpy()
+    e = e.numpy()
+    W = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    W_d, W_e, b, v = W["query.weight"], W["key.weight"], W["key.bias"], W["energy.weight"][0]
+    expected = np.zeros_like(got)
+    for i in range(2):
+        for t in range(3):
+            n = int(src_lengths[i])
+            score = np.array([v @ np.tanh(W_d @ d[i, t] + W_e @ e[i, s] + b) for s in range(n)])
+            alpha = np.exp(score - score.max()) / np.exp(score - score.max()).sum()
+            context = alpha @ e[i, :n]  # padding steps get no weight
+            h = np.tanh(
+                W["combine.weight"] @ np.concatenate([d[i, t], context]) + W["combine.bias"]
+            )
+            expected[i, t] = W["out.weight"] @ h + W["out.bias"]
+    np.testing.assert_allclose(got, expected, atol=1e-10, rtol=0)
+
+
+def test_attention_option_names_and_one_line_errors():
+    for given, kind in (("luong", "luong"), ("bahdanau", "bahdanau"), ("none", "none"),
+                        (True, "luong"), (False, "none")):  # fmt: skip
+        assert tiny_model(attention=given).attention == kind
+    assert not hasattr(tiny_model(attention="none"), "combine")
+    with pytest.raises(ConfigError, match=r"attention='dot'.*luong, bahdanau, none") as info:
+        tiny_model(attention="dot")
+    assert "\n" not in str(info.value)

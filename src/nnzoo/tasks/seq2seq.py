@@ -422,10 +422,13 @@ class Seq2Seq(Task):
         return {"num_features": source, "num_classes": V, "input_shape": None}
 
     def data_extra(self, splits) -> dict[str, Any]:
-        """The sizes, the target ``vocabulary`` (the class names) and, for text data, the
+        """The sizes, the target ``vocabulary`` (the class names), the longest training target
+        (``max_target_length``, ``<eos>`` included) and, for text data, the
         ``source_vocabulary`` tokens and the ``text`` options (``level``, ``lower``) that
         `nnzoo.runs.translate` encodes new sentences with."""
         extra = {**self.model_dims(splits), "vocabulary": list(splits.class_names)}
+        lengths = splits.train.tgt_lengths
+        extra["max_target_length"] = int(lengths.max()) if len(lengths) else 0
         vocabs = getattr(splits.train, "vocabularies", None)
         if vocabs is not None:
             extra["source_vocabulary"] = list(vocabs[0].tokens)

@@ -32,10 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from nnzoo.engine.checkpoint import CheckpointError
-from nnzoo.errors import ConfigError
+from nnzoo.errors import ConfigError  # torch and the rest load when a command runs
 
 CHECKPOINTS = ("best", "last")
 
@@ -51,6 +48,7 @@ class Translation:
 
 def _source_vocabulary(extra: dict[str, Any], where: Path):
     from nnzoo.data.text import Vocabulary
+    from nnzoo.engine.checkpoint import CheckpointError
 
     tokens = extra.get("source_vocabulary", extra.get("vocabulary"))
     text = extra.get("text", {"level": "word", "lower": True})
@@ -130,8 +128,7 @@ def translate(
             )
     src, src_lengths = encode_batch(sentences, vocab, max_length=max_length)  # (N, S), (N,)
     steps = task.max_decode or max(extra.get("max_target_length", 0), 2 * src.shape[1]) + 2
-    with torch.no_grad():
-        decoded = task.decode_ids(model, src, src_lengths, steps, beam)
+    decoded = task.decode_ids(model, src, src_lengths, steps, beam)  # without gradients
     target_words, _ = vocabularies(extra)
     level = extra.get("text", {}).get("level", "word")
     for result, ids in zip(out, decoded):

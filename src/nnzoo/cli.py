@@ -5,6 +5,7 @@
     nnzoo predict RUN_DIR|CHECKPOINT INPUT.npz|INPUT.csv       class + probability per sequence
     nnzoo predict RUN_DIR image.jpg [...] | FOLDER [--sheet S.png]   images: a sentence / id,label
     nnzoo predict RUN_DIR "what a great phone" [...]          text: the class and its probability
+    nnzoo translate RUN_DIR "¿Dónde está la biblioteca?" [--beam 4]   a seq2seq run on text
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
     nnzoo list [cells|models|datasets|splits|tasks|studies|recipes]
     nnzoo data list | download NAME | path
@@ -234,6 +235,10 @@ def build_parser() -> Parser:
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="a value of the run config every trial starts from, e.g. train.epochs=2 (repeatable)",
     )  # fmt: skip
+
+    from nnzoo.runs.translate import add_parser as add_translate_parser
+
+    add_translate_parser(sub)
     return parser
 
 
@@ -449,6 +454,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from nnzoo.runs.translate import cmd_translate as translate
+
+    return translate(args)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -460,6 +471,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "report": cmd_report,
     "search": cmd_search,
+    "translate": cmd_translate,
 }
 
 

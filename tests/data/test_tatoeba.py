@@ -234,8 +234,9 @@ def test_vocabularies_come_from_the_train_split_only(data_root):
     from nnzoo.data.text import SPECIALS, UNK, tokenize
 
     splits = load(data_root, direction="en-es")
-    src_vocab, tgt_vocab = splits.train.vocabularies
-    assert splits.val.vocabularies is splits.train.vocabularies
+    from nnzoo.data.text import Vocabulary
+
+    src_vocab, tgt_vocab = splits.vocabulary, Vocabulary(splits.class_names)
     for vocab, side in ((src_vocab, 0), (tgt_vocab, 1)):
         train_tokens = {t for s in splits.train.texts[side] for t in tokenize(s)}
         assert tuple(vocab.tokens[:4]) == SPECIALS and set(vocab.tokens[4:]) == train_tokens
@@ -257,9 +258,10 @@ def test_min_freq_max_words_limit_and_max_length(data_root):
     from nnzoo.data.text import tokenize
 
     splits = load(data_root, min_freq=2)
-    for vocab, texts in zip(splits.train.vocabularies, splits.train.texts, strict=True):
+    vocabularies = (splits.vocabulary.tokens, splits.class_names)
+    for vocab, texts in zip(vocabularies, splits.train.texts, strict=True):
         counts = Counter(t for s in texts for t in tokenize(s))
-        assert set(vocab.tokens[4:]) == {t for t, n in counts.items() if n >= 2}
+        assert set(vocab[4:]) == {t for t, n in counts.items() if n >= 2}
         assert "tom" in vocab and "biblioteca" not in vocab
     short = load(data_root, max_words=4)
     assert short.info["pairs"].startswith(f"{len(animal_pairs()) - 1} of")  # library dropped

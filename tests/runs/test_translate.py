@@ -103,8 +103,8 @@ def test_the_tatoeba_run_reports_bleu_and_keeps_both_vocabularies(tatoeba_run):
 
     splits = load_dataset("tatoeba", root=tatoeba_run.parent, max_words=10, max_length=6,
                           min_freq=1, val_fraction=0.2, test_fraction=0.2)  # fmt: skip
-    source, target = splits.train.vocabularies
-    assert extra["source_vocabulary"] == source.tokens and extra["vocabulary"] == target.tokens
+    source, target = splits.vocabulary.tokens, splits.class_names
+    assert extra["source_vocabulary"] == source and extra["vocabulary"] == target
     assert "ve" in source and "sees" not in source and "sees" in target  # es -> en
     assert "BLEU" in (tatoeba_run / "report.md").read_text()
 

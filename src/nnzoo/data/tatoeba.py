@@ -31,10 +31,9 @@ more than ``max_words`` words on either side are dropped, the first ``limit`` ar
 built from the TRAIN split alone (`nnzoo.data.text`: ``<pad> <unk> <bos> <eos>`` = 0..3, then
 tokens seen ``min_freq`` times or more), so validation and test words the training split never
 had are ``<unk>``. Targets end with ``<eos>``. The dataset's ``class_names`` are the TARGET
-vocabulary's tokens (what the task decodes into); both vocabularies ride on every part as
-``TokenPairs.vocabularies`` = (source, target), with the original sentences as
-``TokenPairs.texts`` (the references of BLEU). The reader draws validation itself, so its
-split policy is ``given``.
+vocabulary's tokens (what the task decodes into) and its ``vocabulary`` the source one; the
+original sentences ride on every part as ``TokenPairs.texts`` (the references of BLEU). The
+reader draws validation itself, so its split policy is ``given``.
 """
 
 from __future__ import annotations
@@ -254,7 +253,6 @@ def encode_pairs(
         _sentences(pairs, 1 - src_side), tgt_vocab, max_length=max_length, eos=True
     )  # (N, T), (N,)
     out = TokenPairs(src, src_lengths, tgt, tgt_lengths)
-    out.vocabularies = vocabularies
     out.texts = (_sentences(pairs, src_side), _sentences(pairs, 1 - src_side))
     return out
 
@@ -296,8 +294,8 @@ def read_tatoeba(
             English length, so these are the shortest), for quick runs; 0: all.
 
     Returns:
-        DataParts whose train / val / test are `TokenPairs` carrying ``vocabularies`` =
-        (source, target), and whose ``class_names`` are the target vocabulary's tokens.
+        DataParts whose train / val / test are `TokenPairs`, whose ``vocabulary`` is the source
+        `Vocabulary` and whose ``class_names`` are the target vocabulary's tokens.
     """
     if direction not in DIRECTIONS:
         raise ConfigError(
@@ -372,5 +370,6 @@ def read_tatoeba(
         ),
     }
     return DataParts(
-        "tatoeba", parts[0], parts[2], list(tgt_vocab.tokens), info, val=parts[1], rows="pairs"
-    )
+        "tatoeba", parts[0], parts[2], list(tgt_vocab.tokens), info, val=parts[1], rows="pairs",
+        vocabulary=src_vocab,
+    )  # fmt: skip

@@ -53,22 +53,19 @@ class TokenPairs:
         tgt: (N, T) int64 target token ids, each ending with ``EOS`` (``<bos>`` is not stored:
             the task prepends it for teacher forcing).
         tgt_lengths: (N,) int64, ``EOS`` included.
-        vocabularies: ``(source, target)`` `nnzoo.data.text.Vocabulary` of text data (set by
-            `nnzoo.data.tatoeba`; kept by `subset`), None for the toys, whose one vocabulary is
-            the dataset's ``class_names``.
         texts: ``(sources, targets)``, the N original sentences of text data (the references
             BLEU scores against), or None.
 
-    ``vocabularies`` and ``texts`` are optional attributes, not dataclass fields: a split policy
-    that rebuilds the rows field by field (``random`` on a dataset that draws its own
-    validation part) keeps the ids and drops them.
+    ``texts`` is an optional attribute, not a dataclass field: a split policy that rebuilds the
+    rows field by field (``random`` on a dataset that draws its own validation part) keeps the
+    ids and drops it. The vocabularies are the dataset's: ``DataParts.vocabulary`` (source; the
+    toys have none) and ``class_names`` (target, or both sides of a toy).
     """
 
     src: Tensor
     src_lengths: Tensor
     tgt: Tensor
     tgt_lengths: Tensor
-    vocabularies = None  # (source, target) Vocabulary, or None; see the docstring
     texts = None  # (sources, targets) lists of N sentences, or None
 
     def __post_init__(self) -> None:
@@ -86,7 +83,6 @@ class TokenPairs:
         out = TokenPairs(
             self.src[index], self.src_lengths[index], self.tgt[index], self.tgt_lengths[index]
         )
-        out.vocabularies = self.vocabularies
         if self.texts is not None:
             rows = torch.arange(len(self))[index].tolist()  # int or bool index alike
             out.texts = tuple([side[i] for i in rows] for side in self.texts)
@@ -221,8 +217,3 @@ def load_cycles(
         max_length * (symbols if kind == "multi-hot" else 1),
         {"max_length": max_length, **({"symbols": symbols} if kind == "multi-hot" else {})},
     )
-
-
-# The Tatoeba reader registers the ``tatoeba`` token-pair dataset; importing it here (it needs
-# TokenPairs, defined above) registers it wherever nnzoo.data is imported.
-from nnzoo.data import tatoeba  # noqa: E402, F401  isort: skip

@@ -416,10 +416,9 @@ class Seq2Seq(Task):
                 f"task seq2seq: dataset {splits.name!r} has no source/target token pairs; "
                 "use a token-pair dataset (e.g. copy-reverse or tatoeba), or task classify"
             )
-        V = len(splits.class_names)
-        vocabs = getattr(splits.train, "vocabularies", None)
-        source = len(vocabs[0]) if vocabs is not None else V
-        return {"num_features": source, "num_classes": V, "input_shape": None}
+        V = len(splits.class_names)  # the target vocabulary, or both sides' (the toys)
+        return {"num_features": splits.num_features if splits.vocabulary else V,
+                "num_classes": V, "input_shape": None}  # fmt: skip
 
     def data_extra(self, splits) -> dict[str, Any]:
         """The sizes, the target ``vocabulary`` (the class names), the longest training target
@@ -429,10 +428,10 @@ class Seq2Seq(Task):
         extra = {**self.model_dims(splits), "vocabulary": list(splits.class_names)}
         lengths = splits.train.tgt_lengths
         extra["max_target_length"] = int(lengths.max()) if len(lengths) else 0
-        vocabs = getattr(splits.train, "vocabularies", None)
-        if vocabs is not None:
-            extra["source_vocabulary"] = list(vocabs[0].tokens)
-            extra["text"] = {"level": vocabs[0].level, "lower": vocabs[0].lower}
+        source = splits.vocabulary
+        if source is not None:
+            extra["source_vocabulary"] = list(source.tokens)
+            extra["text"] = {"level": source.level, "lower": source.lower}
         return extra
 
     def sections(self, run: RunDir, results: dict[str, Any]) -> list[Section]:

@@ -42,10 +42,11 @@ allocator is not seen (oneDNN's or MKL's private scratch buffers, Python objects
 keeps after a free), and it is the tensors' bytes, not the pages the process touches. The
 profiler slows a step down (several times for the LARNN's many small ops), so this run is never
 timed. The raw events are read from ``prof.profiler.kineto_results`` (an attribute torch
-does not document; ``key_averages()`` would take minutes on a long scan). The process's peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) was not used: it is a
-high-water mark over the whole process (torch's import, earlier points) and, with the malloc
-settings below, which keep freed memory, it never falls, so each point would need its own fresh
-process and would still read pages of the whole process. The attention kernel matters for the
+does not document; ``key_averages()`` would take minutes on a long scan). The process's peak
+RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) was not used: it is a high-water mark over the whole
+process (torch's import, earlier points) and, with the malloc settings below, which keep freed
+memory, it never falls, so each point would need its own fresh process and would still read
+pages of the whole process. The attention kernel matters for the
 Transformer's memory: torch's CPU flash attention (the default where it applies) never stores
 the (T, T) scores, so its memory grows like T; ``--attention math`` forces the plain kernel,
 whose memory grows like T^2. The kernel that ran is recorded.

@@ -95,6 +95,16 @@ def test_the_tatoeba_run_reports_bleu_and_keeps_both_vocabularies(tatoeba_run):
     assert 0 <= test["bleu"] <= 100 and 0 <= test["chrf"] <= 100
     assert test["bleu_signature"].startswith("nrefs:1|") and test["decoding"].startswith("beam 3")
     assert "grouped by Spanish sentence" in results["data_info"]["test"]
+    # the best and worst translations carry sacrebleu's own sentence chrF, best first
+    import sacrebleu
+
+    for e in test["best"] + test["worst"]:
+        assert e["chrf"] == pytest.approx(
+            sacrebleu.sentence_chrf(e["decoded"], [e["target"]]).score
+        )
+    best, worst = [e["chrf"] for e in test["best"]], [e["chrf"] for e in test["worst"]]
+    assert best == sorted(best, reverse=True) and worst == sorted(worst)
+    assert len(best) == len(worst) >= 1 and min(best) >= max(worst)
     extra = load_checkpoint(tatoeba_run / "checkpoints" / "best.pt")["extra"]
     assert extra["text"] == {"level": "word", "lower": True}
     assert extra["num_features"] == len(extra["source_vocabulary"])

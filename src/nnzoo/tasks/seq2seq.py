@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from nnzoo.runs.rundir import RunDir
 
 EXAMPLES = 8  # decoded test examples in a report
+EXTREMES = 6  # test translations kept with the best and the worst sentence chrF
 TEXT_EXTRA = 'pip install "nnzoo[text]"'
 
 # punctuation that sticks to the token before it / after it when detokenizing
@@ -384,15 +385,20 @@ class Seq2Seq(Task):
             references = [_fold(s, lower) for s in texts[1]]
         else:
             references = [text(strip(t), target_words) for t in data.tgt.tolist()]
-        n = min(EXAMPLES, len(data))
-        examples = [
-            {"source": text(s[:m], source_words), "target": text(strip(t), target_words),
-             "decoded": hypotheses[i]}
-            for i, (s, m, t) in enumerate(zip(
-                data.src[:n].tolist(), data.src_lengths[:n].tolist(), data.tgt[:n].tolist()
-            ))
-        ]  # fmt: skip
+        def example(i: int) -> dict[str, str]:
+            m = int(data.src_lengths[i])
+            return {"source": text(data.src[i, :m].tolist(), source_words),
+                    "target": references[i], "decoded": hypotheses[i]}  # fmt: skip
+
+        examples = [example(i) for i in range(min(EXAMPLES, len(data)))]
         scores = corpus_scores(hypotheses, references)
+        # the best and the worst translations by sentence chrF (ties: the first in the split)
+        chrf = sacrebleu_module().metrics.CHRF()
+        sentence = [chrf.sentence_score(h, [r]).score for h, r in zip(hypotheses, references)]
+        order = sorted(range(len(data)), key=lambda i: (-sentence[i], i))
+        k = min(EXTREMES, len(data) // 2)
+        scores["best"] = [{**example(i), "chrf": sentence[i]} for i in order[:k]]
+        scores["worst"] = [{**example(i), "chrf": sentence[i]} for i in order[::-1][:k]]
         return {**metrics, **scores, "decoding": decoding, "examples": examples}
 
     def headline(self, test: dict[str, Any]) -> str:

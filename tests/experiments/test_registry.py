@@ -17,7 +17,10 @@ from nnzoo.experiments import (
 
 STUDIES = ["activations", "capacity", "convergence", "grad-mean", "gradient-flow", "init",
            "long-lag", "lr-sweep", "regularization"]  # fmt: skip
-RECIPES = ["catvnoncat", "dogs-vs-cats", "larnn-har", "larnn-har-search", "pima", "sonar"]
+RECIPES = [
+    "catvnoncat", "dogs-vs-cats", "larnn-har", "larnn-har-search", "pima", "sentiment", "sonar",
+    "translation",
+]  # fmt: skip
 
 
 def test_the_registry_holds_every_study_and_recipe():

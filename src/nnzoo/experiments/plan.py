@@ -125,10 +125,15 @@ def lr_title(name: str, args: argparse.Namespace, epochs: str) -> str:
 
 
 def summary_line(results: dict[str, Any]) -> str:
+    """``test accuracy 0.9123 at epoch 7/10, 1.2 s/epoch``, in the run's task's own words."""
+    from nnzoo.tasks import TASKS
+
     if "diverged" in results:
         return "diverged"
+    task = TASKS.get(results.get("task", "classify"))()  # the headline needs no options
+    headline = task.headline(results["test"])
     return (
-        f"test {results['test']['accuracy']:.4f} at epoch {results['selected_epoch']}/"
+        f"{headline} at epoch {results['selected_epoch']}/"
         f"{results['epochs_run']}, {results['seconds_per_epoch']:.1f} s/epoch"
     )
 

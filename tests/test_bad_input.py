@@ -28,6 +28,8 @@ from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_images import make_folder
+from tests.data.test_sentiment import write_uci
+from tests.data.test_tatoeba import animal_pairs, spa_text, write_zip
 from tests.data.test_uci_har import make_har
 from tests.experiments.test_pima import write_pima
 from tests.experiments.test_sonar import write_sonar
@@ -77,14 +79,32 @@ def make_workspace(base: Path) -> Path:
     (base / "empty-pets").mkdir()
     (base / "empty-pets" / "readme.txt").write_text("no images here")
     make_folder(base / "cats-only", per_class=4, classes=("cat",))
+    write_uci(base / "data" / "sentiment-labelled-sentences")
+    (base / "data" / "spa-eng-tatoeba").mkdir()
+    write_zip(base / "data" / "spa-eng-tatoeba" / "spa-eng.zip",
+              {"spa-eng/spa.txt": spa_text(animal_pairs()).encode()})  # fmt: skip
     cwd = os.getcwd()
     os.chdir(base)
     try:
         argv = ["train", "run.toml", "--out", "run", "--quiet", "--threads", "1"]
         assert main(argv) == 0
+        assert main([*TEXT, "--out", "textrun", "--quiet", "--data-root", "data"]) == 0
+        assert main([*TRANSLATION, "--out", "transrun", "--quiet", "--data-root", "data"]) == 0
     finally:
         os.chdir(cwd)
     return base
+
+
+# a sentiment run and a translation run, each one epoch on tiny data
+TEXT = ["train", "--data", "uci-sentiment", "--set", "data.options.folds=4", "--task", "classify",
+        "--set", "task.options.binary=true", "--cell", "gru", "--hidden", "4", "--layers", "1",
+        "--set", "model.options.embedding=4", "--epochs", "1", "--batch-size", "8",
+        "--threads", "1"]  # fmt: skip
+TRANSLATION = ["train", "--data", "tatoeba", "--set", "data.options.min_freq=1",
+               "--set", "data.options.val_fraction=0.2", "--set", "data.options.test_fraction=0.2",
+               "--task", "seq2seq", "--model", "seq2seq", "--cell", "gru", "--hidden", "4",
+               "--layers", "1", "--monitor", "val_loss", "--epochs", "1", "--batch-size", "8",
+               "--threads", "1"]  # fmt: skip
 
 
 def write(name: str, data: bytes | str) -> Callable[[Path], None]:
@@ -683,6 +703,50 @@ CASES = [
         [*PETS, "--model", "efficientnet-lite0", "--set", "data.options.size=16"],
         "at least 32x32",
         "resize the images",
+    ),
+    Case("predict an empty text", ["predict", "textrun", ""], "has no tokens", "give it words"),
+    Case(
+        "token ids into a model without an embedding",
+        [*TEXT[:-4], "--set", "model.options.embedding=0", "--out", "r"],
+        "token ids",
+        "set model.embedding",
+    ),
+    Case(
+        "an unknown UCI sentiment domain",
+        [*TEXT, "--set", 'data.options.domain="twitter"', "--out", "r"],
+        "domain='twitter'",
+        "expected one of amazon, imdb, yelp",
+    ),
+    Case(
+        "a sentiment file line without a tab",
+        [*TEXT, "--out", "r"],
+        "line 2 has no tab",
+        "sentence<TAB>label",
+        write("data/sentiment-labelled-sentences/yelp_labelled.txt", "good\t1\nbad 0\n"),
+    ),
+    Case(
+        "an unknown sentiment dataset",
+        ["reproduce", "sentiment", "--datasets", "tweets", "--out", "r"],
+        "tweets unknown",
+        "expected amazon, imdb, yelp, sst2",
+    ),
+    Case(
+        "translate an empty sentence",
+        ["translate", "transrun", "  "],
+        "sentence 1 is empty",
+        "give it words to translate",
+    ),
+    Case(
+        "translate with a classification run",
+        ["translate", "run", "Hola."],
+        "not a seq2seq one",
+        "trained with task seq2seq",
+    ),
+    Case(
+        "an unknown translation run",
+        ["reproduce", "translation", "--models", "es-fr", "--out", "r"],
+        "es-fr unknown",
+        "expected es-en-attention",
     ),
     Case("list an unknown kind", ["list", "gadgets"], "gadgets", "choose from"),
     Case(

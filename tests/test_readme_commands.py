@@ -22,6 +22,8 @@ from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_images import make_folder
+from tests.data.test_sentiment import write_uci
+from tests.data.test_tatoeba import animal_pairs, spa_text, write_zip
 from tests.data.test_uci_har import make_har
 from tests.experiments.test_pima import write_pima
 from tests.experiments.test_sonar import write_sonar
@@ -84,6 +86,30 @@ SHRINK = {
     "nnzoo study init": ["--quick"],
     "nnzoo study regularization": ["--quick"],
     "nnzoo study activations": [],
+    "nnzoo train --data uci-sentiment --set 'data.options.domain=\"yelp\"' --task classify "
+    "--set task.options.binary=true --cell lstm --hidden 64 --layers 1 "
+    "--set model.options.embedding=64 --readout mean --monitor val_loss --early-stopping 8": [
+        "--epochs",
+        "1",
+        "--set",
+        "data.options.folds=4",
+    ],
+    'nnzoo predict runs/uci-sentiment-lstm-s0-1a2b3c4d "what a great phone"': [],
+    "nnzoo reproduce sentiment": ["--quick", "--datasets", "yelp", "--models", "bow,lstm"],
+    "nnzoo train --data tatoeba --set data.options.max_words=10 --task seq2seq --model seq2seq "
+    "--cell gru --bidirectional --hidden 256 --layers 1 --set model.options.embedding=256 "
+    "--set task.options.beam=4 --monitor val_loss --epochs 12": [
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--set",
+        "model.options.embedding=8",
+        "--set",
+        "data.options.min_freq=1",
+    ],
+    'nnzoo translate runs/tatoeba-seq2seq-s0-1a2b3c4d "¿Dónde está la biblioteca?"': [],
+    "nnzoo reproduce translation": ["--quick", "--models", "es-en-attention"],
     "nnzoo reproduce sonar": ["--quick"],
     "nnzoo reproduce pima": ["--quick"],
     "nnzoo search search.toml": [],
@@ -113,6 +139,8 @@ SHRINK = {
 EXAMPLE_RUNS = {
     "runs/uci-har-larnn-s0-1a2b3c4d": "uci-har-larnn-s0-*",
     "runs/dogs-vs-cats-efficientnet-lite0-s0-1a2b3c4d": "dogs-vs-cats-efficientnet-lite0-s0-*",
+    "runs/uci-sentiment-lstm-s0-1a2b3c4d": "uci-sentiment-lstm-s0-*",
+    "runs/tatoeba-seq2seq-s0-1a2b3c4d": "tatoeba-seq2seq-s0-*",
 }
 POSTGRES = ("$DB",)  # commands that need the PostgreSQL server (the second test)
 
@@ -155,6 +183,10 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("NNZOO_CACHE", str(tmp_path / "cache"))  # decoded images: not in ~/.cache
     write_sonar(data / "sonar")
     write_pima(data / "pima-indians-diabetes")
+    write_uci(data / "sentiment-labelled-sentences")
+    (data / "spa-eng-tatoeba").mkdir()
+    write_zip(data / "spa-eng-tatoeba" / "spa-eng.zip",
+              {"spa-eng/spa.txt": spa_text(animal_pairs()).encode()})  # fmt: skip
     work = tmp_path / "work"
     work.mkdir()
     rng = np.random.default_rng(0)

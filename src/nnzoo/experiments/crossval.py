@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from nnzoo.errors import ConfigError
-from nnzoo.report.markdown import table, write_atomic
+from nnzoo.report.markdown import write_atomic
 from nnzoo.utils.environment import provenance
 
 # The tutorials' Keras optimiser: Adam with its default learning rate.
@@ -500,7 +500,8 @@ def data_text(data: dict[str, Any]) -> str:
 
 def provenance_section(document: dict[str, Any]) -> tuple[str, str]:
     """Command, machine, versions, date, and the processes × threads that ran the fits."""
-    env = {k: document[k] for k in ("command", "machine", "torch", "python", "date")}
+    from nnzoo.experiments.sections import recipe_provenance
+
     protocol = document["protocol"]
-    env["jobs × threads"] = f"{protocol['jobs']} × {protocol['threads']}"
-    return "Provenance", table([[k, v] for k, v in env.items()], ["", ""])
+    processes = f"{protocol['jobs']} × {protocol['threads']}"
+    return recipe_provenance(document, **{"jobs × threads": processes})

@@ -66,6 +66,7 @@ from nnzoo.engine.callbacks import Callback
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root
+from nnzoo.experiments.sections import recipe_provenance
 from nnzoo.io import write_atomic
 from nnzoo.report.markdown import table, write_report
 from nnzoo.report.plots import plot_curves, plot_image_gallery
@@ -634,8 +635,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
         f"+ fine-tuning 98.8 % (log loss {PUBLISHED_LOG_LOSS}). The subset has 1/25 of the "
         "images, so the CNNs from scratch are expected below those numbers.",
     ))  # fmt: skip
-    env = {k: record[k] for k in ("command", "machine", "torch", "python", "date") if k in record}
-    sections.append(("Provenance", table([[k, v] for k, v in env.items()], ["", ""])))
+    sections.append(recipe_provenance(record))
     return write_report(out / f"{STEM}.md", "Dogs vs. Cats, from a small CNN to transfer learning",
                         sections)  # fmt: skip
 

@@ -19,6 +19,16 @@ from nnzoo.runs.rundir import RunDir, StudyDir
 OVERLAYS = ("loss", "val_loss", "accuracy", "val_accuracy", "test_accuracy")
 
 
+PROVENANCE = ("command", "machine", "torch", "python", "date")
+
+
+def recipe_provenance(record: dict[str, Any], **more: str) -> tuple[str, str]:
+    """The "Provenance" section of a recipe's record: its command, machine, versions and date
+    (those it holds), then ``more`` rows."""
+    env = {k: record[k] for k in PROVENANCE if k in record} | more
+    return "Provenance", table([[k, v] for k, v in env.items()], ["", ""])
+
+
 def plot_overlays(histories: dict[str, list], study_dir: Path, title: str) -> None:
     """Loss and accuracy curves of every run on shared axes: train, validation and test."""
     study = StudyDir(study_dir)

@@ -43,6 +43,7 @@ from nnzoo.config import DataConfig, ModelConfig, RunConfig, TaskConfig, TrainCo
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, parse_list
+from nnzoo.experiments.sections import recipe_provenance
 from nnzoo.io import write_atomic
 from nnzoo.report.markdown import table, write_report
 from nnzoo.utils.environment import provenance
@@ -220,8 +221,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
                 "worst by sentence chrF)",
                 table(examples, ["source", "reference", "translation", "chrF"]),
             ))  # fmt: skip
-    env = {k: record[k] for k in ("command", "machine", "torch", "python", "date") if k in record}
-    sections.append(("Provenance", table([[k, v] for k, v in env.items()], ["", ""])))
+    sections.append(recipe_provenance(record))
     return write_report(out / f"{STEM}.md", "Translation: English and Spanish on Tatoeba",
                         sections)  # fmt: skip
 

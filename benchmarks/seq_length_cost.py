@@ -646,8 +646,7 @@ def plot(report: dict, path: Path) -> Path:
 
 
 def main(argv=None) -> None:
-    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()) and argv is None:
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    _cells.reexec_with_malloc(argv)
     args = parse_args(argv)
     report = run(args)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -176,10 +176,14 @@ def reproduce(args: argparse.Namespace) -> int:
                 })  # fmt: skip
     done = run_tasks(tasks, args.jobs)
     cells: dict[str, dict[str, dict[str, Any]]] = {}
+    data: dict[str, dict[str, Any]] = {}  # each dataset's first run's description of it
     for task, d in zip(tasks, done):
         dataset, key, _ = task["key"].split("/")
         cell = cells.setdefault(dataset, {}).setdefault(key, {"runs": []})
         r = d["results"]
+        info = r["data_info"]
+        data.setdefault(dataset, {k: info[k] for k in ("vocabulary", "parts", "test part")
+                                  if k in info})  # fmt: skip
         cell["runs"].append({
             "run": d["run_dir"],
             "test_accuracy": r["test"]["accuracy"],
@@ -204,7 +208,7 @@ def reproduce(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "results": cells,
         "models": {k: MODELS[k][0] for k in models},
-        "data": {ds: tasks_info(runs / ds) for ds in cells},
+        "data": data,
         "targets": targets(cells),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -212,14 +216,6 @@ def reproduce(args: argparse.Namespace) -> int:
     path = write_report_from(out, record)
     print(f"wrote {path} and {out / (STEM + '.json')}")
     return 0
-
-
-def tasks_info(folder: Path) -> dict[str, Any]:
-    """The data description of the first run of a dataset (its provenance.json)."""
-    for results in sorted(folder.glob("*/0/results.json")):
-        info = json.loads(results.read_text()).get("data_info", {})
-        return {k: info[k] for k in ("vocabulary", "parts", "test part") if k in info}
-    return {}
 
 
 def targets(cells: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -385,6 +385,7 @@ class Seq2Seq(Task):
             references = [_fold(s, lower) for s in texts[1]]
         else:
             references = [text(strip(t), target_words) for t in data.tgt.tolist()]
+
         def example(i: int) -> dict[str, str]:
             m = int(data.src_lengths[i])
             return {"source": text(data.src[i, :m].tolist(), source_words),

@@ -37,6 +37,7 @@ from nnzoo.data import tabular  # noqa: F401  isort: skip
 from nnzoo.data import images  # noqa: F401  isort: skip
 from nnzoo.data import sentiment  # noqa: F401  isort: skip
 from nnzoo.data import tatoeba  # noqa: F401  isort: skip
+from nnzoo.data import music  # noqa: F401  isort: skip
 from nnzoo.data.download import download  # isort: skip
 from nnzoo.data.fashion_mnist import as_images, load_fashion_mnist  # isort: skip
 from nnzoo.data.sequences import load_sequences, save_sequences_npz  # isort: skip

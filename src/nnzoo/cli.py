@@ -6,6 +6,7 @@
     nnzoo predict RUN_DIR image.jpg [...] | FOLDER [--sheet S.png]   images: a sentence / id,label
     nnzoo predict RUN_DIR "what a great phone" [...]          text: the class and its probability
     nnzoo translate RUN_DIR "¿Dónde está la biblioteca?" [--beam 4]   a seq2seq run on text
+    nnzoo generate RUN_DIR --start "C4,E4,G4" [--steps 64 --seed 0]   MIDI / text of a next-step run
     nnzoo summary [CONFIG.toml|RUN_DIR|CHECKPOINT]             per-layer parameter table
     nnzoo list [cells|models|datasets|splits|tasks|studies|recipes]
     nnzoo data list | download NAME | path
@@ -239,6 +240,9 @@ def build_parser() -> Parser:
     from nnzoo.runs.translate import add_parser as add_translate_parser
 
     add_translate_parser(sub)
+    from nnzoo.runs.generate import add_parser as add_generate_parser
+
+    add_generate_parser(sub)
     return parser
 
 
@@ -454,6 +458,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from nnzoo.runs.generate import cmd_generate as generate
+
+    return generate(args)
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from nnzoo.runs.translate import cmd_translate as translate
 
@@ -472,6 +482,7 @@ COMMANDS = {
     "report": cmd_report,
     "search": cmd_search,
     "translate": cmd_translate,
+    "generate": cmd_generate,
 }
 
 

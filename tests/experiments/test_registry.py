@@ -18,8 +18,8 @@ from nnzoo.experiments import (
 STUDIES = ["activations", "capacity", "convergence", "grad-mean", "gradient-flow", "init",
            "long-lag", "lr-sweep", "regularization"]  # fmt: skip
 RECIPES = [
-    "catvnoncat", "dogs-vs-cats", "larnn-har", "larnn-har-search", "pima", "sentiment", "sonar",
-    "translation",
+    "catvnoncat", "dogs-vs-cats", "jsb-chorales", "larnn-har", "larnn-har-search", "pima",
+    "sentiment", "sonar", "translation",
 ]  # fmt: skip
 
 

@@ -22,18 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from nnzoo.data.music import note_name
 from nnzoo.errors import ConfigError
 from nnzoo.report.plots import _figure, _save
 
 MARGIN = 2  # semitones above and below the pitches used
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 BACKGROUND, PROMPT_BACKGROUND = (1.0, 1.0, 1.0), (0.90, 0.90, 0.90)
 NOTE, PROMPT_NOTE = (0.12, 0.35, 0.75), (0.85, 0.40, 0.10)
-
-
-def _name(midi: int) -> str:
-    """C4 for 60 (scientific pitch notation)."""
-    return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
 def plot_piano_roll(
@@ -92,7 +87,7 @@ def plot_piano_roll(
               extent=(-0.5, T - 0.5, low - 0.5, high + 0.5))  # fmt: skip
     every = 1 if rows <= 24 else 12  # each pitch named on a short range, else each C
     ticks = [m for m in range(low, high + 1) if m % every == 0] or [low, high]
-    ax.set_yticks(ticks, [f"{_name(m)} ({m})" for m in ticks])
+    ax.set_yticks(ticks, [f"{note_name(m)} ({m})" for m in ticks])
     ax.set_xlabel("step")
     ax.set_ylabel("pitch (MIDI)")
     if prompt_steps:

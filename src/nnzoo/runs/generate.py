@@ -68,20 +68,16 @@ NOT_NOTES = (
     "this run's keys are not notes (class names {names}): MIDI needs a run trained on jsb-chorales"
 )
 
-# TODO: nnzoo.data.music.note_number once the JSB Chorales reader lands
-_NOTE = re.compile(r"([A-Ga-g])([#b]{0,2})(-?\d+)")
-_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
 
 def _note_number(name: str) -> int | None:
-    """The MIDI number of a note name (``C4`` 60, ``C#4`` / ``Db4`` 61, ``A0`` 21), or None."""
-    match = _NOTE.fullmatch(name.strip())
-    if match is None:
+    """The MIDI number of a piano note name (``C4`` 60, ``C#4`` / ``Db4`` 61, ``A0`` 21), or
+    None for anything else (`nnzoo.data.music.note_number`)."""
+    from nnzoo.data.music import note_number
+
+    try:
+        return note_number(name)
+    except ConfigError:
         return None
-    letter, accidentals, octave = match.groups()
-    midi = 12 * (int(octave) + 1) + _PITCH_CLASS[letter.upper()]
-    midi += accidentals.count("#") - accidentals.count("b")
-    return midi if 0 <= midi <= 127 else None
 
 
 @dataclass

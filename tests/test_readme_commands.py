@@ -22,6 +22,7 @@ from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_images import make_folder
+from tests.data.test_music import jsb_value, write_abc, write_json
 from tests.data.test_sentiment import write_uci
 from tests.data.test_tatoeba import animal_pairs, spa_text, write_zip
 from tests.data.test_uci_har import make_har
@@ -110,6 +111,19 @@ SHRINK = {
     ],
     'nnzoo translate runs/tatoeba-seq2seq-s0-1a2b3c4d "¿Dónde está la biblioteca?"': [],
     "nnzoo reproduce translation": ["--quick", "--models", "es-en-attention"],
+    "nnzoo train --data jsb-chorales --model generator --task next-step "
+    "--set 'task.options.kind=\"multi-hot\"' --cell gru --hidden 212 --layers 1 "
+    "--set model.options.embedding=212 --batch-size 16 --monitor val_loss --early-stopping 20": [
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--set",
+        "model.options.embedding=8",
+    ],
+    'nnzoo generate runs/jsb-chorales-generator-s0-1a2b3c4d --start "C4,E4,G4" --steps 64 '
+    "--temperature 1.0 --seed 0": [],
+    "nnzoo reproduce jsb-chorales": ["--quick", "--cells", "gru"],
     "nnzoo reproduce sonar": ["--quick"],
     "nnzoo reproduce pima": ["--quick"],
     "nnzoo search search.toml": [],
@@ -141,6 +155,7 @@ EXAMPLE_RUNS = {
     "runs/dogs-vs-cats-efficientnet-lite0-s0-1a2b3c4d": "dogs-vs-cats-efficientnet-lite0-s0-*",
     "runs/uci-sentiment-lstm-s0-1a2b3c4d": "uci-sentiment-lstm-s0-*",
     "runs/tatoeba-seq2seq-s0-1a2b3c4d": "tatoeba-seq2seq-s0-*",
+    "runs/jsb-chorales-generator-s0-1a2b3c4d": "jsb-chorales-generator-s0-*",
 }
 POSTGRES = ("$DB",)  # commands that need the PostgreSQL server (the second test)
 
@@ -187,6 +202,8 @@ def workspace(tmp_path, monkeypatch):
     (data / "spa-eng-tatoeba").mkdir()
     write_zip(data / "spa-eng-tatoeba" / "spa-eng.zip",
               {"spa-eng/spa.txt": spa_text(animal_pairs()).encode()})  # fmt: skip
+    write_json(data / "jsb-chorales", jsb_value())
+    write_abc(data / "nottingham-abc")
     work = tmp_path / "work"
     work.mkdir()
     rng = np.random.default_rng(0)

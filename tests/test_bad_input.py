@@ -28,6 +28,7 @@ from nnzoo.data.sequences import save_sequences_npz
 from tests.data.test_catvnoncat import make_course
 from tests.data.test_fashion_mnist import make_fashion
 from tests.data.test_images import make_folder
+from tests.data.test_music import jsb_value, write_abc, write_json
 from tests.data.test_sentiment import write_uci
 from tests.data.test_tatoeba import animal_pairs, spa_text, write_zip
 from tests.data.test_uci_har import make_har
@@ -80,6 +81,8 @@ def make_workspace(base: Path) -> Path:
     (base / "empty-pets" / "readme.txt").write_text("no images here")
     make_folder(base / "cats-only", per_class=4, classes=("cat",))
     write_uci(base / "data" / "sentiment-labelled-sentences")
+    write_json(base / "data" / "jsb-chorales", jsb_value())
+    write_abc(base / "data" / "nottingham-abc")
     (base / "data" / "spa-eng-tatoeba").mkdir()
     write_zip(base / "data" / "spa-eng-tatoeba" / "spa-eng.zip",
               {"spa-eng/spa.txt": spa_text(animal_pairs()).encode()})  # fmt: skip
@@ -90,6 +93,7 @@ def make_workspace(base: Path) -> Path:
         assert main(argv) == 0
         assert main([*TEXT, "--out", "textrun", "--quiet", "--data-root", "data"]) == 0
         assert main([*TRANSLATION, "--out", "transrun", "--quiet", "--data-root", "data"]) == 0
+        assert main([*MUSIC, "--out", "musicrun", "--quiet", "--data-root", "data"]) == 0
     finally:
         os.chdir(cwd)
     return base
@@ -100,6 +104,10 @@ TEXT = ["train", "--data", "uci-sentiment", "--set", "data.options.folds=4", "--
         "--set", "task.options.binary=true", "--cell", "gru", "--hidden", "4", "--layers", "1",
         "--set", "model.options.embedding=4", "--epochs", "1", "--batch-size", "8",
         "--threads", "1"]  # fmt: skip
+MUSIC = ["train", "--data", "jsb-chorales", "--model", "generator", "--task", "next-step",
+         "--set", 'task.options.kind="multi-hot"', "--cell", "gru", "--hidden", "4",
+         "--layers", "1", "--set", "model.options.embedding=4", "--monitor", "val_loss",
+         "--epochs", "1", "--threads", "1"]  # fmt: skip
 TRANSLATION = ["train", "--data", "tatoeba", "--set", "data.options.min_freq=1",
                "--set", "data.options.val_fraction=0.2", "--set", "data.options.test_fraction=0.2",
                "--task", "seq2seq", "--model", "seq2seq", "--cell", "gru", "--hidden", "4",
@@ -747,6 +755,58 @@ CASES = [
         ["reproduce", "translation", "--models", "es-fr", "--out", "r"],
         "es-fr unknown",
         "expected es-en-attention",
+    ),
+    Case(
+        "generate from an empty start",
+        ["generate", "musicrun", "--start", " ", "--out", "piece"],
+        "--start",
+        "C4,E4,G4",
+    ),
+    Case(
+        "generate from a note off the piano",
+        ["generate", "musicrun", "--start", "C4,C9", "--out", "piece"],
+        "C9",
+        "e.g. C4",
+    ),
+    Case(
+        "generate with a classification run",
+        ["generate", "run", "--start", "C4", "--out", "piece"],
+        "classify",
+        "next-step",
+    ),
+    Case(
+        "a chorale file of the wrong shape",
+        [*MUSIC, "--out", "r"],
+        "expected a JSON object",
+        "as published",
+        write("data/jsb-chorales/jsb-chorales-quarter.json", "[[60, 64], [67]]"),
+    ),
+    Case(
+        "a chorale note outside the 88 keys",
+        [*MUSIC, "--out", "r"],
+        "88 keys",
+        "21",
+        write(
+            "data/jsb-chorales/jsb-chorales-quarter.json",
+            '{"train": [[[60], [130]]], "valid": [[[60], [62]]], "test": [[[60], [62]]]}',
+        ),
+    ),
+    Case(
+        "an ABC file with a byte that is not ASCII",
+        [
+            "train",
+            "--data",
+            "nottingham-abc",
+            "--model",
+            "generator",
+            "--task",
+            "next-step",
+            "--out",
+            "r",
+        ],
+        "not ASCII",
+        "give the original files",
+        write("data/nottingham-abc/ABC_cleaned/extra.abc", b"X: 9\nT:Caf\xc3\xa9\nK:G\nGAB|\n"),
     ),
     Case("list an unknown kind", ["list", "gadgets"], "gadgets", "choose from"),
     Case(

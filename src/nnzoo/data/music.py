@@ -52,11 +52,11 @@ first ``X:`` is not a tune. The files must be ASCII: a byte over 127 is an error
 the file and the byte offset.
 
 No split is published, so the reader draws one, seeded by ``seed`` (``data.split_seed``), with
-identical tunes kept together (`split_groups`). Two tunes are identical when their text after
-the ``X:`` line is the same; three tunes appear twice under different reference numbers. With
-the groups in a seeded random order, the test part takes whole groups until it holds at least
-round(test_fraction N) tunes, then validation does the same up to round(val_fraction N), and
-train keeps the rest. The split policy is ``given``.
+identical tunes kept together (`nnzoo.data.splits.split_groups`). Two tunes are identical when
+their text after the ``X:`` line is the same; three tunes appear twice under different
+reference numbers. With the groups in a seeded random order, the test part takes whole groups
+until it holds at least round(test_fraction N) tunes, then validation does the same up to
+round(val_fraction N), and train keeps the rest. The split policy is ``given``.
 
 Tunes are read at the character level (case and every space or newline kept). The
 `Vocabulary` (``<pad> <unk> <bos> <eos>`` = 0..3, then characters by count) is built from the
@@ -81,7 +81,7 @@ import torch
 
 from nnzoo.data.base import DataError, DataParts, check_int
 from nnzoo.data.registry import DATASETS, DEFAULTS, DatasetDefaults
-from nnzoo.data.splits import check_test_fraction
+from nnzoo.data.splits import check_test_fraction, split_groups
 from nnzoo.data.text import BOS, EOS, UNK, Vocabulary
 from nnzoo.data.tokens import StepSequences, pad
 from nnzoo.errors import ConfigError
@@ -410,29 +410,6 @@ def abc_files(source: str | Path) -> list[Path]:
             f"{folder}: no .abc files; give the folder of {ABC_SOURCE} (its {ABC_FOLDER}/*.abc)"
         )
     return files
-
-
-def split_groups(
-    keys: Sequence[str], *, val_fraction: float, test_fraction: float, seed: int
-) -> np.ndarray:
-    """(N,) the part of every row, 0 train, 1 val, 2 test, rows of one key in one part.
-
-    The groups in a seeded random order (``numpy.random.default_rng(seed)``): test takes whole
-    groups until it holds at least round(test_fraction N) rows, validation the next ones until
-    it holds at least round(val_fraction N), train the rest.
-    """
-    _, group, counts = np.unique(np.asarray(keys, dtype=object), return_inverse=True,
-                                 return_counts=True)  # fmt: skip
-    order = np.random.default_rng(seed).permutation(len(counts))  # (G,)
-    filled = np.cumsum(counts[order])  # (G,) rows in the first g groups of the order
-    n_test, n_val = round(test_fraction * len(keys)), round(val_fraction * len(keys))
-    g_test = int(np.searchsorted(filled, n_test, side="left")) + 1 if n_test else 0
-    held = int(filled[g_test - 1]) if g_test else 0
-    g_val = int(np.searchsorted(filled, held + n_val, side="left")) + 1 if n_val else g_test
-    part_of = np.zeros(len(counts), dtype=np.int64)  # (G,)
-    part_of[order[:g_test]] = 2
-    part_of[order[g_test:g_val]] = 1
-    return part_of[group.reshape(-1)]
 
 
 def _fraction(name: str, value: Any) -> float:

@@ -27,10 +27,12 @@ of its training and validation parts.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -158,6 +160,29 @@ def group_folds(groups: Tensor, folds: int, seed: int) -> Tensor:
         fold_of_group[g] = lightest
         load[lightest] += int(counts[g])
     return fold_of_group[inverse]
+
+
+def split_groups(
+    keys: Sequence[str], *, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """(N,) the part of every row, 0 train, 1 val, 2 test, rows of one key in one part.
+
+    The groups in a seeded random order (``numpy.random.default_rng(seed)``): test takes whole
+    groups until it holds at least round(test_fraction N) rows, validation the next ones until
+    it holds at least round(val_fraction N), train the rest.
+    """
+    _, group, counts = np.unique(np.asarray(keys, dtype=object), return_inverse=True,
+                                 return_counts=True)  # fmt: skip
+    order = np.random.default_rng(seed).permutation(len(counts))  # (G,)
+    filled = np.cumsum(counts[order])  # (G,) rows in the first g groups of the order
+    n_test, n_val = round(test_fraction * len(keys)), round(val_fraction * len(keys))
+    g_test = int(np.searchsorted(filled, n_test, side="left")) + 1 if n_test else 0
+    held = int(filled[g_test - 1]) if g_test else 0
+    g_val = int(np.searchsorted(filled, held + n_val, side="left")) + 1 if n_val else g_test
+    part_of = np.zeros(len(counts), dtype=np.int64)  # (G,)
+    part_of[order[:g_test]] = 2
+    part_of[order[g_test:g_val]] = 1
+    return part_of[group.reshape(-1)]
 
 
 def cut(data: Rows, is_val: Tensor) -> tuple[Rows, Rows]:

@@ -42,12 +42,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nnzoo.data.base import DataError, DataParts, check_int
 from nnzoo.data.files import FRESH, FileTree
 from nnzoo.data.registry import DATASETS, DEFAULTS, FOLDERS, DatasetDefaults
 from nnzoo.data.sentences import read_utf8_lines, utf8_lines
+from nnzoo.data.splits import split_groups
 from nnzoo.data.text import LEVELS, Vocabulary, encode_batch, tokenize
 from nnzoo.data.tokens import TokenPairs
 from nnzoo.errors import ConfigError
@@ -176,18 +175,7 @@ def split_pairs(
     if n == 0:
         raise ConfigError("pairs is empty; give the pairs read_pairs returns")
     keys = [pair[side] for pair in pairs]
-    _, group, counts = np.unique(keys, return_inverse=True, return_counts=True)  # (N,), (G,)
-    order = np.random.default_rng(seed).permutation(len(counts))  # (G,)
-    filled = np.cumsum(counts[order])  # (G,) pairs in the first g groups of the order
-    n_test, n_val = round(f_test * n), round(f_val * n)
-    # g_test = the fewest groups holding >= n_test pairs; then validation up to n_test + n_val
-    g_test = int(np.searchsorted(filled, n_test, side="left")) + 1 if n_test else 0
-    held = int(filled[g_test - 1]) if g_test else 0
-    g_val = int(np.searchsorted(filled, held + n_val, side="left")) + 1 if n_val else g_test
-    split_of = np.zeros(len(counts), dtype=np.int64)  # (G,) 0 train, 1 val, 2 test
-    split_of[order[:g_test]] = 2
-    split_of[order[g_test:g_val]] = 1
-    where = split_of[group]  # (N,)
+    where = split_groups(keys, val_fraction=f_val, test_fraction=f_test, seed=seed)  # (N,)
     parts: list[list[Pair]] = [[], [], []]
     for pair, k in zip(pairs, where.tolist(), strict=True):
         parts[k].append(pair)

@@ -197,6 +197,7 @@ def reproduce(args: argparse.Namespace) -> int:
         for cell in models_of.values():
             acc = [run["test_accuracy"] for run in cell["runs"]]
             cell["mean"] = statistics.fmean(acc)
+            cell["val_mean"] = statistics.fmean(run["val_accuracy"] for run in cell["runs"])
             cell["sd"] = statistics.stdev(acc) if len(acc) > 1 else None
             cell["params"] = cell["runs"][0]["params"]
             cell["seconds"] = statistics.fmean(run["seconds"] for run in cell["runs"])
@@ -220,11 +221,11 @@ def reproduce(args: argparse.Namespace) -> int:
 
 def targets(cells: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     rows = []
-    if "sst2" in cells:
-        best = max(cells["sst2"], key=lambda k: cells["sst2"][k]["mean"])
+    if "sst2" in cells:  # the best model by its mean VALIDATION accuracy, then its test
+        best = max(cells["sst2"], key=lambda k: cells["sst2"][k]["val_mean"])
         value = cells["sst2"][best]["mean"]
         rows.append({
-            "target": f"best model on SST-2 dev >= {100 * TARGET_SST2:g}%",
+            "target": f"best model on SST-2 dev >= {100 * TARGET_SST2:g}% (picked on validation)",
             "value": f"{100 * value:.1f}% ({MODELS[best][0]})",
             "met": value >= TARGET_SST2,
         })  # fmt: skip
@@ -257,7 +258,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     protocol = (
         f"UCI domains: {record['folds']}-fold stratified cross-validation, fold j tested by run j "
         "(seed j), a stratified tenth of the other folds validates; SST-2: GLUE's dev.tsv "
-        f"tests, {record['seeds']} seeds. Every run: binary classify, Adam, early stopping on "
+        f"tests, {record['seeds']} seed(s). Every run: binary classify, Adam, early stopping on "
         "the validation loss, the best-on-validation checkpoint tested once; embeddings "
         "trained from scratch. Cells are test accuracy (%), mean ± sd over the folds / seeds."
     )

@@ -342,8 +342,10 @@ def generate(
     from nnzoo.report.pianoroll import plot_piano_roll
 
     write_midi(roll, pitches, midi_path, bpm=bpm, step_beats=step_beats)
-    name = Path(run).resolve().name
-    title = f"{name}: {steps} steps after {len(chords)}, temperature {temperature:g}"
+    label = ckpt["run_config"].model.label  # the cell, e.g. larnn
+    start_text = " | ".join(",".join(vocabulary[k] for k in keys) or "-" for keys in chords)
+    title = (f"{label}: {steps} steps after {start_text}, temperature {temperature:g}, "
+             f"seed {seed}")  # fmt: skip
     plot_piano_roll(roll, pitches, png_path, prompt_steps=len(chords), title=title)
     return Generated(roll, len(chords), [midi_path, png_path], pitches=pitches)
 

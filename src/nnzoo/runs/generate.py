@@ -308,16 +308,13 @@ def generate(
     import torch
 
     from nnzoo.engine.checkpoint import CheckpointError
-    from nnzoo.runs.trained import load_trained
+    from nnzoo.runs.trained import load_trained_for
     from nnzoo.tasks import create_task
 
-    model, ckpt, path = load_trained(run, checkpoint)
+    model, ckpt, path = load_trained_for(
+        run, checkpoint, task="next-step", command="generate", example="jsb-chorales"
+    )
     config = ckpt["run_config"]
-    if config.task.name != "next-step":
-        raise ConfigError(
-            f"{run}: a {config.task.name} run, not a next-step one; nnzoo generate needs a run "
-            "trained with task next-step (e.g. data jsb-chorales)"
-        )
     task = create_task(config.task)
     vocabulary = ckpt["extra"].get("vocabulary")
     if not isinstance(vocabulary, list | tuple) or not vocabulary:

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from torch import nn
 
 from nnzoo.engine.checkpoint import CheckpointError, load_checkpoint, load_weights
+from nnzoo.errors import ConfigError
 from nnzoo.runs.rundir import RunDir
 
 
@@ -70,3 +71,18 @@ def load_trained(path: str | Path, which: str = "best") -> Trained:
     load_weights(model, ckpt["model"], ckpt_path)
     model.eval()
     return Trained(model, ckpt, ckpt_path)
+
+
+def load_trained_for(
+    path: str | Path, which: str, *, task: str, command: str, example: str
+) -> Trained:
+    """`load_trained`, for a command that needs a run of one task: any other run is one line
+    saying what the command needs (``example``: a dataset such runs train on)."""
+    trained = load_trained(path, which)
+    name = trained.checkpoint["run_config"].task.name
+    if name != task:
+        raise ConfigError(
+            f"{path}: a {name} run, not a {task} one; nnzoo {command} needs a run trained with "
+            f"task {task} (e.g. data {example})"
+        )
+    return trained

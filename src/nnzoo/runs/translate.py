@@ -84,7 +84,7 @@ def translate(
         CheckpointError: a run folder without checkpoints, or one that does not load.
     """
     from nnzoo.data.text import UNK, encode_batch, tokenize
-    from nnzoo.runs.trained import load_trained
+    from nnzoo.runs.trained import load_trained_for
     from nnzoo.tasks import create_task
     from nnzoo.tasks.seq2seq import detokenize, vocabularies
 
@@ -99,13 +99,10 @@ def translate(
     for i, sentence in enumerate(sentences, 1):
         if not isinstance(sentence, str) or not sentence.strip():
             raise ConfigError(f"sentence {i} is empty; give it words to translate")
-    model, ckpt, path = load_trained(run, checkpoint)
+    model, ckpt, path = load_trained_for(
+        run, checkpoint, task="seq2seq", command="translate", example="tatoeba"
+    )
     config = ckpt["run_config"]
-    if config.task.name != "seq2seq":
-        raise ConfigError(
-            f"{run}: a {config.task.name} run, not a seq2seq one; nnzoo translate needs a run "
-            "trained with task seq2seq (e.g. data tatoeba)"
-        )
     extra = ckpt["extra"]
     task = create_task(config.task)
     beam = task.beam if beam is None else beam

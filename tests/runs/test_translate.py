@@ -169,3 +169,16 @@ def test_a_run_that_is_not_seq2seq_is_one_line(tmp_path):
     assert "\n" not in str(info.value)
     with pytest.raises(NnzooError, match=r"no such run folder"):
         translate(tmp_path / "nowhere", ["Hola."])
+
+
+def test_a_source_vocabulary_that_does_not_fit_the_model_is_one_line(tatoeba_run, tmp_path):
+    from nnzoo.engine.checkpoint import digest
+
+    raw = torch.load(tatoeba_run / "checkpoints" / "best.pt", weights_only=True)
+    raw["extra"]["source_vocabulary"].pop()  # one token fewer than the embedding has rows
+    raw["digest"] = digest(raw)  # so that what refuses it is the check of what it holds
+    path = tmp_path / "changed.pt"
+    torch.save(raw, path)
+    with pytest.raises(NnzooError, match=r"source vocabulary has \d+ tokens but its model") as e:
+        translate(path, ["Hola."])
+    assert "\n" not in str(e.value)

@@ -53,12 +53,18 @@ def _source_vocabulary(extra: dict[str, Any], where: Path):
     tokens = extra.get("source_vocabulary", extra.get("vocabulary"))
     text = extra.get("text", {"level": "word", "lower": True})
     try:
-        return Vocabulary(tokens, level=text["level"], lower=text["lower"])
+        vocab = Vocabulary(tokens, level=text["level"], lower=text["lower"])
     except (ConfigError, KeyError, TypeError):
         raise CheckpointError(
             f"{where}: its source vocabulary is missing or not one of this nnzoo (the four "
             "specials <pad> <unk> <bos> <eos> first); train the run again with this nnzoo"
         ) from None
+    if len(vocab) != extra.get("num_features"):
+        raise CheckpointError(
+            f"{where}: its source vocabulary has {len(vocab)} tokens but its model reads "
+            f"{extra.get('num_features')}; train the run again, or point at another run"
+        )
+    return vocab
 
 
 def translate(

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnzoo.data.base import DataParts, SequenceSet
+from nnzoo.data.base import DataParts, SequenceSet, check_int
 from nnzoo.data.registry import DATASETS, DEFAULTS, FOLDERS, DatasetDefaults
 from nnzoo.data.sentences import UCI_FILES, read_sst2, read_uci_sentiment
 from nnzoo.data.splits import check_fraction, stratified_folds
@@ -49,12 +49,6 @@ FOLDERS["uci-sentiment"] = "sentiment-labelled-sentences"
 FOLDERS["sst2"] = "sst2-glue"
 for _name in ("uci-sentiment", "sst2"):
     DEFAULTS[_name] = DatasetDefaults("given")
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"data.options.{name}={value!r}: expected an integer >= {low}")
-    return value
 
 
 def text_parts(
@@ -79,9 +73,9 @@ def text_parts(
         min_freq, max_size: `Vocabulary.build`'s (``max_size`` 0: no limit).
         max_length: the most ids of a sentence; longer ones keep their first ones.
     """
-    _check_int("min_freq", min_freq, 1)
-    _check_int("max_size", max_size, 0)
-    _check_int("max_length", max_length, 1)
+    check_int("min_freq", min_freq, 1)
+    check_int("max_size", max_size, 0)
+    check_int("max_length", max_length, 1)
     tokens = [tokenize(t, level=level, lower=lower) for t in texts["train"]]
     vocab = Vocabulary.build(
         tokens, min_freq=min_freq, max_size=max_size or None, level=level, lower=lower
@@ -166,8 +160,8 @@ def read_uci_sentiment_parts(
     """
     if domain not in UCI_FILES:
         raise ConfigError(f"data.options.domain={domain!r}: expected one of {', '.join(UCI_FILES)}")
-    _check_int("folds", folds, 2)
-    _check_int("fold_seed", fold_seed, 0)
+    check_int("folds", folds, 2)
+    check_int("fold_seed", fold_seed, 0)
     if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
         raise ConfigError(f"data.options.fold={fold!r}: expected an integer in 0..{folds - 1}")
     check_fraction(val_fraction, source="uci-sentiment")
@@ -218,7 +212,7 @@ def read_sst2_parts(
     """
     parts = read_sst2(source)
     texts, y = parts["train"]
-    _check_int("val_size", val_size, 1)
+    check_int("val_size", val_size, 1)
     if val_size >= len(y):
         raise ConfigError(
             f"data.options.val_size={val_size}: expected fewer than the {len(y)} training rows"

@@ -125,7 +125,8 @@ def test_paper_best_settings_build_and_run():
                            "attention_size=8"),
         ({"window": 0}, "window=0: expected an integer >= 1"),
         ({"mode": "stacked"}, "mode='stacked': expected one of 'residual', 'layer'"),
-        ({"kv_norm": "group"}, "kv_norm='group': expected one of None, 'batch', 'layer'"),
+        ({"kv_norm": "group"}, "kv_norm='group': expected one of None, 'batch', 'layer', "
+                           "'elu-batch'"),
     ],
 )  # fmt: skip
 def test_bad_options(options, message):

@@ -44,8 +44,7 @@ def random_state(cell, B, dtype, count):
     """A state as a previous chunk would leave it: everything non-zero, windows partly filled."""
     state = cell.init_state(B, dtype=dtype)
     fields = [torch.randn_like(f) if f.is_floating_point() else f for f in state]
-    fields[-1] = torch.as_tensor(count)
-    return type(state)(*fields)
+    return type(state)(*fields)._replace(count=torch.as_tensor(count))
 
 
 class FastPath(nn.Module):
@@ -171,7 +170,7 @@ def test_gradcheck(options, training):
     fast = FastPath(cell)
 
     def fn(x, *tensors):
-        st = type(state)(*tensors[:5], state.count)
+        st = type(state)(*tensors[:5], state.count, state.step)
         weights = {f"cell.{n}": p for n, p in zip(names, tensors[5:])}
         out, final = functional_call(fast, weights, (x, st, lengths))
         return (out, *final[:5])

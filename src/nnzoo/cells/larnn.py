@@ -2,34 +2,78 @@ r"""LARNN: an LSTM that attends over a window of its own past cell states (Cheva
 
 .. math::
     q_t &= \psi(W_q [x_t, h_{t-1}] + b_q) \\
-    K_t &= \big[\nu(W_k c_j) + P_k\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k}, \quad
-    V_t = \big[\nu(W_v c_j + b_v) + P_v\,\mathrm{pe}(p_j)\big]_{j = t-1, \dots, t-k} \\
+    K_t &= \big[\nu(W_k c_j) + P_k\,\mathrm{pe}(p_j)\big]_j, \quad
+    V_t = \big[\nu(W_v c_j + b_v) + P_v\,\mathrm{pe}(p_j)\big]_j
+        \quad (\texttt{positional\_encoding="add"}) \\
+    K_t &= \big[\nu(W_k c_j + P_k\,\mathrm{pe}(p_j) + b_k)\big]_j, \quad
+    V_t = \big[\nu(W_v c_j + P_v\,\mathrm{pe}(p_j) + b_v)\big]_j
+        \quad (\texttt{"concat"}: \nu \text{ sees } [c_j, \mathrm{pe}(p_j)]) \\
     a_t &= \mathrm{MultiHead}(q_t, K_t, V_t) \\
-    \Gamma_u, \Gamma_f, \Gamma_o &= \sigma(M_{u,f,o} [x_t, h_{t-1}] + b_{u,f,o}) \\
-    g_t &= \tanh(W_{xc} x_t + W_{hc} h_{t-1} + W_{ac} a_t + b_c)
-        \quad (\texttt{mode="residual"}) \\
-    g_t &= W_a [x_t, h_{t-1}, a_t] + b_c \quad (\texttt{mode="layer"}) \\
-    c_t &= \Gamma_f \odot c_{t-1} + \Gamma_u \odot g_t \\
-    h_t &= \Gamma_o \odot \tanh(c_t)
+    z_t &= M [x_t, h_{t-1}] + b + U a_t, \quad
+        U a_t \text{ in the g rows only } (\texttt{attention\_gates="g"}) \text{ or in all four} \\
+    \Gamma_u, \Gamma_f, \Gamma_o &= \sigma(z_{i,f,o}), \quad
+    g_t = \tanh(z_g) \ (\texttt{mode="residual"}) \text{ or } z_g \ (\texttt{"layer"}) \\
+    \text{core "lstm":}\ c_t &= \Gamma_f \odot c_{t-1} + \Gamma_u \odot g_t, \quad
+        h_t = \Gamma_o \odot \tanh(c_t) \\
+    \text{core "bn-elu":}\ z_t &\leftarrow \mathrm{BN}_t(z_t - b) + b, \quad
+        c_t = \mathrm{BN}_t(\Gamma_f \odot c_{t-1} + \Gamma_u \odot g_t), \quad
+        h_t = \mathrm{BN}_t(\Gamma_o \odot \mathrm{elu}(c_t))
 
-The window holds the last k cell states c_{t-1}, ..., c_{t-k} (most recent first, position
-p = 1). psi is ELU or the identity (``query_activation``); nu is the identity, or BN-ELU /
-LayerNorm-ELU on the key and value projections (``kv_norm="batch"`` / ``"layer"``); pe is the
-paper's positional encoding (``positional_encoding=True``). Heads N divide the width D.
+The window holds the last k cell states (most recent first, position p = 1): c_{t-1}, ...,
+c_{t-k}, and with ``initial_window="c0"`` the initial c_0 too while it is among the last k
+(step 1 attends to c_0; with ``"empty"`` it attends to nothing, a_1 = 0). psi is ELU or the
+identity (``query_activation``); nu is the identity or, with ``kv_norm``: ``"batch"``
+ELU(BN(.)), ``"layer"`` ELU(LayerNorm(.)), ``"elu-batch"`` BN(ELU(.)), the paper's
+BNELU(arg) = BN(elu(arg)). b_k exists only where nu can see it (``"elu-batch"``): elsewhere a
+key bias shifts every score of a query by the same q . b_k and softmax ignores it. BN_t in the
+"bn-elu" core is per-step recurrent batch normalisation as in ``bn-lstm`` (population
+statistics per time step up to ``max_length``, gamma starting at ``gamma``). Heads N divide
+the width D.
+
+pe is one of two tables (`nnzoo.layers.positional`): ``"add"`` (or ``True``) adds nnzoo's own
+table after nu; ``"concat"`` concatenates the published table (2 (ceil(log2 K) + 2) features)
+to each cell state before the key and value maps, as the paper writes it (keys = values =
+positionalEncoding(window)), so that nu sees both.
+
+Presets. ``larnn`` defaults to the plain LSTM core and no key/value activation. ``larnn-paper``
+(`LARNNPaperCell`) is the paper's best trial of the cell: window 38, 27 heads of width 3
+(D = 81, the paper's H), the BN-ELU core,
+BN(ELU) on keys and values, ELU on the query, no positional encoding (the best trial had it
+off), c_0 in the first window, attention into g (residual mode, as the paper writes it).
+
+Differences from the paper and from the published code, and why:
+
+* ``attention_gates``: the paper adds W_ac a_t to the g row only; the published code adds it
+  to all four gates (``"all"``). Both are offered; ``"g"`` is the default and the preset's.
+* BN statistics of keys and values: the published code re-normalises the whole window at every
+  step, with statistics over batch and window together. Here, where the keys and values do not
+  depend on the position (no ``"concat"``), an entry is normalised once, with the statistics of
+  the batch at the step it enters the window: that keeps the cache below exact and the cost
+  linear (the published pooled statistics change as the window slides, so no cache could
+  reproduce them in training; in evaluation both are the same per-entry affine map). With
+  ``"concat"`` every key depends on its position, nu runs over the window at every step (O(K D)
+  per step, the linear parts stay cached), and its BN takes the published statistics: over the
+  running sequences and the valid window entries of that step.
+* The published code computes BN on the gate pre-activations and then discards it (it returns
+  the un-normalised sum); the "bn-elu" core applies it, as the paper writes. Its BNs are per
+  time step as in ``bn-lstm`` (the published code shares one set of statistics over all steps),
+  and their gamma starts at 0.1 (Cooijmans et al.), not at the published code's random
+  uniform(-1/sqrt(H), 1/sqrt(H)), which gives some units a negative scale.
+* Not taken from the published code: its linear map, ELU and BN on the attended vector before
+  W_ac (the map is absorbed in W_ac here), its dropout 0.1 on the attention weights and on the
+  positional table, and its sharing of one BN between keys and values (``[bn] * 2``), which
+  appears to be unintended; nnzoo has one BN for keys and one for values.
 
 The LSTM core is stored as ``lstm`` stores it (``weight_ih`` (4H, I), ``weight_hh`` (4H, H),
-``bias_ih`` (4H), gates i, f, g, o); the attention enters the g row block through
-``weight_ag`` (H, D). In ``layer`` mode W_a = [W_xc, W_hc, W_ac] (no tanh, as the paper writes
-it). With ``weight_ag`` zeroed the cell in residual mode is exactly its LSTM core.
+``bias_ih`` (4H), gates i, f, g, o); the attention enters through ``weight_ag``, (H, D) for
+the g rows or (4H, D) for all gates. In ``layer`` mode W_a = [W_xc, W_hc, W_ac] (no tanh, as
+the paper writes it). With ``weight_ag`` zeroed the cell with the "lstm" core in residual mode
+is exactly its LSTM core.
 
 Cost. Each cell state is projected into its key and value ONCE, when it enters the window;
 the state carries that projected window, so a step costs O(k D) for the attention instead of
-O(k H D) for re-projecting the window. The positional term P pe(p) does not depend on the
-batch and is added to the cached projections at each step (a (K, D) table). With
-``kv_norm="batch"`` the batch statistics of an entry are the ones of the step at which it
-entered the window (not re-normalised over the whole window at each step as the published
-code did): that keeps the cache exact in evaluation mode and the cost linear, and it is the
-choice made here on purpose. LayerNorm needs no batch statistics, so it is exact either way.
+O(k H D) for re-projecting the window. A positional term and, with ``"concat"``, nu are
+applied to the cached projections at each step (O(k D)).
 
 Fast path. ``recur`` is the reference, step by step. Over a whole batch of full-length
 sequences ``unroll`` takes ``sequence_recur``, which computes the same numbers by
@@ -38,10 +82,12 @@ T + K slots (step t attends to a view of it; no window is concatenated, and the 
 cell states, which no step reads, is not carried but gathered once for the final state), the
 batch innermost, and a hand-written backward that saves O(T (H + D + K N)) numbers per
 sequence instead of the graph's O(T K D). The tests check it against the loop of ``recur``.
+It covers the "lstm" core, ``kv_norm`` None / "batch" / "layer", no or the "add" encoding,
+an empty first window and attention into g; any other option runs the loop of ``recur``.
 
 Shape:
-    x_t (B, I), state ``LARNNState(h, c, window, keys, values, count)`` with h, c (B, H),
-    window (B, K, H), keys/values (B, K, D), count (B,) long -> h_t (B, H).
+    x_t (B, I), state ``LARNNState(h, c, window, keys, values, count, step)`` with h, c (B, H),
+    window (B, K, H), keys/values (B, K, D), count (B,) long, step (B,) long -> h_t (B, H).
 """
 
 from __future__ import annotations
@@ -52,22 +98,30 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nnzoo.cells.base import CellBase, check_choice, check_positive_int
+from nnzoo.cells.base import CellBase, check_choice, check_number, check_positive_int
 from nnzoo.cells.registry import CELLS
 from nnzoo.errors import ConfigError
 from nnzoo.layers.attention import window_attention
 from nnzoo.layers.larnn_scan import LARNNSpec, larnn_scan, time_major
 from nnzoo.layers.norm import TimeBatchNorm
-from nnzoo.layers.positional import num_positional_features, window_positional_encoding
+from nnzoo.layers.positional import (
+    num_positional_features,
+    num_published_features,
+    published_positional_encoding,
+    window_positional_encoding,
+)
+
+POSITIONAL = {False: None, None: None, True: "add", "add": "add", "concat": "concat"}
 
 
 class LARNNState(NamedTuple):
     h: Tensor  # (B, H)
     c: Tensor  # (B, H)
-    window: Tensor  # (B, K, H): c_{t-1}, ..., c_{t-K}, most recent first
+    window: Tensor  # (B, K, H): the cell states in the window, most recent first
     keys: Tensor  # (B, K, D): their key projections (cached)
     values: Tensor  # (B, K, D): their value projections (cached)
     count: Tensor  # (B,) long: number of valid window entries
+    step: Tensor  # (B,) long: the time index t of the next step
 
 
 @CELLS.register("larnn")
@@ -81,9 +135,20 @@ class LARNNCell(CellBase):
         num_heads: N, must divide ``attention_size``.
         attention_size: D, width of queries, keys and values (default H).
         mode: "residual" or "layer".
-        positional_encoding: add the paper's positional encoding to keys and values.
-        kv_norm: None, "batch" (BN-ELU) or "layer" (LayerNorm-ELU) on key/value projections.
+        positional_encoding: False, "add" (or True: nnzoo's table added after nu) or "concat"
+            (the published table concatenated to the cell states before the key and value
+            maps).
+        kv_norm: None, "batch" (ELU(BN)), "layer" (ELU(LayerNorm)) or "elu-batch" (BN(ELU),
+            the paper's) on the keys and values.
         query_activation: None or "elu".
+        core: "lstm" (tanh, no normalisation) or "bn-elu" (the paper's: per-step BN on the gate
+            pre-activations, on c_t and on h_t, ELU instead of tanh on c_t).
+        initial_window: "empty" (step 1 attends to nothing) or "c0" (the initial cell state is
+            the first window entry, as in the paper and the published code).
+        attention_gates: "g" (the paper: W_ac a_t in the g rows) or "all" (the published code:
+            in all four gates).
+        max_length: time steps with their own BN statistics in the "bn-elu" core.
+        gamma: initial BN scale of the "bn-elu" core.
         bias: learn biases.
     """
 
@@ -97,9 +162,14 @@ class LARNNCell(CellBase):
         num_heads: int = 4,
         attention_size: int | None = None,
         mode: str = "residual",
-        positional_encoding: bool = False,
+        positional_encoding: bool | str = False,
         kv_norm: str | None = None,
         query_activation: str | None = None,
+        core: str = "lstm",
+        initial_window: str = "empty",
+        attention_gates: str = "g",
+        max_length: int = 256,
+        gamma: float = 0.1,
         bias: bool = True,
     ) -> None:
         super().__init__(input_size, hidden_size, num_chunks=4, bias=bias)
@@ -115,52 +185,93 @@ class LARNNCell(CellBase):
                 f"--cell-option num_heads={max(d for d in range(1, min(D, 8) + 1) if D % d == 0)})"
             )
         self.mode = check_choice("mode", mode, ("residual", "layer"))
-        self.positional_encoding = bool(positional_encoding)
-        self.kv_norm = check_choice("kv_norm", kv_norm, (None, "batch", "layer"))
+        if not isinstance(positional_encoding, bool | str | None) or (
+            isinstance(positional_encoding, str) and positional_encoding not in POSITIONAL
+        ):
+            raise ConfigError(
+                f"positional_encoding={positional_encoding!r}: expected false, true (the same "
+                "as 'add'), 'add' or 'concat'"
+            )
+        self.positional_encoding = POSITIONAL[positional_encoding]
+        self.kv_norm = check_choice("kv_norm", kv_norm, (None, "batch", "layer", "elu-batch"))
         self.query_activation = check_choice("query_activation", query_activation, (None, "elu"))
-        self.uses_batch_statistics = kv_norm == "batch"
+        self.core = check_choice("core", core, ("lstm", "bn-elu"))
+        self.initial_window = check_choice("initial_window", initial_window, ("empty", "c0"))
+        self.attention_gates = check_choice("attention_gates", attention_gates, ("g", "all"))
+        self.max_length = check_positive_int("max_length", max_length)
+        self.gamma = check_number("gamma", gamma)
+        self.uses_batch_statistics = kv_norm in ("batch", "elu-batch") or core == "bn-elu"
 
         H = hidden_size
         self.weight_qi = nn.Parameter(torch.empty(D, input_size))  # W_q, x part
         self.weight_qh = nn.Parameter(torch.empty(D, H))  # W_q, h part
         self.bias_q = nn.Parameter(torch.empty(D)) if bias else None
         self.weight_kv = nn.Parameter(torch.empty(2 * D, H))  # [W_k; W_v]
-        # b_k would shift every score of a query by the same q . b_k: softmax ignores it.
+        # b_k only where nu sees it: otherwise softmax ignores the q . b_k it adds to a row
+        self.bias_k = nn.Parameter(torch.empty(D)) if bias and kv_norm == "elu-batch" else None
         self.bias_v = nn.Parameter(torch.empty(D)) if bias else None
-        self.weight_ag = nn.Parameter(torch.empty(H, D))  # W_ac
-        if self.positional_encoding:
+        self.weight_ag = nn.Parameter(torch.empty(H if attention_gates == "g" else 4 * H, D))
+        if self.positional_encoding == "add":
             P = num_positional_features(self.window)
             self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
+        elif self.positional_encoding == "concat":
+            P = num_published_features(self.window)
+            self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
         self._pe: dict[tuple, Tensor] = {}  # (K, P) tables, made exactly per device and dtype
-        if kv_norm == "batch":
+        if kv_norm in ("batch", "elu-batch"):
             self.norm_k = TimeBatchNorm(D, 1, gamma=1.0)
             self.norm_v = TimeBatchNorm(D, 1, gamma=1.0)
         elif kv_norm == "layer":
             self.norm_k, self.norm_v = nn.LayerNorm(D), nn.LayerNorm(D)
+        if core == "bn-elu":
+            # the bias b follows the gate BN, which has no shift of its own (as in bn-lstm)
+            self.bn_z = TimeBatchNorm(4 * H, max_length, gamma=gamma, shift=False)
+            self.bn_c = TimeBatchNorm(H, max_length, gamma=gamma)
+            self.bn_h = TimeBatchNorm(H, max_length, gamma=gamma)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if self.kv_norm is not None:
-            self.norm_k.reset_parameters()
-            self.norm_v.reset_parameters()
+        norms = ("norm_k", "norm_v", "bn_z", "bn_c", "bn_h")
+        for module in (getattr(self, n) for n in norms if hasattr(self, n)):
+            module.reset_parameters()
+
+    @property
+    def has_fast_path(self) -> bool:
+        """Whether ``nnzoo.layers.larnn_scan`` computes this cell's options."""
+        return (
+            self.core == "lstm"
+            and self.kv_norm != "elu-batch"
+            and self.positional_encoding != "concat"
+            and self.initial_window == "empty"
+            and self.attention_gates == "g"
+        )
 
     def init_state(self, batch, device=None, dtype=None) -> LARNNState:
         H, K, D = self.hidden_size, self.window, self.attention_size
         zeros = self.zeros(batch, H, device, dtype)
+        count = torch.zeros(batch, dtype=torch.long, device=zeros.device)
         return LARNNState(
             h=zeros,
             c=zeros,
             window=zeros.new_zeros(batch, K, H),
             keys=zeros.new_zeros(batch, K, D),
             values=zeros.new_zeros(batch, K, D),
-            count=torch.zeros(batch, dtype=torch.long, device=zeros.device),
+            count=count,
+            step=count,
         )
+
+    def _input_bias(self) -> Tensor | None:
+        """[b (4H), b_q (D)] of the input projection; the "bn-elu" core adds b after its BN."""
+        if self.bias_ih is None:
+            return None
+        b = self.bias_ih if self.core == "lstm" else torch.zeros_like(self.bias_ih)
+        return torch.cat([b, self.bias_q])
 
     def input_projection(self, x: Tensor) -> Tensor:
         # [M x + b (4H), W_qx x + b_q (D)] in one matmul: (..., 4H + D)
         weight = torch.cat([self.weight_ih, self.weight_qi])
-        bias = None if self.bias_ih is None else torch.cat([self.bias_ih, self.bias_q])
+        bias = self._input_bias()
         if x.dim() != 3:
             return F.linear(x, weight, bias)
         # a sequence (B, T, I): the same numbers, stored (T, 4H + D, B) as the fast path reads
@@ -175,37 +286,82 @@ class LARNNCell(CellBase):
 
     def recur(self, xp_t: Tensor, state: LARNNState, mask: Tensor | None = None):
         H, D = self.hidden_size, self.attention_size
-        h_prev, c_prev, _window, keys, values, count = state
+        if self.initial_window == "c0":
+            state = self._with_c0(state, mask)
+        h_prev, c_prev, _window, keys, values, count, t = state
         x_gates, x_query = xp_t.split([4 * H, D], 1)
         q = x_query + F.linear(h_prev, self.weight_qh)  # (B, D)
         if self.query_activation == "elu":
             q = F.elu(q)
-        if self.positional_encoding:
-            pos_k, pos_v = F.linear(self._table(keys), self.weight_kvp).chunk(2, 1)  # (K, D)
-            keys, values = keys + pos_k, values + pos_v
+        keys, values = self._window_kv(keys, values, count, mask)
         a = window_attention(q, keys, values, count, self.num_heads)  # (B, D)
 
-        gates = x_gates + F.linear(h_prev, self.weight_hh)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, 1)
-        g = g + F.linear(a, self.weight_ag)
+        z = x_gates + F.linear(h_prev, self.weight_hh)  # (B, 4H)
+        u = F.linear(a, self.weight_ag)  # (B, H) for the g rows, or (B, 4H)
+        if self.attention_gates == "all":
+            z = z + u
+        elif self.core == "bn-elu":
+            z = z + F.pad(u, (2 * H, H))  # into the g rows, before the gate BN
+        if self.core == "bn-elu":
+            z = self.bn_z(z, t, mask)
+            if self.bias_ih is not None:
+                z = z + self.bias_ih
+        i, f, g, o = z.chunk(4, 1)
+        if self.attention_gates == "g" and self.core == "lstm":
+            g = g + u
         if self.mode == "residual":
             g = torch.tanh(g)
         c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * g  # (B, H)
-        h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
-        return h, self._enter_window(h, c, state, mask)
+        if self.core == "bn-elu":
+            c = self.bn_c(c, t, mask)
+            h = self.bn_h(torch.sigmoid(o) * F.elu(c), t, mask)
+        else:
+            h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
+        return h, self._enter_window(h, c, state, mask)._replace(step=t + 1)
+
+    def _with_c0(self, state: LARNNState, mask: Tensor | None) -> LARNNState:
+        """Put c_{t-1} into the window of the rows at their first step (``initial_window``)."""
+        first = (state.step == 0) & (state.count == 0)  # (B,)
+        if not bool(first.any()):
+            return state
+        entering = first[:, None] if mask is None else first[:, None] & mask
+        pushed = self._enter_window(state.h, state.c, state, entering)
+        return LARNNState(*(torch.where(first.view(-1, *(1,) * (new.dim() - 1)), new, old)
+                            for new, old in zip(pushed, state)))  # fmt: skip
 
     def _table(self, like: Tensor) -> Tensor:
         key = (like.device, like.dtype)
         if key not in self._pe:
-            self._pe[key] = window_positional_encoding(self.window, like.device, like.dtype)
+            make = (window_positional_encoding if self.positional_encoding == "add"
+                    else published_positional_encoding)  # fmt: skip
+            self._pe[key] = make(self.window, like.device, like.dtype)
         return self._pe[key]
+
+    def _window_kv(self, keys: Tensor, values: Tensor, count: Tensor, mask: Tensor | None):
+        """The keys and values a step attends to, from the cached ones (B, K, D)."""
+        if self.positional_encoding is None:
+            return keys, values
+        pos_k, pos_v = F.linear(self._table(keys), self.weight_kvp).chunk(2, 1)  # (K, D)
+        keys, values = keys + pos_k, values + pos_v
+        if self.positional_encoding == "add" or self.kv_norm is None:
+            return keys, values
+        # "concat": nu over the window, BN statistics over running rows and valid entries
+        B, K, D = keys.shape
+        valid = torch.arange(K, device=keys.device)[None] < count[:, None]  # (B, K)
+        if mask is not None:
+            valid = valid & mask
+        k, v = self._normalise(keys.reshape(B * K, D), values.reshape(B * K, D),
+                               valid.reshape(B * K, 1))  # fmt: skip
+        return k.view(B, K, D), v.view(B, K, D)
 
     def _enter_window(self, h: Tensor, c: Tensor, state: LARNNState, mask) -> LARNNState:
         """Push c_t at position 1, projecting it into its key and value once."""
         k_new, v_new = F.linear(c, self.weight_kv).chunk(2, 1)  # (B, D) each
+        if self.bias_k is not None:
+            k_new = k_new + self.bias_k
         if self.bias_v is not None:
             v_new = v_new + self.bias_v
-        if self.kv_norm is not None:
+        if self.kv_norm is not None and self.positional_encoding != "concat":
             k_new, v_new = self._normalise(k_new, v_new, mask)
 
         def push(old: Tensor, new: Tensor) -> Tensor:
@@ -218,12 +374,15 @@ class LARNNCell(CellBase):
             keys=push(state.keys, k_new),
             values=push(state.values, v_new),
             count=(state.count + 1).clamp(max=self.window),
+            step=state.step,
         )
 
     def _normalise(self, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        """nu on a new key and value (B, D): BN-ELU or LayerNorm-ELU."""
+        """nu on keys and values (M, D): ELU(BN), BN(ELU), or ELU(LayerNorm)."""
         if self.kv_norm == "batch":
             return F.elu(self.norm_k(k, mask=mask)), F.elu(self.norm_v(v, mask=mask))
+        if self.kv_norm == "elu-batch":
+            return self.norm_k(F.elu(k), mask=mask), self.norm_v(F.elu(v), mask=mask)
         return F.elu(self.norm_k(k)), F.elu(self.norm_v(v))
 
     def _normalise_kv(self, kv: Tensor, mask: Tensor | None) -> Tensor:
@@ -231,13 +390,17 @@ class LARNNCell(CellBase):
         return torch.cat(self._normalise(*kv.chunk(2, 1), mask), 1)
 
     def sequence_recur(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
-        """The fast path (``scan_sequence``), for full and variable lengths."""
+        """The fast path (``scan_sequence``), for full and variable lengths; None (the loop of
+        ``recur``) for the options it does not cover (`has_fast_path`)."""
+        if not self.has_fast_path:
+            return None
         return self.scan_sequence(xp, state, lengths)
 
     def scan_sequence(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
         """``recur`` over a whole sequence xp (B, T, 4H + D) by ``nnzoo.layers.larnn_scan``,
-        for every option, variable lengths (as the scan's masked loop), training and
-        evaluation, with or without a graph. Returns (outputs (B, T, H), final state)."""
+        for the options of `has_fast_path`, variable lengths (as the scan's masked loop),
+        training and evaluation, with or without a graph. Returns (outputs (B, T, H), final
+        state)."""
         T = xp.shape[1]
         if T == 0:
             return None
@@ -257,19 +420,53 @@ class LARNNCell(CellBase):
         norm_params = ()
         if self.kv_norm is not None:
             norm_params = (*self.norm_k.parameters(), *self.norm_v.parameters())
-        h, c, window, keys, values, count = state
+        h, c, window, keys, values, count, step = state
         out, h, c, window, keys, values = larnn_scan(
             spec, xp, h, c, window, keys, values, count, lengths,
             weight_hq, self.weight_ag, self.weight_kv, bias_kv, pos_kv, norm_params,
         )  # fmt: skip
         steps = T if lengths is None else lengths
         count = (count + steps).clamp(max=K)
-        return out, LARNNState(h, c, window, keys, values, count)
+        return out, LARNNState(h, c, window, keys, values, count, step + steps)
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, window={self.window}, num_heads={self.num_heads}, "
             f"attention_size={self.attention_size}, mode={self.mode!r}, "
-            f"positional_encoding={self.positional_encoding}, kv_norm={self.kv_norm!r}, "
-            f"query_activation={self.query_activation!r}"
+            f"positional_encoding={self.positional_encoding!r}, kv_norm={self.kv_norm!r}, "
+            f"query_activation={self.query_activation!r}, core={self.core!r}, "
+            f"initial_window={self.initial_window!r}, attention_gates={self.attention_gates!r}"
         )
+
+
+@CELLS.register("larnn-paper")
+class LARNNPaperCell(LARNNCell):
+    """``larnn`` with the paper's best trial as its defaults (the module docstring lists them
+    and every difference from the paper and from the published code). The attention width is
+    the paper's D = 81 (27 heads of 3) whatever H is; the paper's H is 81 too."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        window: int = 38,
+        num_heads: int = 27,
+        attention_size: int | None = 81,
+        mode: str = "residual",
+        positional_encoding: bool | str = False,
+        kv_norm: str | None = "elu-batch",
+        query_activation: str | None = "elu",
+        core: str = "bn-elu",
+        initial_window: str = "c0",
+        attention_gates: str = "g",
+        max_length: int = 256,
+        gamma: float = 0.1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, window=window, num_heads=num_heads,
+            attention_size=attention_size, mode=mode, positional_encoding=positional_encoding,
+            kv_norm=kv_norm, query_activation=query_activation, core=core,
+            initial_window=initial_window, attention_gates=attention_gates,
+            max_length=max_length, gamma=gamma, bias=bias,
+        )  # fmt: skip

@@ -94,11 +94,14 @@ class TimeBatchNorm(nn.Module):
             with torch.no_grad():
                 unbiased = var * n / (n - 1).clamp(min=1.0)
                 m = momentum.detach()
-                self.running_mean.index_copy_(
-                    0, row, (1 - m) * self.running_mean.index_select(0, row) + m * mean[None]
+                # through .data, as F.batch_norm updates them: a graph of an earlier forward
+                # that saved a view of the statistics (F.batch_norm does) stays valid
+                running_mean, running_var = self.running_mean.data, self.running_var.data
+                running_mean.index_copy_(
+                    0, row, (1 - m) * running_mean.index_select(0, row) + m * mean[None]
                 )
-                self.running_var.index_copy_(
-                    0, row, (1 - m) * self.running_var.index_select(0, row) + m * unbiased[None]
+                running_var.index_copy_(
+                    0, row, (1 - m) * running_var.index_select(0, row) + m * unbiased[None]
                 )
         else:
             mean = self.running_mean[idx]  # (B, F)

@@ -43,6 +43,7 @@ from nnzoo.models import generator, seq2seq  # noqa: E402, F401  isort: skip
 from nnzoo.models import scratch  # noqa: E402, F401  isort: skip
 from nnzoo.models import transfer  # noqa: E402, F401  isort: skip
 from nnzoo.models import transformer  # noqa: E402, F401  isort: skip
+from nnzoo.models import har_cnn  # noqa: E402, F401  isort: skip
 from nnzoo.models.image import EXAMPLE_INPUT_SHAPE, InputShapeError  # noqa: E402  isort: skip
 
 

@@ -1,6 +1,7 @@
 """`nnzoo reproduce larnn-har` on a tiny fake UCI HAR: the table's numbers come from the runs."""
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -77,3 +78,79 @@ def test_nnzoo_report_rebuilds_the_table_from_its_record(table, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "a record of 'larnn-har-search'" in err
     assert md.read_text() == written  # nothing overwritten
+
+
+@pytest.fixture
+def refit_table(tmp_path, monkeypatch, one_thread):
+    monkeypatch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
+    fake_har.make_har(tmp_path / "data" / "uci-har", xz=True)
+    argv = ["reproduce", "larnn-har", "--models", "lstm,cnn1d", "--seeds", "2", "--epochs", "3",
+            "--jobs", "1", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+            "--runs", str(tmp_path / "runs")]  # fmt: skip
+    assert main(argv) == 0
+    return json.loads((tmp_path / "out" / "larnn-har.json").read_text()), tmp_path
+
+
+def test_refit_retrains_on_all_training_subjects_for_the_picked_epoch_count(refit_table):
+    document, base = refit_table
+    for model in document["models"]:
+        assert len(model["refit_runs"]) == 2
+        for run_dir, refit_dir, acc in zip(model["runs"], model["refit_runs"],
+                                           model["refit_test_accuracy"]):  # fmt: skip
+            picked = json.loads((Path(run_dir) / "results.json").read_text())["selected_epoch"]
+            refit = json.loads((Path(refit_dir) / "results.json").read_text())
+            assert refit["epochs_run"] == picked
+            assert acc == pytest.approx(100 * refit["final_epoch_test"]["accuracy"])
+            assert refit["data_info"]["validation"].startswith("subjects [] ")  # all 7 train
+            config = (Path(refit_dir) / "config.toml").read_text()
+            assert "val_subjects = 0" in config and f"epochs = {picked}" in config
+        assert model["refit_test_accuracy_mean"] == pytest.approx(
+            statistics.fmean(model["refit_test_accuracy"])
+        )
+    md = (base / "out" / "larnn-har.md").read_text()
+    assert "refit: test acc." in md and "refit protocol" in md
+
+
+def test_best_model_and_family_targets_are_picked_on_validation(tmp_path):
+    """A row that is best on test but not on validation is never the one the targets name."""
+    from nnzoo.experiments.larnn_har import picked_on_validation, write_report_from
+
+    def fake_row(name, family, val, test):
+        return {
+            "name": name, "label": name, "family": family, "params": 1, "seeds": [0, 1],
+            "epochs": 2, "val_accuracy_mean": val, "test_accuracy_mean": test,
+            "test_accuracy_sd": 0.1, "final_epoch_test_accuracy_mean": test,
+            "selected_epochs": [1, 2], "seconds_per_epoch": 1.0, "published": None,
+            "published_source": "", "last_seed_confusion": [[1, 0], [0, 1]],
+        }  # fmt: skip
+
+    rows = [fake_row("larnn-paper", "larnn", 90.0, 99.0), fake_row("larnn", "larnn", 91.0, 80.0),
+            fake_row("gru", None, 89.0, 99.5)]  # fmt: skip
+    assert picked_on_validation(rows, "larnn")["name"] == "larnn"
+    assert picked_on_validation(rows, None)["name"] == "larnn"
+    env = {"command": "c", "machine": "m", "torch": "t", "python": "p", "date": "d"}
+    document = {**env, "models": rows, "data": {}, "quick": False, "class_names": ["a", "b"]}
+    text = re.sub(" +", " ", write_report_from(tmp_path, document).read_text())
+    assert "best LARNN row on validation (larnn) ≥ 93.5% | 80.00 | MISSED" in text
+    assert "best model on validation (larnn) ≥ 95.0% | 80.00 | MISSED" in text
+
+
+def test_every_row_builds_at_its_full_size():
+    """The recipe's configs are valid and their sizes what the papers give."""
+    from nnzoo.experiments.larnn_har import MODELS, task_config
+    from nnzoo.models import create_model
+
+    sizes = {}
+    for name in MODELS:
+        config = task_config({"name": name, "seed": 0, "stage": "val", "quick": False,
+                              "epochs": None})  # fmt: skip
+        sizes[name] = count_parameters(create_model(config.model, 9, 6))
+        assert config.train.epochs == (300 if name == "lstm-har" else 100)
+        assert config.train.lr_step_every == (0 if name == "lstm-har" else 26)
+    # LSTM-HAR: Linear 9->32 (320), two LSTM(32) layers (4 * 32 * (32 + 32 + 2) each, torch's two
+    # biases), the head 32 -> 6 (198)
+    assert sizes["lstm-har"] == sizes["lstm"] == 320 + 2 * 4 * 32 * 66 + 198
+    refit = task_config({"name": "larnn-paper", "seed": 3, "stage": "refit", "quick": False,
+                         "epochs": 40})  # fmt: skip
+    assert refit.data.options["val_subjects"] == 0 and refit.train.epochs == 40
+    assert refit.model.option("cell") == "larnn-paper" and refit.train.seed == 3

@@ -22,6 +22,9 @@ OPTIONS = [
     {"num_heads": 8, "kv_norm": "batch"},
     {"num_heads": 2, "kv_norm": "batch", "bias": False, "query_activation": "elu"},
     {"num_heads": 1, "bias": False},
+    {"num_heads": 2, "kv_norm": "elu-batch", "initial_window": "c0"},
+    {"num_heads": 4, "kv_norm": "elu-batch", "bias": False, "positional_encoding": "add"},
+    {"num_heads": 2, "initial_window": "c0", "mode": "layer", "query_activation": "elu"},
 ]
 I, H = 3, 8
 
@@ -34,7 +37,7 @@ def make(options, window=4, dtype=torch.float32, attention_size=None):
     torch.manual_seed(0)
     cell = nnzoo.create_cell("larnn", I, H, window=window, attention_size=attention_size,
                              **options).to(dtype)  # fmt: skip
-    if cell.kv_norm == "batch":  # population statistics that are not the initial ones
+    if cell.uses_batch_statistics:  # population statistics that are not the initial ones
         with torch.no_grad():
             unroll(cell, torch.randn(16, 6, I, dtype=dtype))
     return cell
@@ -117,7 +120,7 @@ def test_fast_path_equals_the_loop_float32(options, lengths, training):
     cell.load_state_dict(stats)
     loop = run(cell, x, state, lengths, fast=False)
     # batch statistics over 6 sequences scale rounding up: BN's bound is looser
-    assert_same(fast, loop, tol=1e-4 if cell.kv_norm == "batch" and training else 1e-5)
+    assert_same(fast, loop, tol=1e-4 if cell.uses_batch_statistics and training else 1e-5)
     for key, value in cell.state_dict().items():  # BN's running statistics, step by step
         torch.testing.assert_close(after_fast[key], value, atol=1e-6, rtol=1e-6)
 

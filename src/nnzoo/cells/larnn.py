@@ -82,8 +82,9 @@ T + K slots (step t attends to a view of it; no window is concatenated, and the 
 cell states, which no step reads, is not carried but gathered once for the final state), the
 batch innermost, and a hand-written backward that saves O(T (H + D + K N)) numbers per
 sequence instead of the graph's O(T K D). The tests check it against the loop of ``recur``.
-It covers the "lstm" core, ``kv_norm`` None / "batch" / "layer", no or the "add" encoding,
-an empty first window and attention into g; any other option runs the loop of ``recur``.
+It covers the "lstm" core with every ``kv_norm``, no or the "add" encoding, either first
+window (c_0 enters it before the scan) and attention into g; the "bn-elu" core, the
+"concat" encoding and attention into all gates run the loop of ``recur``.
 
 Shape:
     x_t (B, I), state ``LARNNState(h, c, window, keys, values, count, step)`` with h, c (B, H),
@@ -241,9 +242,7 @@ class LARNNCell(CellBase):
         """Whether ``nnzoo.layers.larnn_scan`` computes this cell's options."""
         return (
             self.core == "lstm"
-            and self.kv_norm != "elu-batch"
             and self.positional_encoding != "concat"
-            and self.initial_window == "empty"
             and self.attention_gates == "g"
         )
 
@@ -404,6 +403,8 @@ class LARNNCell(CellBase):
         T = xp.shape[1]
         if T == 0:
             return None
+        if self.initial_window == "c0":  # c_0 enters the windows at their first step, here
+            state = self._with_c0(state, None if lengths is None else (lengths > 0)[:, None])
         H, D, K = self.hidden_size, self.attention_size, self.window
         spec = LARNNSpec(
             hidden_size=H, attention_size=D, num_heads=self.num_heads, window=K,
@@ -412,8 +413,9 @@ class LARNNCell(CellBase):
         )  # fmt: skip
         weight_hq = torch.cat([self.weight_hh, self.weight_qh])  # (4H + D, H)
         bias_kv = None
-        if self.bias_v is not None:
-            bias_kv = torch.cat([torch.zeros_like(self.bias_v), self.bias_v])  # [0; b_v] (2D,)
+        if self.bias_v is not None:  # [b_k; b_v] (2D,), b_k = 0 where there is none
+            bias_k = torch.zeros_like(self.bias_v) if self.bias_k is None else self.bias_k
+            bias_kv = torch.cat([bias_k, self.bias_v])
         pos_kv = None
         if self.positional_encoding:
             pos_kv = F.linear(self._table(xp), self.weight_kvp).flip(0)  # (K, 2D), oldest first

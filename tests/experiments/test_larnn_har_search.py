@@ -69,6 +69,10 @@ def test_report_has_budget_findings_and_numbers_of_the_trials(searched):
     assert "## Budget" in md and "## Findings" in md and "training subset: 4 of the 6" in md
     assert "evaluated once" in md and "inconclusive" in md
     assert "--trials 2,2" in md
+    assert "TPE's random start-up trials: 1 and 1" in md  # half of each round's budget
+    keys = [f["key"] for f in json.loads((out / "larnn-har-search.json").read_text())["findings"]]
+    assert "model.cell_options.kv_norm" in keys and "model.cell_options.positional_encoding" in keys
+    assert "BN-ELU on the keys and values helped" in md
     for link in ("round1-trial_curves.png", "round2-history.png"):
         assert f"larnn-har-search-{link}" in md and (out / f"larnn-har-search-{link}").is_file()
     document = json.loads((out / "larnn-har-search.json").read_text())

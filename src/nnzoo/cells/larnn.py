@@ -139,8 +139,8 @@ class LARNNCell(CellBase):
         positional_encoding: False, "add" (or True: nnzoo's table added after nu) or "concat"
             (the published table concatenated to the cell states before the key and value
             maps).
-        kv_norm: None, "batch" (ELU(BN)), "layer" (ELU(LayerNorm)) or "elu-batch" (BN(ELU),
-            the paper's) on the keys and values.
+        kv_norm: None (or "none"), "batch" (ELU(BN)), "layer" (ELU(LayerNorm)) or
+            "elu-batch" (BN(ELU), the paper's) on the keys and values.
         query_activation: None or "elu".
         core: "lstm" (tanh, no normalisation) or "bn-elu" (the paper's: per-step BN on the gate
             pre-activations, on c_t and on h_t, ELU instead of tanh on c_t).
@@ -194,6 +194,7 @@ class LARNNCell(CellBase):
                 "as 'add'), 'add' or 'concat'"
             )
         self.positional_encoding = POSITIONAL[positional_encoding]
+        kv_norm = None if kv_norm == "none" else kv_norm  # "none": for configs and searches
         self.kv_norm = check_choice("kv_norm", kv_norm, (None, "batch", "layer", "elu-batch"))
         self.query_activation = check_choice("query_activation", query_activation, (None, "elu"))
         self.core = check_choice("core", core, ("lstm", "bn-elu"))

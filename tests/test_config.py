@@ -171,6 +171,8 @@ def changed(value):
         return value + 1
     if value == "cpu":
         return "cuda"  # still a device's name (whether there is one is checked at run time)
+    if value == "32":
+        return "bf16"  # train.precision: another precision
     if isinstance(value, str):
         return value + "x"
     if isinstance(value, dict):

@@ -175,7 +175,7 @@ def test_a_toml_file_with_nan_names_the_key_and_not_the_file_text(tmp_path):
 @pytest.mark.parametrize("device", ["bogus", "gpu", "cuda:", "cuda:x", "CPU", ""])
 def test_a_misspelt_device_fails_on_reading_with_the_devices_of_this_machine(device):
     text = message(f"train.device={device!r}".replace("'", '"'))
-    assert text.startswith(f"train.device={device!r}: expected cpu, cuda, cuda:N")
+    assert text.startswith(f"train.device={device!r}: expected auto, cpu, cuda, cuda:N")
     assert f"this machine has {', '.join(runtime.available_devices())};" in text
     assert "pass --device cpu" in text
 
@@ -211,7 +211,7 @@ def test_a_cuda_index_beyond_the_machines_devices_lists_those_it_has(monkeypatch
     text = str(info.value)
     assert text.startswith("train.device='cuda:2': this machine has 2 cuda devices")
     assert "devices here: cpu, cuda:0, cuda:1;" in text and "pass --device cuda" in text
-    with pytest.raises(ConfigError, match="expected cpu, cuda"):
+    with pytest.raises(ConfigError, match="expected auto, cpu, cuda"):
         runtime.check_device("bogus")
 
 
@@ -245,7 +245,7 @@ TINY = ["--data", "first-symbol", "--set", "data.options.train_size=8", "--set",
         (["--seed", "99999999999999999999"], "train.seed=99999999999999999999: expected"),
         (["--lr-step-every", "1", "--set", "train.lr_step_factor=nan"], "lr_step_factor=nan"),
         (["--set", "train.clip_norm=nan"], "train.clip_norm=nan: expected a finite number"),
-        (["--device", "bogus"], "train.device='bogus': expected cpu, cuda"),
+        (["--device", "bogus"], "train.device='bogus': expected auto, cpu, cuda"),
         (["--hidden", "10000000"], "parameters even for 1 input feature and 2 classes"),
         (["--set", "data.options.train_size=1000000000000"], "above the limit of 1,000,000,000"),
     ],

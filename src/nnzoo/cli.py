@@ -72,11 +72,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def shown(value: object) -> str:
-    """A default as --help shows it, as a TOML config would (strings bare unless empty)."""
+    """A default as --help shows it, as a TOML config would (strings bare unless empty, or
+    unless they would read as another type: "32")."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str):
-        return value or '""'
+        from nnzoo.config import parse_value
+
+        return value if value and isinstance(parse_value(value), str) else f'"{value}"'
     return repr(value)
 
 
@@ -262,6 +265,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         progress=False if args.quiet else None,
     )
+    if "rank" in results:  # another rank of a torchrun job: rank 0 reports
+        return 0
     line = create_task(config.task).run_line(results)
     print(f"{run_dir}: {line}; report: {RunDir(run_dir).report}")
     return 0

@@ -300,7 +300,8 @@ class ModelConfig:
 EPOCHS_MAX = 1_000_000  # the bound of every count of epochs
 # The torch devices a run may name: a type, then optionally ":" and an index.
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
-DEVICE_PATTERN = re.compile(rf"({'|'.join(DEVICE_TYPES)})(:\d+)?")
+DEVICE_PATTERN = re.compile(rf"auto|({'|'.join(DEVICE_TYPES)})(:\d+)?")
+PRECISIONS = ("32", "bf16", "16-mixed")
 
 
 def check_device_name(where: str, device: Any) -> None:
@@ -311,7 +312,7 @@ def check_device_name(where: str, device: Any) -> None:
     from nnzoo.engine.runtime import available_devices
 
     raise ConfigError(
-        f"{where}={device!r}: expected cpu, cuda, cuda:N (N = 0, 1, ...), mps or xpu; this "
+        f"{where}={device!r}: expected auto, cpu, cuda, cuda:N (N = 0, 1, ...), mps or xpu; this "
         f"machine has {', '.join(available_devices())}; set {where} in the config or pass "
         "--device cpu"
     )
@@ -348,7 +349,10 @@ class TrainConfig:
             val_loss, accuracy or loss.
         clip_norm: clip the norm of all the gradients together to this; 0: off.
         clip_value: clip every gradient element to [-clip_value, clip_value]; 0: off.
-        device: the torch device, e.g. cpu, cuda or cuda:1.
+        device: the torch device, e.g. cpu, cuda or cuda:1; auto: CUDA when the machine has
+            it, else cpu. Under torchrun, cuda is each process's own GPU (cuda:LOCAL_RANK).
+        precision: 32 (float32), bf16 (autocast to bfloat16) or 16-mixed (autocast to
+            float16 with gradient scaling; CUDA only).
         threads: torch threads; 0: half the CPU cores this process may use, at least one
             (torch's own default, every core, is many times slower on a busy machine).
         tensorboard: also write TensorBoard logs to <run folder>/tensorboard (needs the
@@ -377,6 +381,7 @@ class TrainConfig:
     clip_norm: float = ranged(0.0, ge=0)
     clip_value: float = ranged(0.0, ge=0)
     device: str = "cpu"
+    precision: str = "32"
     threads: int = ranged(0, ge=0, le=4096)
     tensorboard: bool = False
     checkpoint_every: int = ranged(1, ge=1, le=EPOCHS_MAX)
@@ -384,6 +389,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_ranges("train", self)
         check_device_name("train.device", self.device)
+        if self.precision == 32 and not isinstance(self.precision, bool):  # precision = 32
+            object.__setattr__(self, "precision", "32")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"train.precision={self.precision!r}: expected one of {', '.join(PRECISIONS)}; "
+                "set train.precision in the config or pass --precision 32"
+            )
 
 
 # `RunConfig.digest` hashes a config's differences from the defaults, except that these fields

@@ -6,6 +6,16 @@ and let the callbacks act (schedules, early stopping, checkpoints). What a batch
 and the metrics of an evaluation come from the task (`nnzoo.tasks`): the loop only asks. The
 test split is never looked at here: the run evaluates it once, with the checkpoint the
 validation split picked.
+
+Where and how it computes is the `nnzoo.engine.runtime.Runtime`'s: the device, the precision
+(autocast, gradient scaling) and, under torchrun, the ranks. With W processes every rank draws
+the same shuffled order (the epoch's seed, as torch's ``DistributedSampler.set_epoch`` does)
+and takes its share of each global batch of ``train.batch_size`` rows, each rank's loss is
+weighted by its share so that DDP's averaged gradient is the global batch's, and the epoch's
+training metrics are summed over the ranks: the same global batches, hence (without dropout,
+whose masks each rank draws for its own rows) the same parameters as one process, up to
+rounding. A last global batch with fewer rows than processes is left out. Every rank evaluates
+the whole validation split, so that every rank's callbacks decide alike.
 """
 
 from __future__ import annotations
@@ -22,10 +32,10 @@ from torch import nn
 from nnzoo.config import RunConfig, TrainConfig
 from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.checkpoint import REDO, CheckpointError, load_checkpoint, load_weights
-from nnzoo.engine.runtime import check_device
+from nnzoo.engine.runtime import Runtime
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import create_task
-from nnzoo.tasks.base import Step, Task, Totals, move
+from nnzoo.tasks.base import Step, Task, Totals
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
@@ -74,6 +84,17 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
+def reduce_totals(totals: Totals, runtime: Runtime) -> Totals:
+    """The epoch's training sums over every rank (``totals`` itself in one process)."""
+    if not runtime.distributed:
+        return totals
+    keys = sorted(totals.counts)
+    summed = runtime.all_sum([totals.loss_sum, float(totals.size),
+                              *(float(totals.counts[k]) for k in keys)])  # fmt: skip
+    counts = {k: round(v) for k, v in zip(keys, summed[2:])}
+    return Totals(summed[0], round(summed[1]), counts)
+
+
 @dataclass
 class Loop:
     """What the callbacks see: the model, the optimizer and where training is."""
@@ -90,6 +111,7 @@ class Loop:
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints as it is
     last_step: Step | None = None  # the latest training batch's loss, size and counts
+    runtime: Runtime | None = None  # device, precision, ranks (set by fit)
 
     def __post_init__(self) -> None:
         if self.task is None:
@@ -142,20 +164,32 @@ def fit(
     callbacks: list[Callback] = (),
     resume_from: Path | None = None,
     extra: dict[str, Any] | None = None,
+    runtime: Runtime | None = None,
 ) -> Loop:
     """Train ``model`` on ``train``, validating on ``val`` after every epoch.
 
     ``task`` (default: the config's ``[task]``) makes the batches, computes each batch's loss
-    and evaluates ``val``. The loop writes no file: callbacks do, at the paths they were given.
+    and evaluates ``val``; ``runtime`` (default: from ``train.device``, ``train.precision`` and
+    torchrun's environment) says where. The loop writes no file: callbacks do, at the paths
+    they were given.
     """
     config = run_config.train
     task = task if task is not None else create_task(run_config.task)
-    device = check_device(config.device)
-    model.to(device)
+    runtime = runtime if runtime is not None else Runtime(config.device, config.precision)
+    if runtime.world_size > config.batch_size:
+        raise ConfigError(
+            f"train.batch_size={config.batch_size} is smaller than the {runtime.world_size} "
+            "processes, which share every batch; raise train.batch_size or start fewer "
+            "processes (torchrun --nproc-per-node)"
+        )
+    stepped = runtime.setup(model)  # the model itself, or DDP around it
+    device = runtime.device
     optimizer = make_optimizer(model, config)
     per_epoch = -(-len(train) // config.batch_size)
     loop = Loop(model, optimizer, run_config, list(callbacks), per_epoch, task)
     loop.extra = dict(extra or {})
+    loop.runtime = runtime
+    shard = runtime.shard if runtime.distributed else None
     if resume_from is not None and Path(resume_from).exists():
         resume(loop, Path(resume_from))
     loop.call("on_train_begin")
@@ -164,29 +198,33 @@ def fit(
         loop.epoch += 1
         started = time.perf_counter()
         seed = epoch_seed(config.seed, loop.epoch)
-        torch.manual_seed(seed)  # dropout masks
-        order = torch.Generator().manual_seed(seed)  # batch order
+        torch.manual_seed(seed + runtime.rank * 1_000_000_007)  # dropout masks, per rank
+        order = torch.Generator().manual_seed(seed)  # batch order, the same on every rank
         loop.call("on_epoch_begin")
 
         model.train()
         totals = Totals()
-        for batch in task.batches(train, config.batch_size, order):
-            step = task.step(model, move(batch, device))
+        for batch in task.batches(train, config.batch_size, order, shard=shard):
+            with runtime.autocast():
+                step = task.step(stepped, runtime.move(batch))
+            # the loss to differentiate (weighted by this rank's share) and the global mean
+            loss, value, _ = runtime.global_mean(step.loss, step.size)
             optimizer.zero_grad(set_to_none=True)
-            step.loss.backward()
+            runtime.backward(loss)
+            runtime.unscale(optimizer)
             loop.call("on_before_optimizer_step")
-            optimizer.step()
+            runtime.optimizer_step(optimizer)
             loop.step += 1
-            value = step.loss.item()
             loop.last_step = step
             loop.call("on_batch_end", value)
-            totals.add(value, step)
+            totals.add(float(step.loss.detach()), step)
             if loop.stop_reason:  # a callback may end training within an epoch
                 break
 
+        totals = reduce_totals(totals, runtime)
         logs: dict[str, Any] = {"epoch": loop.epoch, **task.epoch_logs(totals)}
         if len(val):
-            metrics = task.evaluate(model, val, device=config.device)
+            metrics = task.evaluate(model, val, device=device)
             logs.update({f"val_{k}": v for k, v in metrics.items()})
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["seconds"] = time.perf_counter() - started

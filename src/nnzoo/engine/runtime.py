@@ -14,10 +14,11 @@ this process may run on, at least one, and a run says in its provenance how many
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
-from nnzoo.config import check_device_name
+from nnzoo.config import PRECISIONS, check_device_name
 from nnzoo.errors import ConfigError
 
 
@@ -82,6 +83,8 @@ def check_device(device: str, where: str = "train.device") -> torch.device:
             the devices it has.
     """
     check_device_name(where, device)
+    if device == "auto":
+        device = "cuda" if _count("cuda") else "cpu"
     kind, _, index = device.partition(":")
     n = 1 if kind == "cpu" else _count(kind)
     if n and (not index or int(index) < n):
@@ -97,3 +100,237 @@ def check_device(device: str, where: str = "train.device") -> torch.device:
         f"{where}={device!r}: {problem}; devices here: {here}; set {where} in the config or "
         f"pass --device {'cuda' if kind == 'cuda' and n else 'cpu'}"
     )
+
+
+# -- the runtime of one training: device, precision, rank and world size ----------------------
+DIST_TIMEOUT_ENV = "NNZOO_DIST_TIMEOUT"  # seconds the ranks wait for each other (default 300)
+
+
+def resolve_device(device: str, local_rank: int = 0, where: str = "train.device") -> torch.device:
+    """``device`` as a `torch.device`: ``auto`` is CUDA when this machine has it (the process's
+    own GPU, ``cuda:LOCAL_RANK``, under torchrun), else cpu; ``cuda`` under torchrun is the
+    process's own GPU too. Anything else is `check_device`'s."""
+    if device == "auto":
+        device = "cuda" if _count("cuda") else "cpu"
+    if device == "cuda" and _count("cuda"):
+        device = f"cuda:{local_rank % _count('cuda')}"
+    return check_device(device, where)
+
+
+def distributed_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) as torchrun sets them (RANK, WORLD_SIZE, LOCAL_RANK);
+    (0, 1, 0) outside torchrun."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    except ValueError:
+        raise ConfigError(
+            "RANK, WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them); unset them "
+            "to train in one process"
+        ) from None
+    if world < 1 or not 0 <= rank < world:
+        raise ConfigError(f"RANK={rank}, WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
+    return rank, world, local
+
+
+class Runtime:
+    """Where and how one training computes, in the spirit of Lightning Fabric: the device, the
+    precision, and this process's rank among ``world_size`` processes (torchrun + DDP).
+
+    One process (``world_size`` 1) is the plain loop. Under torchrun, `setup` joins the
+    process group (gloo on CPU, nccl on CUDA), wraps the model in
+    ``torch.nn.parallel.DistributedDataParallel`` and `shard` gives each rank its share of
+    every global batch. Precision: ``"32"`` (float32), ``"bf16"`` (autocast to bfloat16, CPU or
+    CUDA) or ``"16-mixed"`` (autocast to float16 with gradient scaling, CUDA only).
+    """
+
+    def __init__(self, device: str = "cpu", precision: str = "32") -> None:
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"train.precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
+            )
+        self.rank, self.world_size, self.local_rank = distributed_env()
+        self.device = resolve_device(device, self.local_rank)
+        if precision == "16-mixed" and self.device.type != "cuda":
+            raise ConfigError(
+                f"train.precision='16-mixed' needs a CUDA device (float16 autocast with "
+                f"gradient scaling), and this run is on {self.device}; use --precision bf16 "
+                "or --precision 32 on a CPU"
+            )
+        self.precision = precision
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "16-mixed" else None
+        self._group = False
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that writes the run folder and prints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    # -- the process group -------------------------------------------------------------------
+    def join(self) -> None:
+        """Join the process group torchrun set up (once); waits `DIST_TIMEOUT_ENV` seconds."""
+        import datetime
+
+        import torch.distributed as dist
+
+        if not self.distributed or dist.is_initialized():
+            return
+        try:
+            seconds = float(os.environ.get(DIST_TIMEOUT_ENV, "300"))
+        except ValueError:
+            raise ConfigError(f"{DIST_TIMEOUT_ENV}: expected a number of seconds") from None
+        backend = "nccl" if self.device.type == "cuda" else "gloo"
+        if self.rank:
+            self._wait_for_rank_zero(seconds)
+        try:
+            dist.init_process_group(
+                backend, rank=self.rank, world_size=self.world_size,
+                timeout=datetime.timedelta(seconds=seconds),
+            )  # fmt: skip
+        except (RuntimeError, ValueError, OSError) as e:
+            where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(
+                f"rank {self.rank} of {self.world_size}: the process group at {where} did not "
+                f"form within {seconds:g} s ({reason[:200]}); start every process (torchrun "
+                f"--nnodes / --nproc-per-node) with the same --rdzv-endpoint, or raise "
+                f"{DIST_TIMEOUT_ENV}"
+            ) from None
+        self._group = True
+
+    def _wait_for_rank_zero(self, seconds: float) -> None:
+        """Wait until rank 0's store (MASTER_ADDR:MASTER_PORT) accepts connections, so that a
+        rendezvous that never completes is one line (torch's own client logs a C++ trace)."""
+        import socket
+        import time
+
+        host, port = os.environ.get("MASTER_ADDR", "127.0.0.1"), os.environ.get("MASTER_PORT")
+        if not port:
+            return  # torch will say what is missing
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with socket.create_connection((host, int(port)), timeout=1.0):
+                    return
+            except (OSError, ValueError) as e:
+                if time.monotonic() >= deadline:
+                    raise ConfigError(
+                        f"rank {self.rank} of {self.world_size}: the process group at "
+                        f"{host}:{port} did not form within {seconds:g} s (rank 0 never "
+                        f"answered: {type(e).__name__}); start every process (torchrun "
+                        f"--nnodes / --nproc-per-node) with the same --rdzv-endpoint, or raise "
+                        f"{DIST_TIMEOUT_ENV}"
+                    ) from None
+                time.sleep(0.2)
+
+    def leave(self) -> None:
+        """Leave the process group this runtime joined."""
+        if self._group:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+            self._group = False
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    # -- the model and the batches -----------------------------------------------------------
+    def setup(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` on the device; what the training steps call: DDP around it when there
+        are several processes (its gradients are averaged over the ranks), else itself."""
+        model.to(self.device)
+        if not self.distributed:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.join()
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def shard(self, index: torch.Tensor) -> torch.Tensor | None:
+        """This rank's rows of one global batch (``tensor_split``: sizes differ by one at
+        most), so that every global batch is the one a single process would take; None (the
+        batch is left out) when it has fewer rows than there are processes."""
+        if not self.distributed:
+            return index
+        if len(index) < self.world_size:
+            return None
+        return index.tensor_split(self.world_size)[self.rank]
+
+    def move(self, batch: Any) -> Any:
+        """``batch`` on the device: pinned and copied without blocking onto a GPU."""
+        from nnzoo.tasks.base import move
+
+        if self.device.type != "cuda":
+            return move(batch, self.device)
+        return move(batch, self.device, pin=True)
+
+    def autocast(self):
+        """The precision's autocast context for a training step (a no-op for ``"32"``)."""
+        import contextlib
+
+        if self.precision == "32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # -- the step ----------------------------------------------------------------------------
+    def global_mean(self, loss: torch.Tensor, size: int) -> tuple[torch.Tensor, float, int]:
+        """(the loss to back-propagate, the global batch's mean loss, its size).
+
+        Each rank's loss is a mean over its ``size`` units (examples or tokens). DDP averages
+        the ranks' gradients, so rank r's loss is weighted by size_r * W / sum(size): the
+        averaged gradient is then that of the mean over the whole global batch, as in one
+        process, whatever the shares' sizes.
+        """
+        value = float(loss.detach())
+        if not self.distributed:
+            return loss, value, size
+        import torch.distributed as dist
+
+        pair = torch.tensor([value * size, float(size)], dtype=torch.float64)
+        if self.device.type == "cuda":
+            pair = pair.to(self.device)
+        dist.all_reduce(pair)
+        total, count = float(pair[0]), int(pair[1])
+        weight = size * self.world_size / max(count, 1)
+        return loss * weight, total / max(count, 1), count
+
+    def backward(self, loss: torch.Tensor) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        """Before gradient clipping (``on_before_optimizer_step``): true gradients."""
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def all_sum(self, values: list[float]) -> list[float]:
+        """``values`` summed over the ranks (themselves in one process)."""
+        if not self.distributed:
+            return values
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64)
+        if self.device.type == "cuda":
+            t = t.to(self.device)
+        dist.all_reduce(t)
+        return t.tolist()

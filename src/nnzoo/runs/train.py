@@ -11,6 +11,13 @@ The folder is checked writable before the data is read; a run that cannot start 
 learning rate, a checkpoint that does not load) removes what it created of the folder. A disk
 that fills mid-run stops the run with one line; ``checkpoints/last.pt`` keeps the last epoch
 that was saved whole, and the same command resumes from it.
+
+Under torchrun (``torchrun --nproc-per-node N -m nnzoo train ...``) every process runs this with
+its rank (`nnzoo.engine.runtime.Runtime`): rank 0 alone prepares and writes the folder (config,
+metrics, checkpoints, results, report) and prints; every rank reads the same
+``checkpoints/last.pt`` to resume, so a job killed mid-run restarts with the same command, with
+any number of processes (the checkpoint holds the plain model, not DDP's wrapper). On several
+machines the run folder must be on a file system they share.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from nnzoo.engine.callbacks import (
 )
 from nnzoo.engine.checkpoint import load_checkpoint, load_weights
 from nnzoo.engine.fit import fit
-from nnzoo.engine.runtime import check_device, set_threads, threads_rule
+from nnzoo.engine.runtime import Runtime, check_device, set_threads, threads_rule
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import WriteError, as_write_error, check_writable, write_error
 from nnzoo.models import check_model, create_model
@@ -90,9 +97,14 @@ def build_model(config: RunConfig, splits: DataSplits, task: Task | None = None)
 
 
 def build_callbacks(
-    config: RunConfig, run_dir: Path, progress: bool | None, extra: Sequence[Callback] = ()
+    config: RunConfig,
+    run_dir: Path,
+    progress: bool | None,
+    extra: Sequence[Callback] = (),
+    main: bool = True,
 ) -> list[Callback]:
-    """Schedules, stopping rules and ``extra`` first, loggers next, the checkpoint last."""
+    """Schedules, stopping rules and ``extra`` first, loggers next, the checkpoint last; the
+    loggers, the progress bar and the checkpoint only in the ``main`` process (rank 0)."""
     t = config.train
     run = RunDir(run_dir)
     callbacks: list[Callback] = [NanGuard(run.checkpoint("last")), *extra]
@@ -104,6 +116,8 @@ def build_callbacks(
         callbacks.append(ReduceLROnPlateau(t.monitor, t.plateau_factor, t.plateau_patience))
     if t.early_stopping > 0:
         callbacks.append(EarlyStopping(t.monitor, t.early_stopping))
+    if not main:
+        return callbacks
     callbacks.append(ProgressBar(progress))
     callbacks.append(MetricsLogger(run.metrics, run.metrics_csv))
     if t.tensorboard:
@@ -156,18 +170,24 @@ def train_run(
     check_config(config)
     task = create_task(config.task)
     run_dir = Path(run_dir)
-    check_writable(run_dir, folder=True, hint=OUT_HINT)  # before the data is read
+    runtime = Runtime(config.train.device, config.train.precision)
+    if runtime.is_main:
+        check_writable(run_dir, folder=True, hint=OUT_HINT)  # before the data is read
     splits = splits if splits is not None else load_splits(config, data_root)
     threads = set_threads(config.train.threads)
     model = build_model(config, splits, task)
-    check_model_takes(model, task, splits, config.train.device)
+    check_model_takes(model, task, splits, str(runtime.device))
     run = RunDir(run_dir)
-    made = run.prepare(config, fresh)
+    runtime.join()
+    made = run.prepare(config, fresh) if runtime.is_main else None
+    runtime.barrier()  # the folder is ready (and a --fresh one emptied) before anyone reads it
     started = Started()
     try:
         return _train(config, run, task, model, splits, threads, progress, write_report,
-                      extra_callbacks, started)  # fmt: skip
+                      extra_callbacks, started, runtime)  # fmt: skip
     except BaseException as e:
+        if not runtime.is_main:
+            raise
         if not started.begun:
             run.discard(made)
         # a write to an open file (metrics.jsonl) fails without naming it: the run folder
@@ -229,17 +249,26 @@ def _train(
     write_report: bool,
     extra_callbacks: Sequence[Callback],
     started: Started,
+    runtime: Runtime,
 ) -> dict[str, Any]:
     run_dir = run.path
-    callbacks = [*build_callbacks(config, run_dir, progress, extra_callbacks), started]
+    callbacks = [*build_callbacks(config, run_dir, progress, extra_callbacks, runtime.is_main),
+                 started]  # fmt: skip
     last = run.checkpoint("last")
     extra = task.data_extra(splits)
-    loop = fit(
-        model, splits.train, splits.val, config, task=task, callbacks=callbacks,
-        resume_from=last if last.exists() else None, extra=extra,
-    )  # fmt: skip
+    try:
+        loop = fit(
+            model, splits.train, splits.val, config, task=task, callbacks=callbacks,
+            resume_from=last if last.exists() else None, extra=extra, runtime=runtime,
+        )  # fmt: skip
+    finally:
+        if not runtime.is_main:  # only rank 0 tests and writes
+            runtime.leave()
+    if not runtime.is_main:
+        return {"run_dir": str(run_dir), "rank": runtime.rank}
+    runtime.leave()
 
-    device = config.train.device
+    device = str(runtime.device)
     final = task.test(model, splits.test, extra, device)  # the last epoch's model
     best_path = run.checkpoint("best")
     chosen_path = best_path if best_path.exists() else last

@@ -73,20 +73,23 @@ def index_batches(n: int, batch_size: int, generator: torch.Generator | None = N
         yield order[start : start + batch_size]
 
 
-def move(batch: Any, device: torch.device | str) -> Any:
-    """``batch`` with every tensor in it on ``device`` (tuples, lists and dicts followed)."""
+def move(batch: Any, device: torch.device | str, pin: bool = False) -> Any:
+    """``batch`` with every tensor in it on ``device`` (tuples, lists and dicts followed);
+    ``pin``: through pinned memory, copied without blocking (onto a GPU)."""
     if isinstance(batch, Tensor):
+        if pin and batch.device.type == "cpu":
+            return batch.pin_memory().to(device, non_blocking=True)
         return batch.to(device)
     if isinstance(batch, tuple):
         return (
-            type(batch)(*(move(b, device) for b in batch))
+            type(batch)(*(move(b, device, pin) for b in batch))
             if hasattr(batch, "_fields")
-            else (tuple(move(b, device) for b in batch))
+            else (tuple(move(b, device, pin) for b in batch))
         )
     if isinstance(batch, list):
-        return [move(b, device) for b in batch]
+        return [move(b, device, pin) for b in batch]
     if isinstance(batch, dict):
-        return {k: move(v, device) for k, v in batch.items()}
+        return {k: move(v, device, pin) for k, v in batch.items()}
     return batch
 
 
@@ -108,9 +111,17 @@ class Task:
         """The batch of rows ``index`` of ``data``."""
         raise NotImplementedError
 
-    def batches(self, data: Any, batch_size: int, generator: torch.Generator | None = None):
-        """Batches of ``data``, shuffled when ``generator`` is given."""
+    def batches(
+        self, data: Any, batch_size: int, generator: torch.Generator | None = None, shard=None
+    ):
+        """Batches of ``data``, shuffled when ``generator`` is given; ``shard`` (a function of
+        a batch's row indices) keeps this process's rows of each, or None to leave the batch
+        out (`nnzoo.engine.runtime.Runtime.shard`)."""
         for index in index_batches(len(data), batch_size, generator):
+            if shard is not None:
+                index = shard(index)
+                if index is None:
+                    continue
             yield self.collate(data, index)
 
     # -- training -----------------------------------------------------------------------------

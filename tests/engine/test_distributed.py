@@ -154,7 +154,8 @@ def test_more_processes_than_the_batch_is_one_line_per_rank(data, tmp_path):
     code, _, err = finish(torchrun(train_argv(data, tmp_path / "tiny", batch=1)))
     assert code != 0
     lines = [line for line in err.splitlines() if line.startswith("nnzoo: error:")]
-    assert len(lines) == 2 and all("train.batch_size=1 is smaller than the 2 processes" in x for x in lines)
+    assert len(lines) == 2  # one per rank
+    assert all("train.batch_size=1 is smaller than the 2 processes" in x for x in lines)
     assert "src/nnzoo" not in err  # no traceback from nnzoo (torchrun prints its own summary)
     assert not (tmp_path / "tiny" / "checkpoints").exists()
 

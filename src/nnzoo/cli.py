@@ -15,6 +15,8 @@
     nnzoo reproduce larnn-har-search [--trials 10,6 --epochs 3 --train-windows 1500]
     nnzoo report RUN_DIR... [--out DIR]                        rebuild a report; compare runs
     nnzoo search CONFIG.toml [--storage URL --create|--worker]  hyperparameter search (Optuna)
+    nnzoo bench CONFIG.toml [--steps 20]                       training throughput vs torch.nn.LSTM
+    torchrun --nproc-per-node N -m nnzoo train ...             data-parallel training (DDP)
 
 Errors a user can cause print one line and exit with status 2.
 """
@@ -246,6 +248,9 @@ def build_parser() -> Parser:
     from nnzoo.runs.generate import add_parser as add_generate_parser
 
     add_generate_parser(sub)
+    from nnzoo.runs.bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -475,6 +480,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return translate(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from nnzoo.runs.bench import cmd_bench as bench
+
+    return bench(args)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -488,6 +499,7 @@ COMMANDS = {
     "search": cmd_search,
     "translate": cmd_translate,
     "generate": cmd_generate,
+    "bench": cmd_bench,
 }
 
 

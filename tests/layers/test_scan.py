@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import nnzoo
-from nnzoo.layers.scan import reverse_padded
+from nnzoo.layers.scan import reverse_padded, unroll
 
 
 def test_reverse_padded_reverses_within_each_length():
@@ -108,3 +108,18 @@ def test_a_fast_path_read_backwards_with_lengths_equals_the_loop(name):
     for a, b in zip(fast_state, loop_state):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     assert cell.sequence_recur(cell.input_projection(x), state, lengths) is not None
+
+
+@pytest.mark.parametrize("name", nnzoo.list_cells())
+def test_under_autocast_the_scan_runs_in_float32(name):
+    """train.precision bf16: every cell's scan gives what it gives without autocast."""
+    options = {"attention_size": 4, "num_heads": 2, "window": 3} if "larnn" in name else {}
+    cell = nnzoo.create_cell(name, 3, 4, **options)
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    expected, _ = unroll(cell, x, lengths=torch.tensor([5, 3]))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = unroll(cell, x, lengths=torch.tensor([5, 3]))
+    assert out.dtype == torch.float32 and all(f.dtype in (torch.float32, torch.long) for f in state)
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

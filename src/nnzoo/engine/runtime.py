@@ -8,7 +8,15 @@ this process may run on, at least one, and a run says in its provenance how many
 
 ``train.device`` is checked twice: its spelling when the config is read
 (`nnzoo.config.check_device_name`), and whether this machine has it when a run starts
-(`check_device`), so a config written on a GPU machine still reads on a laptop.
+(`check_device`), so a config written on a GPU machine still reads on a laptop. ``auto`` is
+CUDA when the machine has it, else cpu.
+
+`Runtime` owns one training's device, precision and ranks, in the spirit of Lightning Fabric's
+``setup`` / ``backward``: `fit` asks it to place and wrap the model (DDP under torchrun), to
+shard each global batch, to run a step under autocast, to back-propagate (with gradient scaling
+for float16) and to sum the epoch's metrics over the ranks. The ranks come from torchrun's
+environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): no launcher of nnzoo's
+own.
 """
 
 from __future__ import annotations

@@ -83,6 +83,17 @@ def repack(out: Tensor, padded: Padded) -> Tensor | PackedSequence:
     return pack_padded_sequence(out, lengths.cpu(), batch_first=True, enforce_sorted=False)
 
 
+def _as_float32(value: Any) -> Any:
+    """A tensor, PackedSequence or state NamedTuple with its floating tensors in float32."""
+    if value is None:
+        return None
+    if isinstance(value, PackedSequence):
+        return value._replace(data=value.data.float())
+    if isinstance(value, Tensor):
+        return value.float() if value.is_floating_point() else value
+    return type(value)(*(_as_float32(v) for v in value))
+
+
 def unroll(
     cell,
     x: Tensor | PackedSequence,
@@ -109,6 +120,13 @@ def unroll(
         outputs (B, T, H) (a PackedSequence if x was one), with zeros past each length, and the
         state after each sequence's own last step.
     """
+    device_type = (x.data if isinstance(x, PackedSequence) else x).device.type
+    if torch.is_autocast_enabled(device_type):
+        # Under autocast (train.precision bf16 / 16-mixed) the scan runs in float32: the cells'
+        # hand-written backward passes are written for one dtype, and a recurrence accumulates
+        # its rounding over T steps. The layers around it (projections, heads) keep autocast.
+        with torch.autocast(device_type, enabled=False):
+            return unroll(cell, _as_float32(x), _as_float32(state), lengths, reverse, collect)
     padded = as_padded(x, lengths)
     x, lengths = padded.x, padded.lengths
     cell.check_input(x)

@@ -145,6 +145,25 @@ def values_from(args: argparse.Namespace) -> list[tuple[str, object]]:
     return out
 
 
+def add_run_config_flags(
+    p: argparse.ArgumentParser, title: str
+) -> tuple[argparse._ArgumentGroup, argparse._ArgumentGroup]:
+    """A run config as `nnzoo train` takes it: an optional TOML file, a flag per field of
+    [data], [model], [train] and [task], --set and --data-root (in a group ``title``).
+    Returns the [data] group and that group, for the command's own flags."""
+    from nnzoo.data import DATA_ROOT_HELP
+
+    p.add_argument("config", nargs="?", help="a TOML config ([data], [model], [train])")
+    data = add_config_flags(p, "data")
+    add_model_flags(p)
+    add_config_flags(p, "train")
+    add_config_flags(p, "task")
+    group = p.add_argument_group(title)
+    add_set_flag(group)
+    group.add_argument("--data-root", help=DATA_ROOT_HELP)
+    return data, group
+
+
 def build_parser() -> Parser:
     from nnzoo.data import DATA_ROOT_HELP
 
@@ -156,16 +175,9 @@ def build_parser() -> Parser:
         description=TRAIN_DESCRIPTION, epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("config", nargs="?", help="a TOML config ([data], [model], [train])")
-    data = add_config_flags(p, "data")
+    data, run = add_run_config_flags(p, "run")
     data.add_argument("--test-path", dest="data.options.test_path", metavar="FILE",
                       help=TEST_PATH_HELP)  # fmt: skip
-    add_model_flags(p)
-    add_config_flags(p, "train")
-    add_config_flags(p, "task")
-    run = p.add_argument_group("run")
-    add_set_flag(run)
-    run.add_argument("--data-root", help=DATA_ROOT_HELP)
     run.add_argument("--out", help="run folder (default: runs/<data>-<cell>-s<seed>-<digest>)")
     run.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     run.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -25,21 +25,13 @@ from nnzoo.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
-    from nnzoo.cli import add_config_flags, add_model_flags, add_set_flag
-    from nnzoo.data import DATA_ROOT_HELP
+    from nnzoo.cli import add_run_config_flags
 
     p = sub.add_parser(
         "bench", help="training throughput of a config here, and its ratio to torch.nn.LSTM",
         description=__doc__.split("\n\n")[0],
     )  # fmt: skip
-    p.add_argument("config", nargs="?", help="a TOML config ([data], [model], [train])")
-    add_config_flags(p, "data")
-    add_model_flags(p)
-    add_config_flags(p, "train")
-    add_config_flags(p, "task")
-    run = p.add_argument_group("bench")
-    add_set_flag(run)
-    run.add_argument("--data-root", help=DATA_ROOT_HELP)
+    _, run = add_run_config_flags(p, "bench")
     run.add_argument("--steps", type=int, default=20, help="timed training steps (default 20)")
     run.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
 

@@ -223,3 +223,29 @@ def test_a_bare_postgresql_url_names_an_installed_driver():
     assert url.endswith("://me@127.0.0.1:5432/db") and importlib.util.find_spec(dialect)
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert database_url("postgresql+psycopg2://a@b/c") == "postgresql+psycopg2://a@b/c"
+
+
+def test_trials_train_under_torchrun_with_processes(tmp_path, capsys):
+    """[search] processes = 2: each trial is a DDP run of its own, and its value is the one
+    its rank 0 wrote."""
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(search_toml(SPACE, sampler="random", processes=2, seed=1))
+    assert main(["search", str(cfg), "--out", str(tmp_path / "s")]) == 0, capsys.readouterr().err
+    study = journal_study(tmp_path / "s")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    for trial in study.trials:
+        run = Path(trial.user_attrs["run_dir"])
+        results = json.loads((run / "results.json").read_text())
+        assert trial.value == pytest.approx(results["selected_val"]["val_accuracy"])
+        assert len((run / "metrics.jsonl").read_text().splitlines()) == 1  # written once
+        config = (run.parent / f"{run.name}.toml").read_text()
+        assert f"lr = {trial.params['train.lr']!r}" in config
+    assert json.loads((tmp_path / "s" / "search.json").read_text())["processes"] == 2
+
+
+def test_processes_with_a_pruner_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(search_toml(SPACE, processes=2, pruner="median"))
+    assert main(["search", str(cfg), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot be pruned" in err

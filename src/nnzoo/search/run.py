@@ -44,7 +44,7 @@ from typing import Any
 from nnzoo.config import RunConfig, apply_overrides, config_from_dict
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.report.markdown import write_atomic
-from nnzoo.runs.rundir import SearchDir
+from nnzoo.runs.rundir import RunDir, SearchDir
 from nnzoo.search.journal import open_journal
 from nnzoo.search.pruning import TrialPruning
 from nnzoo.search.space import (
@@ -197,6 +197,30 @@ def describe(params: dict[str, Any]) -> str:
     )
 
 
+def train_with_torchrun(config, run_dir: Path, data_root, processes: int) -> dict[str, Any]:
+    """Train one trial as ``torchrun --standalone --nproc-per-node N -m nnzoo train`` (DDP on
+    this machine, `nnzoo.engine.runtime.Runtime`), and read the results its rank 0 wrote. The
+    trial's config goes beside its folder as ``<n>.toml``."""
+    import subprocess
+    import sys
+
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    toml = run_dir.parent / f"{run_dir.name}.toml"
+    toml.write_text(config.to_toml(), encoding="utf-8")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", str(processes), "-m", "nnzoo", "train", str(toml),
+               "--out", str(run_dir), "--quiet"]  # fmt: skip
+    if data_root is not None:
+        command += ["--data-root", str(data_root)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [x for x in done.stderr.splitlines() if x.startswith("nnzoo: error:")]
+        reason = lines[0].removeprefix("nnzoo: error: ") if lines else f"exit {done.returncode}"
+        raise ConfigError(f"trial {run_dir.name} under torchrun ({processes} processes): {reason}")
+    return RunDir(run_dir).read_results(ConfigError)
+
+
 def run_trial(trial, base, search, out: Path, data_root) -> float:
     from nnzoo.runs.train import train_run
 
@@ -205,10 +229,13 @@ def run_trial(trial, base, search, out: Path, data_root) -> float:
     run_dir = SearchDir(out).trial(trial.number).path
     trial.set_user_attr("run_dir", str(run_dir))
     pruning = TrialPruning(trial, search.objective) if search.pruner != "none" else None
-    results = train_run(
-        config, run_dir, data_root=data_root, progress=False,
-        extra_callbacks=[pruning] if pruning else [],
-    )  # fmt: skip
+    if search.processes > 1:
+        results = train_with_torchrun(config, run_dir, data_root, search.processes)
+    else:
+        results = train_run(
+            config, run_dir, data_root=data_root, progress=False,
+            extra_callbacks=[pruning] if pruning else [],
+        )  # fmt: skip
     trial.set_user_attr("test_accuracy", results["test"]["accuracy"])
     if pruning is not None and pruning.pruned_at is not None:
         raise optuna().TrialPruned(f"pruned at epoch {pruning.pruned_at}")
@@ -314,6 +341,7 @@ def summary(study, search: SearchConfig, storage: str, command: str) -> dict[str
         "storage": storage,
         "sampler": search.sampler,
         "pruner": search.pruner,
+        "processes": search.processes,
         "objective": search.objective,
         "direction": search.direction,
         "seed": search.seed,

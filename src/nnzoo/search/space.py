@@ -10,6 +10,7 @@ A search config is a run config (``[data]``, ``[model]``, ``[train]``) plus::
     pruner = "none"             # none | median | hyperband
     name = ""                   # the study's name; empty: the config file's stem
     focus_top_k = 5             # trials that set a focused round's ranges (--focus-from)
+    processes = 1               # > 1: each trial trains under torchrun on this many processes
 
     [search.space]              # keyed by config path, one kind per entry
     "train.lr" = { log_uniform = [0.004, 0.009] }
@@ -86,6 +87,7 @@ class SearchConfig:
     pruner: str = "none"
     name: str = ""
     focus_top_k: int = 5
+    processes: int = 1
     space: tuple[Dimension, ...] = field(default_factory=tuple)
 
     @property
@@ -180,6 +182,14 @@ def parse_search(raw: Any, *, source: str = "config") -> SearchConfig:
         )
     if search.focus_top_k < 1:
         raise ConfigError(f"search.focus_top_k={search.focus_top_k}: expected >= 1")
+    if search.processes < 1:
+        raise ConfigError(f"search.processes={search.processes}: expected an integer >= 1")
+    if search.processes > 1 and search.pruner != "none":
+        raise ConfigError(
+            f"search.processes={search.processes} with search.pruner={search.pruner!r}: a trial "
+            "trained under torchrun reports its epochs only when it ends, so it cannot be "
+            'pruned; set pruner = "none" or processes = 1'
+        )
     if not isinstance(space_raw, dict) or not space_raw:
         raise ConfigError(f"{source}: expected a non-empty [search.space] table")
     space = tuple(parse_dimension(k, v) for k, v in space_raw.items())

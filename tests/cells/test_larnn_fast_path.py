@@ -25,6 +25,15 @@ OPTIONS = [
     {"num_heads": 2, "kv_norm": "elu-batch", "initial_window": "c0"},
     {"num_heads": 4, "kv_norm": "elu-batch", "bias": False, "positional_encoding": "add"},
     {"num_heads": 2, "initial_window": "c0", "mode": "layer", "query_activation": "elu"},
+    # the paper's cell (larnn-paper's options) and its core in layer mode, without a bias
+    {
+        "num_heads": 2,
+        "core": "bn-elu",
+        "kv_norm": "elu-batch",
+        "initial_window": "c0",
+        "query_activation": "elu",
+    },
+    {"num_heads": 4, "core": "bn-elu", "mode": "layer", "bias": False, "max_length": 3},
 ]
 I, H = 3, 8
 
@@ -120,7 +129,12 @@ def test_fast_path_equals_the_loop_float32(options, lengths, training):
     cell.load_state_dict(stats)
     loop = run(cell, x, state, lengths, fast=False)
     # batch statistics over 6 sequences scale rounding up: BN's bound is looser
-    assert_same(fast, loop, tol=1e-4 if cell.uses_batch_statistics and training else 1e-5)
+    tol = 1e-4 if cell.uses_batch_statistics and training else 1e-5
+    if cell.core == "bn-elu" and training and lengths is not None:
+        # per-step BN over the one or two sequences still running late in the batch: gradients
+        # of 1e3 whose float32 rounding differs by 2e-4 relative (float64 below agrees to 1e-12)
+        tol = 1e-3
+    assert_same(fast, loop, tol=tol)
     for key, value in cell.state_dict().items():  # BN's running statistics, step by step
         torch.testing.assert_close(after_fast[key], value, atol=1e-6, rtol=1e-6)
 

@@ -44,7 +44,10 @@ nothing that is returned (its outputs are zeroed, its final state is gathered at
 step), so its results are those of the scan's masked loop. Only a normalisation with batch
 statistics couples sequences; it gets the same mask of running sequences as in the loop.
 The key/value normalisation ``nu`` (``kv_norm``) is the cell's own module: its backward comes
-from a small graph per step, built in the forward and differentiated in the backward.
+from a small graph per step, built in the forward and differentiated in the backward. The
+"bn-elu" core (``spec.core``: per-step BN on the gates, c_t and h_t) is run the same way: from
+the gate pre-activations (attention added) and c_{t-1} to h_t and c_t, while the attention, the
+projections and the window stay hand-written.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ class LARNNSpec(NamedTuple):
     query_elu: bool  # psi = ELU
     # nu on new [keys, values] (B, 2D), given the (B, 1) mask of running sequences (or None)
     normalise: Callable[[Tensor, Tensor | None], Tensor] | None
+    # the "bn-elu" core: (u (B, 4H) gate pre-activations with the attention in, c_{t-1} (B, H),
+    # step t, mask) -> (h_t, c_t); None: the LSTM core written out below
+    core: Callable[[Tensor, Tensor, int, Tensor | None], tuple[Tensor, Tensor]] | None = None
 
 
 def time_major(x: Tensor) -> Tensor:
@@ -113,7 +119,8 @@ def larnn_scan(
         weight_kv: [W_k; W_v] (2D, H).
         bias_kv: [0; b_v] (2D,) or None.
         pos_kv: [P_k pe; P_v pe] (K, 2D) by window position, OLDEST first, or None.
-        norm_params: the parameters ``spec.normalise`` uses (their gradients are returned).
+        norm_params: the parameters ``spec.normalise`` and ``spec.core`` use (their gradients
+            are returned).
 
     Returns:
         outputs (B, T, H) (zeros past each length), and at each sequence's last step h, c (B, H),
@@ -220,7 +227,7 @@ def _forward(
     tanh_c = new(steps, H, B)
     queries = new(steps, D, B)  # psi(z_q) / sqrt(d), width-major
     attended = new(steps, D, B)
-    weights, graphs = [], []
+    weights, graphs, core_graphs = [], [], []
     # Slots below K - count0 hold no cell state, so steps before empty_until see empty slots.
     # When every sequence has the same count (a fresh state, or the state a full-length batch
     # ends in), step t attends to its last K - skip slots alone; otherwise empty slots are masked.
@@ -272,18 +279,34 @@ def _forward(
             a = _weighted_sum(window_v, w, out=a_steps[r]).view(D, B)
 
         z_g, act = z[2 * H : 3 * H], act_steps[r]
-        if spec.tanh_g:
-            z_g.addmm_(weight_ag, a, beta=2, alpha=2)  # 2 (z_g + W_ac a)
-            torch.sigmoid(z[:G], out=act)
-            g_steps[r].mul_(2).sub_(1)  # tanh
-        else:
+        if spec.core is not None:  # the cell's own core, as a small graph per step
             z_g.addmm_(weight_ag, a)
-            torch.sigmoid(z[:G], out=act)
-            g_steps[r].copy_(z_g)
-        i, f, g, o = act.chunk(4)
-        c = torch.addcmul(f * c, i, g, out=c_steps[t])
-        tc = _tanh_(torch.mul(c, 2, out=tc_steps[r]))
-        h = torch.mul(o, tc, out=h_steps[t])
+            mask = None if running is None else running[t, :, None]  # (B, 1)
+            u, c_prev = z[:G].t(), c.t()  # (B, 4H), (B, H)
+            if saving:
+                with torch.enable_grad():  # copies: the slot buffers are written later on
+                    leaf_u = u.detach().clone().requires_grad_()
+                    leaf_c = c_prev.detach().clone().requires_grad_()
+                    h_new, c_new = spec.core(leaf_u, leaf_c, t, mask)
+                core_graphs.append((leaf_u, leaf_c, h_new, c_new))
+                h_new, c_new = h_new.detach(), c_new.detach()
+            else:
+                h_new, c_new = spec.core(u, c_prev, t, mask)
+            c = c_steps[t].copy_(c_new.t())  # (H, B)
+            h = h_steps[t].copy_(h_new.t())
+        else:
+            if spec.tanh_g:
+                z_g.addmm_(weight_ag, a, beta=2, alpha=2)  # 2 (z_g + W_ac a)
+                torch.sigmoid(z[:G], out=act)
+                g_steps[r].mul_(2).sub_(1)  # tanh
+            else:
+                z_g.addmm_(weight_ag, a)
+                torch.sigmoid(z[:G], out=act)
+                g_steps[r].copy_(z_g)
+            i, f, g, o = act.chunk(4)
+            c = torch.addcmul(f * c, i, g, out=c_steps[t])
+            tc = _tanh_(torch.mul(c, 2, out=tc_steps[r]))
+            h = torch.mul(o, tc, out=h_steps[t])
 
         if spec.normalise is None:
             torch.mm(weight_k, c, out=k_steps[t])
@@ -322,8 +345,8 @@ def _forward(
     if saving:
         save.update(
             gates=gates, tanh_c=tanh_c, queries=queries, attended=attended, weights=weights,
-            graphs=graphs, keys=keys, values=values, cs=cs, running=running, last=last,
-            slots=slots, empty_until=empty_until, uniform=uniform,
+            graphs=graphs, core_graphs=core_graphs, keys=keys, values=values, cs=cs,
+            running=running, last=last, slots=slots, empty_until=empty_until, uniform=uniform,
         )  # fmt: skip
     return (out, *final)
 
@@ -384,14 +407,17 @@ class LARNNScan(torch.autograd.Function):
         d_window_k_steps = _windows(d_keys_all.view(T + K, d, N, B), T, K)
         d_window_v_steps = _windows(d_values_all.view(T + K, d, N, B), T, K)
 
-        # local derivatives of every step at once
-        d_act = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s)
-        g_all = gates[:, 2 * H : 3 * H]
-        if spec.tanh_g:
-            torch.mul(g_all, g_all, out=d_act[:, 2 * H : 3 * H]).neg_().add_(1)  # 1 - g^2
-        else:
-            d_act[:, 2 * H : 3 * H] = 1.0
-        d_tanh_c = tanh_c.square().neg_().add_(1)
+        # local derivatives of every step at once (the "bn-elu" core has its graphs instead)
+        core_graphs = saved["core_graphs"]
+        d_act, d_tanh_c = gates, tanh_c
+        if spec.core is None:
+            d_act = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s)
+            g_all = gates[:, 2 * H : 3 * H]
+            if spec.tanh_g:
+                torch.mul(g_all, g_all, out=d_act[:, 2 * H : 3 * H]).neg_().add_(1)  # 1 - g^2
+            else:
+                d_act[:, 2 * H : 3 * H] = 1.0
+            d_tanh_c = tanh_c.square().neg_().add_(1)
         # d z_q from d q: psi'(z_q) / sqrt(d), from the saved q = psi(z_q) / sqrt(d)
         d_query = None
         if spec.query_elu:
@@ -440,15 +466,28 @@ class LARNNScan(torch.autograd.Function):
                         d_norm_params[index] = grad if prev is None else prev + grad
                 dc = torch.addmm(dc, weight_kv.t(), d_pre[t])
 
-            i, f, g, o = act_steps[t].chunk(4)
             dz = dz_steps[t]  # (4H + D, B)
-            dc = torch.addcmul(dc, dh, o * d_tc_steps[t])
-            torch.mul(dc, g, out=dz[:H])
-            torch.mul(dc, c_prev_steps[t], out=dz[H : 2 * H])
-            torch.mul(dc, i, out=dz[2 * H : 3 * H])
-            torch.mul(dh, tc_steps[t], out=dz[3 * H : G])
-            dz[:G] *= d_act_steps[t]
-            dc = dc * f
+            if spec.core is not None:
+                leaf_u, leaf_c, h_new, c_new = core_graphs[t]
+                grads = torch.autograd.grad(
+                    (h_new, c_new), (leaf_u, leaf_c, *ctx.norm_params), (dh.t(), dc.t()),
+                    retain_graph=True, allow_unused=True,
+                )  # fmt: skip
+                dz[:G] = grads[0].t()
+                dc = grads[1].t().contiguous()  # d c_{t-1}
+                for index, grad in enumerate(grads[2:]):
+                    if grad is not None:
+                        prev = d_norm_params[index]
+                        d_norm_params[index] = grad if prev is None else prev + grad
+            else:
+                i, f, g, o = act_steps[t].chunk(4)
+                dc = torch.addcmul(dc, dh, o * d_tc_steps[t])
+                torch.mul(dc, g, out=dz[:H])
+                torch.mul(dc, c_prev_steps[t], out=dz[H : 2 * H])
+                torch.mul(dc, i, out=dz[2 * H : 3 * H])
+                torch.mul(dh, tc_steps[t], out=dz[3 * H : G])
+                dz[:G] *= d_act_steps[t]
+                dc = dc * f
 
             # attention: da -> weights, values, scores -> query, keys
             da = torch.mm(weight_ag_t, dz[2 * H : 3 * H]).view(d, N, B)

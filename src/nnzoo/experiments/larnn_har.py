@@ -263,7 +263,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # rough seconds per epoch on one CPU core, to start the slowest runs first
-COST = {"larnn-paper": 120, "larnn": 50, "bn-lstm": 13, "deep-conv-lstm": 10, "bi-res-lstm": 6,
+COST = {"larnn-paper": 85, "larnn": 45, "bn-lstm": 13, "deep-conv-lstm": 10, "bi-res-lstm": 6,
         "cnn1d": 5, "gru": 4, "peephole-lstm": 4, "lstm": 3, "lstm-har": 2}  # fmt: skip
 
 

@@ -192,3 +192,41 @@ def test_bf16_on_cpu_trains(data, tmp_path):
     assert done.returncode == 0, done.stderr
     p = params(tmp_path / "bf16")
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in p.values())
+
+
+def _sync_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})  # fmt: skip
+    from nnzoo.engine.runtime import Runtime
+
+    runtime = Runtime("cpu")
+    runtime.join()
+    bn = torch.nn.BatchNorm1d(3)
+    bn.running_mean.fill_(rank + 1.0)
+    runtime.sync_buffers(bn)
+    torch.save(bn.running_mean, Path(out) / f"{rank}.pt")
+    runtime.leave()
+
+
+def test_every_rank_takes_rank_zeros_batch_norm_statistics(tmp_path):
+    """Before validating, so that every rank evaluates (and rank 0 saves) the same model."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_sync_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        assert torch.equal(torch.load(tmp_path / f"{rank}.pt"), torch.ones(3))
+
+
+def test_batch_norm_under_ddp_with_early_stopping_runs_to_its_end(data, tmp_path):
+    """bn-lstm under torchrun with early stopping: the ranks decide alike (one rank stopping
+    alone would leave the other waiting), and the checkpoint holds the epochs logged."""
+    argv = [*train_argv(data, tmp_path / "bn", epochs=6), "--cell", "bn-lstm",
+            "--early-stopping", "1", "--set", "train.monitor='val_loss'"]  # fmt: skip
+    code, _, err = finish(torchrun(argv))
+    assert code == 0, err
+    history = [json.loads(x) for x in (tmp_path / "bn" / "metrics.jsonl").read_text().split("\n")
+               if x]  # fmt: skip
+    ckpt = load_checkpoint(tmp_path / "bn" / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == len(history) and ckpt["history"][-1]["val_loss"] == pytest.approx(
+        history[-1]["val_loss"]
+    )

@@ -331,6 +331,16 @@ class Runtime:
         else:
             optimizer.step()
 
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        """Rank 0's buffers (batch norms' running statistics) on every rank, so that every rank
+        evaluates, and rank 0 saves, the same model."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, 0)
+
     def all_sum(self, values: list[float]) -> list[float]:
         """``values`` summed over the ranks (themselves in one process)."""
         if not self.distributed:

@@ -192,7 +192,7 @@ def test_history_has_every_epoch_and_no_validation_and_verbose_prints_them(capsy
      ({"epochs": 2.5}, ConfigError, r"NNZooClassifier\(epochs=2.5\): expected an integer"),
      ({"optimizer": "lbfgs"}, ConfigError, r"optimizer='lbfgs'\): expected one of 'sgd'"),
      ({"binary": "yes"}, ConfigError, r"binary='yes'\): expected 'auto', True or False"),
-     ({"device": "gpu"}, ConfigError, r"device='gpu'\): expected 'cpu'"),
+     ({"device": "gpu"}, ConfigError, r"device='gpu'\): expected 'auto', 'cpu'"),
      ({"binary": True}, ConfigError, r"y has 3 classes; binary classification needs exactly 2")],
 )  # fmt: skip
 def test_bad_parameters_are_one_line_errors(params, error, message):

@@ -244,7 +244,7 @@ class NNZooClassifier(ClassifierMixin, BaseEstimator):
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"one of {', '.join(map(repr, OPTIMIZERS))}")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.fullmatch(self.device)):
-            raise bad("device", "'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu'")
+            raise bad("device", "'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu'")
         if not (isinstance(self.model, str) and self.model):
             raise bad("model", "a model name (nnzoo list models), e.g. 'mlp'")
         if self.model_options is not None and not isinstance(self.model_options, Mapping):
@@ -275,7 +275,9 @@ class NNZooClassifier(ClassifierMixin, BaseEstimator):
         task = create_task(self.run_config_.task)
         x = _inputs(X, self.run_config_.model.name)
         data = SequenceSet(x, torch.zeros(len(X), dtype=torch.long))
-        device = torch.device(self.run_config_.train.device)
+        from nnzoo.engine.runtime import resolve_device
+
+        device = resolve_device(self.run_config_.train.device)
         dtype = torch.float32 if device.type == "mps" else torch.float64  # mps has no float64
         weights = {
             name: t.to(dtype) if t.is_floating_point() else t

@@ -14,9 +14,9 @@ and takes its share of each global batch of ``train.batch_size`` rows, each rank
 weighted by its share so that DDP's averaged gradient is the global batch's, and the epoch's
 training metrics are summed over the ranks: the same global batches, hence (without dropout,
 whose masks each rank draws for its own rows) the same parameters as one process, up to
-rounding. A last global batch with fewer rows than processes is left out. After each epoch every rank
-takes rank 0's buffers (batch norms' running statistics) and evaluates the whole validation
-split, so that every rank's callbacks decide alike.
+rounding. A last global batch with fewer rows than processes is left out. After each epoch
+every rank takes rank 0's buffers (batch norms' running statistics) and evaluates the whole
+validation split, so that every rank's callbacks decide alike.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def cpu_model() -> str:
 
 def machine_description(device: str = "cpu") -> str:
     text = f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
-    if device.startswith("cuda") and torch.cuda.is_available():
+    if (device.startswith("cuda") or device == "auto") and torch.cuda.is_available():
         text += f"; GPU {torch.cuda.get_device_name(0)}"
     return text
 

@@ -18,5 +18,6 @@ class EvaluateSplit(Callback):
         self.data, self.prefix = data, prefix
 
     def on_epoch_end(self, loop, logs: dict[str, Any]) -> None:
-        metrics = loop.task.evaluate(loop.model, self.data, device=loop.config.device)
+        device = loop.runtime.device if loop.runtime is not None else loop.config.device
+        metrics = loop.task.evaluate(loop.model, self.data, device=device)
         logs.update({f"{self.prefix}_{k}": v for k, v in metrics.items()})

@@ -250,3 +250,20 @@ def test_attention_wider_than_the_hidden_state():
         fast = run(cell, x, state, None, fast=True)
         loop = run(cell, x, state, None, fast=False)
         assert_same(fast, loop, tol=1e-12)
+
+
+@pytest.mark.parametrize("lengths", LENGTHS[:1] + [[9, 2, 5, 9, 1, 6]], ids=["full", "lengths"])
+def test_a_training_pass_leaves_the_loops_population_statistics(lengths):
+    """The batch norms of the paper's cell (core, keys and values) update their running
+    statistics in the fast path exactly as in the loop."""
+    import copy
+
+    cell = make(OPTIONS[-2], dtype=torch.float64).train()
+    fast, loop = copy.deepcopy(cell), copy.deepcopy(cell)
+    x = torch.randn(6, 9, I, dtype=torch.float64)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    unroll(fast, x, lengths=lengths)  # with a graph, as in training
+    unroll(loop, x, lengths=lengths, collect=[])
+    for (name, a), b in zip(fast.named_buffers(), loop.buffers()):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0, msg=name)
+    assert any(not torch.equal(a, b) for a, b in zip(fast.buffers(), cell.buffers()))

@@ -37,6 +37,12 @@ def check_number(name: str, value: Any) -> float:
     return float(value)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r}: expected true or false")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: tuple) -> Any:
     if value not in choices:
         expected = ", ".join(repr(c) for c in choices)

@@ -105,7 +105,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnzoo.cells.base import check_choice, check_features, check_positive_int
+from nnzoo.cells.base import check_bool, check_choice, check_features, check_positive_int
 from nnzoo.errors import ConfigError
 from nnzoo.layers.recurrent import Recurrent
 from nnzoo.layers.scan import check_lengths
@@ -135,12 +135,6 @@ def to_maps(conv: str, x: Tensor) -> Tensor:
 def to_steps(conv: str, a: Tensor) -> Tensor:
     """Feature maps (B, M, T) or (B, M, T, F) -> (B, T, M) or (B, T, M F), filter-major."""
     return a.transpose(1, 2) if conv == "mixed" else a.permute(0, 2, 1, 3).flatten(2)
-
-
-def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name}={value!r}: expected true or false")
-    return value
 
 
 def check_full_length(model: str, lengths: Any, x: Tensor) -> None:

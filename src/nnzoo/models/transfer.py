@@ -63,6 +63,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nnzoo.cells.base import check_bool
 from nnzoo.errors import ConfigError
 from nnzoo.models import MODELS
 from nnzoo.models.image import ImageModel, InputShapeError, check_dropout
@@ -157,11 +158,8 @@ class EfficientNetLite0(ImageModel):
         freeze_bn: bool = False,
     ) -> None:
         efficientnet = _efficientnet_class()
-        if not isinstance(freeze_bn, bool):
-            raise ConfigError(f"freeze_bn={freeze_bn!r}: expected true or false")
-        keep_bn = freeze_bn  # set once the module exists
-        if not isinstance(pretrained, bool):
-            raise ConfigError(f"pretrained={pretrained!r}: expected true or false")
+        keep_bn = check_bool("freeze_bn", freeze_bn)  # set once the module exists
+        check_bool("pretrained", pretrained)
         if pretrained:
             weights_path()  # the weights package is there too
         super().__init__(input_shape, num_classes)

@@ -30,7 +30,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from nnzoo.cells.base import check_choice, check_number, check_positive_int
+from nnzoo.cells.base import check_bool, check_choice, check_number, check_positive_int
 from nnzoo.errors import ConfigError
 from nnzoo.layers.scan import check_lengths
 from nnzoo.models import MODELS
@@ -228,9 +228,7 @@ class BagOfWords(nn.Module):
         super().__init__()
         self.num_features = check_positive_int("num_features", num_features)
         self.num_classes = check_positive_int("num_classes", num_classes)
-        if not isinstance(binary_counts, bool):
-            raise ConfigError(f"binary_counts={binary_counts!r}: expected true or false")
-        self.binary_counts = binary_counts
+        self.binary_counts = check_bool("binary_counts", binary_counts)
         self.weight = nn.EmbeddingBag(num_features, num_classes, mode="sum", padding_idx=0)
         nn.init.zeros_(self.weight.weight)
         self.bias = nn.Parameter(torch.zeros(num_classes))
@@ -300,8 +298,7 @@ class TransformerSeq2Seq(nn.Module):
         check_positive_int("feedforward", feedforward)
         self.max_length = check_positive_int("max_length", max_length)
         dropout = _check_dropout(dropout)
-        if not isinstance(share_embeddings, bool):
-            raise ConfigError(f"share_embeddings={share_embeddings!r}: expected true or false")
+        check_bool("share_embeddings", share_embeddings)
         if share_embeddings and num_features != num_classes:
             raise ConfigError(
                 f"share_embeddings=true needs one vocabulary for source and target, got "

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from nnzoo.cells.base import check_bool
 from nnzoo.errors import ConfigError
 from nnzoo.models import MODELS
 from nnzoo.models.image import ImageModel, InputShapeError, check_dropout, check_widths
@@ -56,9 +57,8 @@ class VGG(ImageModel):
         check_widths("width", [width])
         if isinstance(head, bool) or not isinstance(head, int) or head < 0:
             raise ConfigError(f"head={head!r}: expected a width >= 1, or 0 for none")
-        for name, flag in (("batch_norm", batch_norm), ("global_pool", global_pool)):
-            if not isinstance(flag, bool):
-                raise ConfigError(f"{name}={flag!r}: expected true or false")
+        check_bool("batch_norm", batch_norm)
+        check_bool("global_pool", global_pool)
         p = check_dropout("dropout", dropout)
         C, H, W = self.input_shape
         K = len(self.blocks)

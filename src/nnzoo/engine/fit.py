@@ -208,17 +208,18 @@ def fit(
         for batch in task.batches(train, config.batch_size, order, shard=shard):
             with runtime.autocast():
                 step = task.step(stepped, runtime.move(batch))
-            # the loss to differentiate (weighted by this rank's share) and the global mean
-            loss, value, _ = runtime.global_mean(step.loss, step.size)
+            local = float(step.loss.detach())
+            # this rank's share of the global batch, and the global batch's mean loss
+            weight, value = runtime.global_mean(local, step.size)
             optimizer.zero_grad(set_to_none=True)
-            runtime.backward(loss)
+            runtime.backward(step.loss if weight == 1.0 else step.loss * weight)
             runtime.unscale(optimizer)
             loop.call("on_before_optimizer_step")
             runtime.optimizer_step(optimizer)
             loop.step += 1
             loop.last_step = step
             loop.call("on_batch_end", value)
-            totals.add(float(step.loss.detach()), step)
+            totals.add(local, step)
             if loop.stop_reason:  # a callback may end training within an epoch
                 break
 

@@ -292,26 +292,24 @@ class Runtime:
         return torch.autocast(self.device.type, dtype=dtype)
 
     # -- the step ----------------------------------------------------------------------------
-    def global_mean(self, loss: torch.Tensor, size: int) -> tuple[torch.Tensor, float, int]:
-        """(the loss to back-propagate, the global batch's mean loss, its size).
+    def global_mean(self, value: float, size: int) -> tuple[float, float]:
+        """(the weight of this rank's loss, the global batch's mean loss), from this rank's
+        loss ``value``, a mean over its ``size`` units (examples or tokens).
 
-        Each rank's loss is a mean over its ``size`` units (examples or tokens). DDP averages
-        the ranks' gradients, so rank r's loss is weighted by size_r * W / sum(size): the
-        averaged gradient is then that of the mean over the whole global batch, as in one
-        process, whatever the shares' sizes.
+        DDP averages the ranks' gradients, so rank r's loss is weighted by
+        size_r * W / sum(size): the averaged gradient is then that of the mean over the whole
+        global batch, as in one process, whatever the shares' sizes. One process: (1, value).
         """
-        value = float(loss.detach())
         if not self.distributed:
-            return loss, value, size
+            return 1.0, value
         import torch.distributed as dist
 
         pair = torch.tensor([value * size, float(size)], dtype=torch.float64)
         if self.device.type == "cuda":
             pair = pair.to(self.device)
         dist.all_reduce(pair)
-        total, count = float(pair[0]), int(pair[1])
-        weight = size * self.world_size / max(count, 1)
-        return loss * weight, total / max(count, 1), count
+        total, count = float(pair[0]), max(int(pair[1]), 1)
+        return size * self.world_size / count, total / count
 
     def backward(self, loss: torch.Tensor) -> None:
         if self.scaler is not None:

@@ -116,6 +116,11 @@ from nnzoo.layers.positional import (
 )
 
 POSITIONAL = {False: None, None: None, True: "add", "add": "add", "concat": "concat"}
+# positional_encoding -> (its feature count, its (K, P) table), as functions of the window K
+TABLES = {
+    "add": (num_positional_features, window_positional_encoding),
+    "concat": (num_published_features, published_positional_encoding),
+}
 
 
 class LARNNState(NamedTuple):
@@ -216,11 +221,8 @@ class LARNNCell(CellBase):
         self.bias_k = nn.Parameter(torch.empty(D)) if bias and kv_norm == "elu-batch" else None
         self.bias_v = nn.Parameter(torch.empty(D)) if bias else None
         self.weight_ag = nn.Parameter(torch.empty(H if attention_gates == "g" else 4 * H, D))
-        if self.positional_encoding == "add":
-            P = num_positional_features(self.window)
-            self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
-        elif self.positional_encoding == "concat":
-            P = num_published_features(self.window)
+        if self.positional_encoding is not None:
+            P = TABLES[self.positional_encoding][0](self.window)
             self.weight_kvp = nn.Parameter(torch.empty(2 * D, P))  # [P_k; P_v]
         self._pe: dict[tuple, Tensor] = {}  # (K, P) tables, made exactly per device and dtype
         if kv_norm in ("batch", "elu-batch"):
@@ -339,8 +341,7 @@ class LARNNCell(CellBase):
     def _table(self, like: Tensor) -> Tensor:
         key = (like.device, like.dtype)
         if key not in self._pe:
-            make = (window_positional_encoding if self.positional_encoding == "add"
-                    else published_positional_encoding)  # fmt: skip
+            make = TABLES[self.positional_encoding][1]
             self._pe[key] = make(self.window, like.device, like.dtype)
         return self._pe[key]
 

@@ -344,6 +344,8 @@ class TrainConfig:
             for this many epochs (ReduceLROnPlateau); 0: off.
         plateau_factor: the factor of plateau_patience.
         early_stopping: stop when the monitor has not improved for this many epochs; 0: off.
+        time_limit: minutes of training (steps and validation, over all the run's epochs,
+            resumes included); no epoch is started that would end past it (`TimeLimit`); 0: off.
         monitor: the metric that picks the best epoch (checkpoints/best.pt, the weights that
             are tested) and that plateau_patience and early_stopping watch: val_accuracy,
             val_loss, accuracy or loss.
@@ -377,6 +379,7 @@ class TrainConfig:
     plateau_patience: int = ranged(0, ge=0, le=EPOCHS_MAX)
     plateau_factor: float = ranged(0.5, gt=0, lt=1)  # as torch's ReduceLROnPlateau
     early_stopping: int = ranged(0, ge=0, le=EPOCHS_MAX)
+    time_limit: float = ranged(0.0, ge=0)
     monitor: str = "val_accuracy"
     clip_norm: float = ranged(0.0, ge=0)
     clip_value: float = ranged(0.0, ge=0)

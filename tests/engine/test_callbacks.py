@@ -19,9 +19,11 @@ from nnzoo.engine.callbacks import (
     NonFiniteLossError,
     ReduceLROnPlateau,
     StepDecay,
+    TimeLimit,
 )
 from nnzoo.engine.checkpoint import load_checkpoint
 from nnzoo.engine.fit import Loop, fit
+from nnzoo.errors import ConfigError
 from tests.engine.test_fit import new_model, synthetic_splits, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -140,6 +142,74 @@ def test_early_stopping_ends_fit():
     assert len({row["val_accuracy"] for row in loop.history}) == 1
     assert loop.epoch == len(loop.history) == 3
     assert loop.stop_reason.startswith("early stopping")
+
+
+# -- TimeLimit -------------------------------------------------------------------------------------
+class HistoryLoop(FakeLoop):
+    def __init__(self, history):
+        super().__init__()
+        self.history = history
+
+
+@pytest.mark.parametrize(
+    "seconds, minutes, stop_epoch",
+    [
+        ([10, 10, 10, 10, 10], 0.5, 3),  # epoch 3 would end at 30 s, allowed; 30 + 10 > 30
+        ([10, 10, 10, 10, 10], 0.7, 4),  # 40 + 10 > 42
+        ([5, 25, 5, 5, 5], 1.0, None),  # after the long epoch 30 + 25 <= 60; then 35 + 5 ...
+        ([5, 25, 30, 5], 1.0, 3),  # 60 + 30 > 60
+        ([50, 5, 5], 1.0, 1),  # 50 + 50 > 60 after the first epoch
+        ([1, 1, 1], 10.0, None),  # never
+    ],
+)
+def test_time_limit_stops_before_an_epoch_that_would_end_past_the_budget(
+    seconds, minutes, stop_epoch
+):
+    loop = HistoryLoop([])
+    limit = TimeLimit(minutes)
+    for epoch, s in enumerate(seconds, 1):
+        loop.epoch = epoch
+        logs = {"epoch": epoch, "seconds": float(s)}
+        loop.history.append(logs)
+        limit.on_epoch_end(loop, logs)
+        if loop.stop_reason:
+            break
+    assert loop.stopped_at == stop_epoch
+    if stop_epoch is not None:
+        assert loop.stop_reason.startswith("time limit")
+        assert f"{minutes:g} minutes" in loop.stop_reason
+
+
+def test_time_limit_counts_the_epochs_before_a_resume():
+    loop = HistoryLoop([{"epoch": 1, "seconds": 40.0}, {"epoch": 2, "seconds": 40.0}])
+    loop.epoch = 3
+    logs = {"epoch": 3, "seconds": 1.0}
+    loop.history.append(logs)
+    TimeLimit(1.4).on_epoch_end(loop, logs)  # 81 s + 1 s <= 84 s: go on
+    assert not loop.stop_reason
+    logs = {"epoch": 4, "seconds": 2.0}
+    loop.history.append(logs)
+    loop.epoch = 4
+    TimeLimit(1.4).on_epoch_end(loop, logs)  # 83 + 2 > 84
+    assert loop.stopped_at == 4
+
+
+@pytest.mark.parametrize("minutes", [0, -1, float("nan"), True, "5"])
+def test_time_limit_rejects_a_budget_that_is_not_positive(minutes):
+    with pytest.raises(ConfigError, match="time limit"):
+        TimeLimit(minutes)
+
+
+def test_time_limit_ends_fit_and_is_a_train_option(tmp_path):
+    from nnzoo.runs.train import train_run
+
+    # a budget of ~0.6 ms: every epoch takes longer, so training stops after the first
+    config = tiny_config(epochs=5, time_limit=1e-5)
+    results = train_run(config, tmp_path / "run", splits=synthetic_splits(32), progress=False)
+    assert results["epochs_run"] == 1
+    assert results["stop_reason"].startswith("time limit")
+    with pytest.raises(ConfigError, match="time_limit"):
+        tiny_config(time_limit=-1.0)
 
 
 # -- GradientClipping ------------------------------------------------------------------------------

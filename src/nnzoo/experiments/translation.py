@@ -27,9 +27,18 @@ sentences); strong multilingual models reach BLEU 57-62 on Tatoeba. Target: es->
 on test sentences of up to 10 words, from a model trained on this machine's CPU in under 2
 hours.
 
+Every run also stops before an epoch that would end past ``TIME_LIMIT`` minutes of training
+(`nnzoo.engine.callbacks.TimeLimit`): one budget for every model, so that the GRU and the
+Transformer are compared at the same CPU time, and the table's last column says which rule
+stopped each run.
+
 Writes ``translation.json`` and ``translation.md`` / ``.html`` into ``--out`` (default results/);
 the runs go to ``--runs`` (default runs/translation), and a repeated command picks up the
-finished runs and resumes a killed one from its last checkpoint (every epoch is one).
+finished runs and resumes a killed one from its last checkpoint (every epoch is one). A command
+with ``--models`` adds its rows to the record already in ``--out`` when that record was made
+under the same protocol (the same split, budget and ``--quick``), replacing rows of the same
+run, so the table can be trained a few models at a time on machines that do not keep their run
+folders; every row keeps the command and date that trained it.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ BEAM = 4
 HIDDEN = 256
 EPOCHS = 12
 PATIENCE = 2
+TIME_LIMIT = 60  # minutes of training per run
 QUICK_EPOCHS = 1
 QUICK_PAIRS = 3000
 TARGET_BLEU = 35.0
@@ -100,7 +110,7 @@ def run_config(key: str, args: argparse.Namespace) -> RunConfig:
         train=TrainConfig(
             seed=0, epochs=epochs, batch_size=64, optimizer="adam", lr=1e-3,
             monitor="val_loss", early_stopping=PATIENCE, clip_norm=1.0, threads=args.threads,
-            checkpoint_every=1,
+            checkpoint_every=1, time_limit=0 if args.quick else TIME_LIMIT,
         ),
         task=TaskConfig("seq2seq", {"beam": BEAM}),
     )  # fmt: skip
@@ -145,20 +155,54 @@ def reproduce(args: argparse.Namespace) -> int:
             "best": test.get("best", []),
             "worst": test.get("worst", []),
             "data": r["data_info"],
+            "stop_reason": r["stop_reason"],
+            **{k: v for k, v in provenance().items() if k in ("command", "machine", "date")},
         }  # fmt: skip
         print(f"{key}: {r['test']['bleu_signature']}")
-    record = {
-        "recipe": NAME,
-        **provenance(),
-        "quick": bool(args.quick),
-        "runs": rows,
-        "targets": targets(rows),
-    }
+    record = {"recipe": NAME, **provenance(), "quick": bool(args.quick), "runs": rows}
+    record["protocol"] = protocol_of(record)
+    record["runs"] = {**earlier_rows(out / f"{STEM}.json", record), **rows}
+    record["runs"] = {k: record["runs"][k] for k in RUNS if k in record["runs"]}
+    record["targets"] = targets(record["runs"])
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / f"{STEM}.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     path = write_report_from(out, record)
     print(f"wrote {path} and {out / (STEM + '.json')}")
     return 0
+
+
+def protocol_of(record: dict[str, Any]) -> dict[str, Any]:
+    """What must be equal for two records' rows to share a table: the pairs (each direction's
+    seeded split and vocabularies follow from them), the decoding, the budget and ``quick``."""
+    first = next(iter(record["runs"].values()))
+    return {
+        "pairs": first["data"]["pairs"],  # the split of each direction follows, seeded
+        "decoding": first["decoding"],
+        "time_limit_minutes": 0 if record["quick"] else TIME_LIMIT,
+        "early_stopping": PATIENCE,
+        "quick": record["quick"],
+    }
+
+
+def earlier_rows(path: Path, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rows of the record at ``path`` when it was made under ``record``'s protocol; none
+    (and a line saying so) when it was not, or when there is no such record."""
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        rows = old["runs"]
+        protocol = old.get("protocol") or protocol_of(old | {"quick": old.get("quick", False)})
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as e:
+        raise ConfigError(
+            f"{path}: not a translation record ({e}); move it away, or pass another --out"
+        ) from None
+    if protocol != record["protocol"]:
+        print(f"{path}: made under another protocol; its rows are replaced, not kept")
+        return {}
+    if "protocol" not in old:  # written before the time limit: keep the runs that fit in it
+        rows = {k: v for k, v in rows.items() if v["train_seconds"] <= TIME_LIMIT * 60}
+    return {k: v for k, v in rows.items() if k in RUNS}
 
 
 def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -183,11 +227,18 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     rows = record["runs"]
     first = next(iter(rows.values()), None)
     data = first["data"] if first else {}
+    splits = {}  # per direction: the groups are the source sentences
+    for r in rows.values():
+        d = r["data"]
+        splits.setdefault(r["direction"], (
+            f"{r['direction']}: test {d['test']}; validation {d['validation']}; train "
+            f"{d['train']}; vocabularies {d['vocabulary']}."
+        ))  # fmt: skip
     protocol = (
         f"Tatoeba English-Spanish, pairs of at most {MAX_WORDS} words on both sides: "
-        f"{data.get('pairs', '')}. Test: {data.get('test', '')}; validation: "
-        f"{data.get('validation', '')}; train: {data.get('train', '')}. Vocabularies "
-        f"{data.get('vocabulary', '')} (per direction). Every run: seq2seq, teacher forcing, "
+        f"{data.get('pairs', '')}. Split 80 / 10 / 10 per direction, grouped by the source "
+        "sentence:\n\n" + "\n".join(f"- {line}" for line in splits.values()) + "\n\n"
+        "Every run: seq2seq, teacher forcing, "
         "Adam 1e-3, batch 64, gradient norm clipped at 1, early stopping on the validation "
         "loss; the checkpoint with the lowest validation loss is tested once with beam search. "
         "BLEU and chrF by sacrebleu on the test part, against the original target sentences, "
@@ -195,12 +246,19 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     )
     if record.get("quick"):
         protocol += "\n\n**Quick run** (`--quick`): a tiny budget; no target is expected."
+    if not record.get("quick"):
+        protocol += (
+            f" Budget: at most {TIME_LIMIT} minutes of training per run on one CPU core (no "
+            f"epoch started that would end past it), at most {EPOCHS} epochs, early stopping "
+            f"after {PATIENCE} epochs without a better validation loss."
+        )
     headers = ["run", "direction", "parameters", "test BLEU", "test chrF", "val loss",
-               "epoch selected / run", "training (min)"]  # fmt: skip
+               "epoch selected / run", "training (min)", "stopped by", "recorded"]  # fmt: skip
     body = [
         [r["title"], r["direction"], f"{r['params']:,}", f"{r['bleu']:.1f}", f"{r['chrf']:.1f}",
          f"{r['val_loss']:.3f}", f"{r['selected_epoch']} / {r['epochs_run']}",
-         f"{r['train_seconds'] / 60:.1f}"]
+         f"{r['train_seconds'] / 60:.1f}", r.get("stop_reason", "not recorded").split(":")[0],
+         r.get("date", record["date"])]
         for r in rows.values()
     ]  # fmt: skip
     results = table(body, headers)
@@ -221,7 +279,13 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
                 "worst by sentence chrF)",
                 table(examples, ["source", "reference", "translation", "chrF"]),
             ))  # fmt: skip
-    sections.append(recipe_provenance(record))
+    # rows recorded by several commands (each row's date says which), maybe on several machines
+    more = {}
+    for key in ("command", "machine"):
+        values = sorted({r.get(key, record[key]) for r in rows.values()})
+        if len(values) > 1:
+            more[key] = "; ".join(values)
+    sections.append(recipe_provenance(record, **more))
     return write_report(out / f"{STEM}.md", "Translation: English and Spanish on Tatoeba",
                         sections)  # fmt: skip
 

@@ -41,6 +41,7 @@ from nnzoo.engine.callbacks import (
     ReduceLROnPlateau,
     StepDecay,
     TensorBoard,
+    TimeLimit,
 )
 from nnzoo.engine.checkpoint import load_checkpoint, load_weights
 from nnzoo.engine.fit import fit
@@ -116,6 +117,8 @@ def build_callbacks(
         callbacks.append(ReduceLROnPlateau(t.monitor, t.plateau_factor, t.plateau_patience))
     if t.early_stopping > 0:
         callbacks.append(EarlyStopping(t.monitor, t.early_stopping))
+    if t.time_limit > 0:
+        callbacks.append(TimeLimit(t.time_limit))
     if not main:
         return callbacks
     callbacks.append(ProgressBar(progress))

@@ -13,6 +13,7 @@ from nnzoo.engine.callbacks.progress_bar import ProgressBar
 from nnzoo.engine.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from nnzoo.engine.callbacks.step_decay import StepDecay
 from nnzoo.engine.callbacks.tensorboard import TensorBoard
+from nnzoo.engine.callbacks.time_limit import TimeLimit
 
 __all__ = [
     "Callback",
@@ -29,4 +30,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "StepDecay",
     "TensorBoard",
+    "TimeLimit",
 ]

@@ -1,0 +1,80 @@
+"""`nnzoo reproduce translation --quick` on a tiny spa-eng.zip: a command with --models adds its
+rows to the record made under the same protocol, replaces the record of another protocol, and
+refuses to overwrite a file that is not a translation record."""
+
+import json
+import sys
+
+import pytest
+
+from nnzoo.cli import main
+from tests.data.test_tatoeba import spa_text, write_zip
+
+WORDS = ["tom", "mary", "the dog", "my cat", "the man", "she", "he", "we"]
+VERBS = [("runs", "corre"), ("sleeps", "duerme"), ("eats", "come"), ("sings", "canta")]
+SPANISH = {"tom": "tom", "mary": "mary", "the dog": "el perro", "my cat": "mi gato",
+           "the man": "el hombre", "she": "ella", "he": "él", "we": "nosotros"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    pairs = [(f"{w.capitalize()} {en}.", f"{SPANISH[w].capitalize()} {es}.")
+             for w in WORDS for en, es in VERBS]  # fmt: skip
+    (root / "spa-eng-tatoeba").mkdir()
+    write_zip(root / "spa-eng-tatoeba" / "spa-eng.zip", {"spa-eng/spa.txt": spa_text(pairs)})
+    return root
+
+
+def reproduce(tmp_path, data_root, model, capsys, monkeypatch):
+    argv = ["reproduce", "translation", "--quick", "--models", model, "--threads", "1",
+            "--jobs", "1", "--data-root", str(data_root), "--out", str(tmp_path / "out"),
+            "--runs", str(tmp_path / "runs")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["nnzoo", *argv])  # the command a row records
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def record(tmp_path):
+    return json.loads((tmp_path / "out" / "translation.json").read_text())
+
+
+def test_rows_of_several_commands_share_one_table(tmp_path, data_root, capsys, monkeypatch):
+    assert reproduce(tmp_path, data_root, "en-es-attention", capsys, monkeypatch)[0] == 0
+    first = record(tmp_path)["runs"]
+    assert list(first) == ["en-es-attention"]
+    assert "--models en-es-attention" in first["en-es-attention"]["command"]
+
+    assert reproduce(tmp_path, data_root, "es-en-plain", capsys, monkeypatch)[0] == 0
+    merged = record(tmp_path)
+    # in the recipe's order, the earlier row as it was
+    assert list(merged["runs"]) == ["es-en-plain", "en-es-attention"]
+    assert merged["runs"]["en-es-attention"] == first["en-es-attention"]
+    assert "--models es-en-plain" in merged["runs"]["es-en-plain"]["command"]
+    report = (tmp_path / "out" / "translation.md").read_text()
+    assert "--models en-es-attention" in report and "--models es-en-plain" in report
+    assert "reached 1 epochs" in report  # the rule that stopped each run
+
+
+def test_a_record_of_another_protocol_is_replaced(tmp_path, data_root, capsys, monkeypatch):
+    assert reproduce(tmp_path, data_root, "en-es-attention", capsys, monkeypatch)[0] == 0
+    path = tmp_path / "out" / "translation.json"
+    old = record(tmp_path)
+    old["protocol"]["time_limit_minutes"] = 30  # as if made under another budget
+    path.write_text(json.dumps(old))
+    code, out, _ = reproduce(tmp_path, data_root, "es-en-plain", capsys, monkeypatch)
+    assert code == 0 and "made under another protocol" in out
+    assert list(record(tmp_path)["runs"]) == ["es-en-plain"]
+
+
+def test_a_file_that_is_not_a_record_is_left_alone(tmp_path, data_root, capsys, monkeypatch):
+    path = tmp_path / "out" / "translation.json"
+    path.parent.mkdir()
+    path.write_text('{"recipe": "translation"')  # cut short
+    code, out, err = reproduce(tmp_path, data_root, "es-en-plain", capsys, monkeypatch)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "not a translation record" in err
+    assert "Traceback" not in out + err
+    assert path.read_text() == '{"recipe": "translation"'
+    assert not (tmp_path / "out" / "translation.md").exists()

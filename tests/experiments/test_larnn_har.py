@@ -154,3 +154,57 @@ def test_every_row_builds_at_its_full_size():
                          "epochs": 40})  # fmt: skip
     assert refit.data.options["val_subjects"] == 0 and refit.train.epochs == 40
     assert refit.model.option("cell") == "larnn-paper" and refit.train.seed == 3
+
+
+def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
+    tmp_path, monkeypatch, one_thread, capsys
+):
+    """Every finished run is kept in <out>/larnn-har-runs; a later command on a machine that
+    lost the run folders takes them from there instead of training them again."""
+    import shutil
+    import sys
+
+    monkeypatch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
+    fake_har.make_har(tmp_path / "data" / "uci-har", xz=True)
+    out, runs = tmp_path / "out", tmp_path / "runs"
+
+    def reproduce(models):
+        argv = ["reproduce", "larnn-har", "--models", models, "--seeds", "2", "--epochs", "2",
+                "--jobs", "1", "--data-root", str(tmp_path / "data"), "--out", str(out),
+                "--runs", str(runs)]  # fmt: skip
+        monkeypatch.setattr(sys, "argv", ["nnzoo", *argv])  # the command the runs record
+        code = main(argv)
+        return code, capsys.readouterr()
+
+    assert reproduce("lstm")[0] == 0
+    first = json.loads((out / "larnn-har.json").read_text())["models"]
+    kept = sorted(p.name for p in (out / "larnn-har-runs").iterdir())
+    assert len(kept) == 4 and sum("-refit-" in k for k in kept) == 2  # 2 seeds, 2 refits
+    shutil.rmtree(runs)  # another machine: the run folders are gone, the ledger committed
+
+    code, _ = reproduce("gru")
+    assert code == 0
+    document = json.loads((out / "larnn-har.json").read_text())
+    assert [m["name"] for m in document["models"]] == ["lstm", "gru"]
+    lstm = document["models"][0]
+    for key in ("test_accuracy", "refit_test_accuracy", "val_accuracy", "selected_epochs"):
+        assert lstm[key] == first[0][key]
+    assert not [p for p in runs.iterdir() if p.name.startswith("lstm")]  # not trained again
+    assert len(lstm["trained_by"]) == 1 and lstm["trained_by"][0]["runs"] == 4
+    assert "--models lstm" in lstm["trained_by"][0]["command"]
+    assert "--models gru" in document["models"][1]["trained_by"][0]["command"]
+    assert "`lstm`: 2 of 5 seeds, 2 of 5 refits" in document["incomplete"]
+    assert "`larnn-paper`: not trained yet" in document["incomplete"]
+    md = (out / "larnn-har.md").read_text()
+    assert "## Not complete yet" in md and "## Runs trained by" in md
+    assert "--models lstm" in md and "--models gru" in md
+
+    # a damaged entry: one line, exit 2, the table left as it was
+    entry = next((out / "larnn-har-runs").glob("lstm-s0-*.json"))
+    entry.write_text('{"config": ')
+    written = (out / "larnn-har.json").read_text()
+    code, captured = reproduce("gru")
+    assert code == 2
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and entry.name in err and "delete it" in err
+    assert (out / "larnn-har.json").read_text() == written

@@ -23,6 +23,13 @@ The targets of a family (LARNN, LSTM) apply to the row of that family with the b
 validation accuracy, and "best model" is the row with the best mean validation accuracy: no
 choice is made on the test split.
 
+The budget (tens of core-hours on a CPU) is trained a few runs at a time (``--models``): every
+finished run is kept in a ledger (`nnzoo.runs.ledger`, ``<out>/larnn-har-runs/`` unless
+``--ledger`` says otherwise) committed with the table, and a later command, on any machine, takes
+the runs it holds under the same config instead of training them again. The table holds every
+row the ledger has runs for; what it still lacks (rows, seeds, refits) is listed in the record
+(``incomplete``) and the report, whose targets are provisional until then.
+
 ``--quick`` (the README's first command) trains every model on the real splits, whole, for a
 few epochs each and one seed, without the refit, runs side by side (a few minutes on 2 cores),
 and prints every epoch as it goes. The LARNNs at the paper's size take minutes per epoch on a
@@ -36,11 +43,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 from nnzoo.engine.callbacks import EpochLine
+from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
 from nnzoo.engine.runtime import set_threads
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
@@ -48,7 +55,6 @@ from nnzoo.experiments.options import check_common, fill_data_root, make_config
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
 from nnzoo.runs.pool import map_tasks
-from nnzoo.runs.train import cached_splits, train_run
 from nnzoo.utils.environment import provenance
 
 NAME = "larnn-har"
@@ -221,32 +227,39 @@ def task_config(task: dict[str, Any]):
     return make_config(*layers)
 
 
-def run_one(task: dict[str, Any]) -> dict[str, Any]:
-    """Train (or pick up) one model, seed and stage; runs in a worker process with ``--jobs``."""
+def run_one(task: dict[str, Any]) -> dict[str, Any] | None:
+    """Train (or pick up) one model, seed and stage; runs in a worker process with ``--jobs``.
+
+    A run kept in the ledger (``task["ledger"]``, `nnzoo.runs.ledger`) under the same config is
+    taken from there; with ``task["kept_only"]`` a run that is neither there nor finished in its
+    run folder is not trained: None.
+    """
+    from nnzoo.experiments.plan import train_task
+
     set_threads(task["threads"] or 0)
     config = task_config(task)
-    splits = cached_splits(config, task["data_root"])  # read once per process
     stage = "-refit" if task["stage"] == "refit" else ""
     run_dir = Path(task["runs"]) / f"{task['name']}{stage}-s{task['seed']}-{config.digest()}"
-    started = time.perf_counter()
     line = EpochLine(f"{task['name']}{stage} s{task['seed']}")
-    result = train_run(config, run_dir, splits=splits, progress=False, extra_callbacks=[line])
-    test = result["test"] if task["stage"] == "val" else result["final_epoch_test"]
-    print(
-        f"{task['name']}{stage} seed {task['seed']}: test {test['accuracy']:.4f} at epoch "
-        f"{result['selected_epoch']}/{result['epochs_run']}, "
-        f"{result['seconds_per_epoch']:.1f} s/epoch "
-        f"({time.perf_counter() - started:.0f} s, {run_dir})",
-        flush=True,
-    )
+    done = train_task({
+        "key": run_dir.name, "config": config, "run_dir": str(run_dir),
+        "data_root": task["data_root"], "threads": task["threads"], "callbacks": [line],
+        "ledger": task["ledger"], "kept_only": task.get("kept_only", False),
+    })  # fmt: skip
+    if done is None:
+        return None
+    result = done["results"]
+    if "diverged" in result:
+        raise NonFiniteLossError(f"{run_dir.name}: {result['diverged']}")
     return {
         "task": task,
         "config": config.to_dict(),
         "cell": config.model.label,
         "run_dir": str(run_dir),
         "result": result,
-        "splits_info": {k: v for k, v in splits.info.items() if k != "standardize"},
-        "class_names": splits.class_names,
+        "provenance": done.get("provenance") or provenance(),
+        "splits_info": result["data_info"],
+        "class_names": result["class_names"],
     }
 
 
@@ -256,6 +269,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
     p.add_argument("--seeds", type=int, help=f"seeds per model (default {SEEDS}; 1 with --quick)")
     p.add_argument("--models", help=f"comma-separated subset of: {', '.join(MODELS)}")
+    p.add_argument(
+        "--ledger",
+        help="the folder that keeps every finished run's results, committed with the table, "
+             "so that later commands (on any machine) take them instead of training again "
+             f"(default: <out>/{STEM}-runs)",
+    )  # fmt: skip
     p.add_argument(
         "--no-refit", action="store_true",
         help="skip the refit protocol (retraining on all 21 training subjects); --quick skips it",
@@ -283,32 +302,48 @@ def reproduce(args: argparse.Namespace) -> int:
     runs = Path(args.runs or ("runs/larnn-har-quick" if args.quick else "runs/larnn-har"))
     fill_data_root(args)
     seeds = args.seeds or (1 if args.quick else SEEDS)
+    ledger = str(Path(args.ledger) if args.ledger else out / f"{STEM}-runs")
     common = {"quick": args.quick, "data_root": args.data_root, "runs": str(runs),
-              "threads": args.threads}  # fmt: skip
-    tasks = [
-        {**common, "name": name, "seed": seed, "stage": "val",
-         "epochs": args.epochs or (QUICK_EPOCHS[name] if args.quick else None)}
-        for name in names for seed in range(seeds)
-    ]  # fmt: skip
+              "threads": args.threads, "ledger": ledger}  # fmt: skip
+
+    def seeds_of(name: str, stage: str, kept_only: bool = False) -> list[dict[str, Any]]:
+        epochs = args.epochs or (QUICK_EPOCHS[name] if args.quick else None)
+        return [{**common, "name": name, "seed": seed, "stage": stage, "epochs": epochs,
+                 "kept_only": kept_only} for seed in range(seeds)]  # fmt: skip
 
     def cost(task: dict[str, Any]) -> float:
         return -COST.get(task["name"], 1) * (task["epochs"] or configured_epochs(task["name"]))
 
-    # The slowest runs first, so that parallel workers finish together.
-    order = sorted(tasks, key=cost)
-    val = {(d["task"]["name"], d["task"]["seed"]): d for d in map_tasks(run_one, order, args.jobs)}
+    # The models asked for, trained or picked up, the slowest runs first so that parallel
+    # workers finish together; then the other rows as far as the ledger holds them (runs
+    # trained by earlier commands, maybe on other machines).
+    tasks = [t for name in names for t in seeds_of(name, "val")]
+    kept = [t for name in MODELS if name not in names for t in seeds_of(name, "val", True)]
+    val = {
+        (d["task"]["name"], d["task"]["seed"]): d
+        for d in [*map_tasks(run_one, sorted(tasks, key=cost), args.jobs), *map(run_one, kept)]
+        if d is not None
+    }
     refit: dict[tuple[str, int], dict[str, Any]] = {}
     if not (args.quick or args.no_refit):
         # each seed retrains on all 21 subjects for the epoch count its validation run picked
-        again = [{**t, "stage": "refit", "epochs": val[t["name"], t["seed"]]["result"][
-            "selected_epoch"]} for t in tasks]  # fmt: skip
-        done = map_tasks(run_one, sorted(again, key=cost), args.jobs)
-        refit = {(d["task"]["name"], d["task"]["seed"]): d for d in done}
-    rows = [row(name, [val[name, s] for s in range(seeds)],
-                [refit[name, s] for s in range(seeds)] if refit else [], args.quick)
-            for name in names]  # fmt: skip
+        def again(t: dict[str, Any]) -> dict[str, Any]:
+            picked = val[t["name"], t["seed"]]["result"]["selected_epoch"]
+            return {**t, "stage": "refit", "epochs": picked}
+
+        asked = [again(t) for t in tasks]
+        others = [again(t) for t in kept if (t["name"], t["seed"]) in val]
+        done = [*map_tasks(run_one, sorted(asked, key=cost), args.jobs), *map(run_one, others)]
+        refit = {(d["task"]["name"], d["task"]["seed"]): d for d in done if d is not None}
+    rows = []
+    for name in MODELS:
+        found = sorted(s for n, s in val if n == name)
+        if found:
+            refits = [refit[name, s] for s in found if (name, s) in refit]
+            rows.append(row(name, [val[name, s] for s in found], refits, args.quick))
     first = next(iter(val.values()))
-    write_results(rows, first["splits_info"], first["class_names"], out, quick=args.quick)
+    write_results(rows, first["splits_info"], first["class_names"], out, quick=args.quick,
+                  ledger=ledger, refit=not args.no_refit)  # fmt: skip
     return 0
 
 
@@ -345,6 +380,7 @@ def row(name: str, mine: list[dict], refits: list[dict], quick: bool) -> dict[st
         "published_source": spec["source"],
         "config": config,
         "runs": [d["run_dir"] for d in mine],
+        "trained_by": trained_by([*mine, *refits]),
         "last_seed_confusion": results[-1]["test"]["confusion"],
     }
     if refits:
@@ -352,6 +388,7 @@ def row(name: str, mine: list[dict], refits: list[dict], quick: bool) -> dict[st
         refit_accs = [100 * r["final_epoch_test"]["accuracy"] for r in refit_results]
         refit_mean, refit_sd = mean_sd(refit_accs)
         out.update({
+            "refit_seeds": [d["task"]["seed"] for d in refits],
             "refit_epochs": [r["epochs_run"] for r in refit_results],
             "refit_test_accuracy": refit_accs,
             "refit_test_accuracy_mean": refit_mean,
@@ -361,6 +398,32 @@ def row(name: str, mine: list[dict], refits: list[dict], quick: bool) -> dict[st
                                         for r in refit_results) / 3600,
         })  # fmt: skip
     return out
+
+
+def trained_by(done: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The commands that trained these runs: command and machine, with the dates of their
+    first and last run (a table trained a few runs at a time has several)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for d in done:
+        p = d["provenance"]
+        groups.setdefault((p["command"], p["machine"]), []).append(p["date"])
+    return [{"command": c, "machine": m, "first": min(ds), "last": max(ds), "runs": len(ds)}
+            for (c, m), ds in sorted(groups.items(), key=lambda kv: min(kv[1]))]  # fmt: skip
+
+
+def completeness(rows: list[dict[str, Any]], refit: bool) -> list[str]:
+    """What the table still lacks against the recipe (every row, SEEDS seeds, their refits)."""
+    have = {r["name"]: r for r in rows}
+    lacking = [f"`{n}`: not trained yet" for n in MODELS if n not in have]
+    for r in rows:
+        parts = []
+        if len(r["seeds"]) < SEEDS:
+            parts.append(f"{len(r['seeds'])} of {SEEDS} seeds")
+        if refit and len(r.get("refit_seeds", [])) < SEEDS:
+            parts.append(f"{len(r.get('refit_seeds', []))} of {SEEDS} refits")
+        if parts:
+            lacking.append(f"`{r['name']}`: " + ", ".join(parts))
+    return lacking
 
 
 def picked_on_validation(rows: list[dict[str, Any]], family: str | None) -> dict | None:
@@ -400,10 +463,14 @@ def write_results(
     class_names: list[str],
     out: Path,
     quick: bool,
+    ledger: str = "",
+    refit: bool = True,
 ) -> None:
     """The record (larnn-har.json) and the report built from it (larnn-har.md / .html)."""
     document = {"recipe": NAME, **provenance(), "quick": quick, "data": data_info,
-                "class_names": class_names, "targets": TARGETS, "models": rows}  # fmt: skip
+                "class_names": class_names, "targets": TARGETS, "models": rows,
+                "ledger": ledger, "refit": refit,
+                "incomplete": [] if quick else completeness(rows, refit)}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / f"{STEM}.json", json.dumps(document, indent=2) + "\n")
     path = write_report_from(out, document)
@@ -512,6 +579,17 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
             ),
         ),
         ("Budget", budget_text(rows, env["machine"])),
+    ]
+    lacking = document.get("incomplete", [])
+    if lacking:
+        sections.append((
+            "Not complete yet",
+            "This table is being trained a few runs at a time (every finished run is kept in "
+            f"`{document.get('ledger', '')}`); against the recipe it still lacks:\n\n"
+            + "\n".join(f"- {line}" for line in lacking)
+            + "\n\nThe targets below are provisional until it is complete.",
+        ))  # fmt: skip
+    sections += [
         ("Results", table(table_rows, headers)),
         ("Targets", table(verdicts, verdict_headers)),
         ("Published numbers", notes),
@@ -530,6 +608,20 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
             + f"\n\n![confusion matrix]({stem}-confusion.png)",
         ))  # fmt: skip
     sections.append(("Provenance", table([[k, v] for k, v in env.items()], ["", ""])))
+    commands: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        for t in r.get("trained_by", []):
+            seen = commands.setdefault((t["command"], t["machine"]), {**t, "runs": 0})
+            seen["first"] = min(seen["first"], t["first"])
+            seen["last"] = max(seen["last"], t["last"])
+            seen["runs"] += t["runs"]
+    if set(commands) - {(env["command"], env["machine"])}:  # rows trained by earlier commands
+        sections.append((
+            "Runs trained by",
+            table([[t["command"], t["machine"], t["runs"], t["first"], t["last"]]
+                   for t in sorted(commands.values(), key=lambda t: t["first"])],
+                  ["command", "machine", "runs", "first", "last"]),
+        ))  # fmt: skip
     return write_report(out / f"{stem}.md", "LARNN paper's UCI HAR table, reproduced", sections)
 
 

@@ -21,6 +21,7 @@ from nnzoo.config import RunConfig
 from nnzoo.experiments.options import training_config
 from nnzoo.experiments.sections import plot_overlays
 from nnzoo.report.html import ReportError
+from nnzoo.runs.ledger import Ledger
 from nnzoo.runs.pool import map_tasks, workers
 from nnzoo.runs.rundir import RunDir, StudyDir
 from nnzoo.runs.train import cached_splits
@@ -55,14 +56,18 @@ def run_tasks(
     return map_tasks(fn or train_task, tasks, jobs)
 
 
-def train_task(task: dict[str, Any]) -> dict[str, Any]:
+def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     """Train (or pick up) one run of a study; runs in a worker process with ``--jobs``.
 
     ``task``: ``config`` (a RunConfig), ``run_dir``, ``data_root``, ``threads``, and optional
     ``test_curve`` (evaluate the test split after every epoch, for the curves only),
     ``callbacks`` (more callbacks for the run, e.g. a stopping rule; picklable, one set per
-    task) and ``progress`` (the epoch bar: None on a terminal, False off).
-    Returns {"key", "run_dir", "results", "history", "resumed"}.
+    task), ``progress`` (the epoch bar: None on a terminal, False off) and ``ledger`` (a
+    folder, `nnzoo.runs.ledger`: a run kept there with this config is taken from it, not
+    trained, and a run trained here is kept there) and ``kept_only`` (train nothing: a run
+    neither finished in its folder nor kept in the ledger is None).
+    Returns {"key", "run_dir", "results", "history", "resumed"}, and "provenance" (of the
+    command that trained it) for a run taken from the ledger.
     """
     from nnzoo.engine.callbacks import EvaluateSplit
     from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
@@ -72,8 +77,16 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(task["threads"])
     config = task["config"]
     run_dir = Path(task["run_dir"])
+    ledger = Ledger(task["ledger"]) if task.get("ledger") else None
     done = RunDir(run_dir).finished(config)
     out = {"key": task["key"], "run_dir": str(run_dir), "resumed": done is not None}
+    if done is None and ledger and (kept := ledger.get(task["key"], config)) is not None:
+        where, date = ledger.path(task["key"]), kept["provenance"].get("date", "")
+        print(f"{task['key']}: {summary_line(kept['results'])} (kept in {where}, trained {date})")
+        return {**out, "resumed": True, "results": kept["results"], "history": kept["history"],
+                "provenance": kept["provenance"]}  # fmt: skip
+    if done is None and task.get("kept_only"):
+        return None
     if done is None:
         splits = cached_splits(config, task.get("data_root"))
         extra = []
@@ -91,6 +104,8 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
         print(f"{task['key']}: {summary_line(done)} ({time.perf_counter() - started:.0f} s)")
     out["results"] = done
     out["history"] = RunDir(run_dir).read_history(ReportError)  # [] if none logged
+    if ledger and ledger.get(task["key"], config) is None:  # trained here, or before the ledger
+        ledger.put(task["key"], config, done, out["history"])
     return out
 
 

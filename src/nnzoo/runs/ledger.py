@@ -1,0 +1,64 @@
+"""A ledger: what is kept of finished runs once their run folders are gone.
+
+A recipe whose table costs more CPU time than one machine keeps its run folders for (the UCI HAR
+table at the paper's budget: tens of core-hours) is trained a few runs at a time, and each
+finished run leaves one small file in the ledger, committed beside the recipe's record::
+
+    <ledger>/<key>.json    {"config": the run's config.toml text, "results": its results.json,
+                            "history": its metrics.jsonl rows, "provenance": command, machine,
+                            versions and date of the command that trained it}
+
+A later command, on this machine or another, takes a run from the ledger instead of training
+it again when the entry's config is exactly the run's config (read back through the same TOML
+reader as a run folder's config.toml), so the checkpoints never need to travel. The ledger keeps
+no weights: a run taken from it cannot be evaluated again, only reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.io import read_json, write_atomic
+from nnzoo.utils.environment import provenance
+
+
+class LedgerError(NnzooError):
+    """A ledger entry that cannot be read."""
+
+
+class Ledger:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str, config: RunConfig) -> dict[str, Any] | None:
+        """The entry of ``key`` when it holds a run of exactly ``config``; None when there is
+        none or it is a run of another config (which the next `put` replaces)."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        hint = "delete it to train that run again"
+        entry = read_json(path, LedgerError, hint=hint, kind=dict)
+        missing = [k for k in ("config", "results", "history", "provenance") if k not in entry]
+        if missing or not isinstance(entry["config"], str):
+            raise LedgerError(f"{path}: not a ledger entry (no {', '.join(missing)}); {hint}")
+        try:
+            kept = config_from_toml(entry["config"], source=str(path))
+        except ConfigError as e:
+            raise LedgerError(f"{e}; {hint}") from None
+        return entry if kept == config else None
+
+    def put(
+        self, key: str, config: RunConfig, results: dict[str, Any], history: list[dict[str, Any]]
+    ) -> Path:
+        """Keep a finished run (one line of JSON: an entry is written once, never edited)."""
+        entry = {"config": config.to_toml(), "results": results, "history": history,
+                 "provenance": provenance()}  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return write_atomic(self.path(key), json.dumps(entry, separators=(",", ":")) + "\n")

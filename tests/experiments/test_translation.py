@@ -78,3 +78,28 @@ def test_a_file_that_is_not_a_record_is_left_alone(tmp_path, data_root, capsys, 
     assert "Traceback" not in out + err
     assert path.read_text() == '{"recipe": "translation"'
     assert not (tmp_path / "out" / "translation.md").exists()
+
+
+def test_rows_of_a_record_older_than_the_budget_keep_their_own_command(
+    tmp_path, data_root, capsys, monkeypatch
+):
+    """A record written before rows kept their provenance and before the time limit: its rows
+    that trained within the limit are kept, with the command and date of their record."""
+    assert reproduce(tmp_path, data_root, "en-es-attention", capsys, monkeypatch)[0] == 0
+    path = tmp_path / "out" / "translation.json"
+    old = record(tmp_path)
+    del old["protocol"]
+    row = old["runs"]["en-es-attention"]
+    for key in ("command", "machine", "date", "stop_reason"):
+        del row[key]
+    old.update(command="nnzoo reproduce translation --models en-es-attention (older)",
+               date="2026-01-01 00:00 UTC")  # fmt: skip
+    old["runs"]["en-es-transformer"] = {**row, "train_seconds": 2 * 3600.0}  # past the limit
+    path.write_text(json.dumps(old))
+    assert reproduce(tmp_path, data_root, "es-en-plain", capsys, monkeypatch)[0] == 0
+    runs = record(tmp_path)["runs"]
+    assert list(runs) == ["es-en-plain", "en-es-attention"]  # the 2-hour run is not kept
+    assert runs["en-es-attention"]["command"].endswith("(older)")
+    assert runs["en-es-attention"]["date"] == "2026-01-01 00:00 UTC"
+    report = (tmp_path / "out" / "translation.md").read_text()
+    assert "not recorded" in report and "(older)" in report

@@ -202,7 +202,9 @@ def earlier_rows(path: Path, record: dict[str, Any]) -> dict[str, dict[str, Any]
         return {}
     if "protocol" not in old:  # written before the time limit: keep the runs that fit in it
         rows = {k: v for k, v in rows.items() if v["train_seconds"] <= TIME_LIMIT * 60}
-    return {k: v for k, v in rows.items() if k in RUNS}
+    # rows written before they kept their own provenance have their record's
+    made = {k: old[k] for k in ("command", "machine", "date") if k in old}
+    return {k: {**made, **v} for k, v in rows.items() if k in RUNS}
 
 
 def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

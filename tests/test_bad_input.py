@@ -643,6 +643,12 @@ CASES = [
         "expected",
     ),
     Case(
+        "recipe on a device this machine lacks",
+        ["reproduce", "larnn-har", "--device", "cuda:7", "--out", "r"],
+        "--device='cuda:7'",
+        "pass --device",
+    ),
+    Case(
         "catvnoncat file without its labels",
         [*CATS, "--model", "scratch-logistic"],
         "train_set_y",

@@ -168,15 +168,15 @@ def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
     fake_har.make_har(tmp_path / "data" / "uci-har", xz=True)
     out, runs = tmp_path / "out", tmp_path / "runs"
 
-    def reproduce(models):
+    def reproduce(models, *more):
         argv = ["reproduce", "larnn-har", "--models", models, "--seeds", "2", "--epochs", "2",
                 "--jobs", "1", "--data-root", str(tmp_path / "data"), "--out", str(out),
-                "--runs", str(runs)]  # fmt: skip
+                "--runs", str(runs), *more]  # fmt: skip
         monkeypatch.setattr(sys, "argv", ["nnzoo", *argv])  # the command the runs record
         code = main(argv)
         return code, capsys.readouterr()
 
-    assert reproduce("lstm")[0] == 0
+    assert reproduce("lstm", "--device", "auto")[0] == 0  # counts for a cpu table too
     first = json.loads((out / "larnn-har.json").read_text())["models"]
     kept = sorted(p.name for p in (out / "larnn-har-runs").iterdir())
     assert len(kept) == 4 and sum("-refit-" in k for k in kept) == 2  # 2 seeds, 2 refits

@@ -28,6 +28,15 @@ def test_a_kept_run_comes_back_for_its_config_only(tmp_path):
     assert 'cell = "gru"' in json.loads(path.read_text())["config"]
 
 
+def test_how_a_run_was_executed_does_not_make_it_another_run(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.put("run", config(seed=0, device="auto", threads=4, checkpoint_every=5), {}, [])
+    assert ledger.get("run", config(seed=0)) is not None  # cpu, default threads
+    assert ledger.get("run", config(seed=0, device="cuda:1", tensorboard=True)) is not None
+    assert ledger.get("run", config(seed=0, precision="bf16")) is None  # other numbers
+    assert ledger.get("run", config(seed=0, batch_size=64)) is None
+
+
 EMPTY = {"config": "", "results": {}, "history": [], "provenance": {}}
 
 

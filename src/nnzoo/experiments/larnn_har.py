@@ -48,12 +48,13 @@ from typing import Any
 
 from nnzoo.engine.callbacks import EpochLine
 from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
-from nnzoo.engine.runtime import set_threads
+from nnzoo.engine.runtime import check_device, set_threads
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, make_config
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
+from nnzoo.runs.ledger import experiment
 from nnzoo.runs.pool import map_tasks
 from nnzoo.utils.environment import provenance
 
@@ -224,6 +225,8 @@ def task_config(task: dict[str, Any]):
         layers.append({"train.epochs": task["epochs"]})
     if task["stage"] == "refit":  # all 21 training subjects, no validation
         layers.append({"data.options.val_subjects": 0})
+    if task.get("device"):
+        layers.append({"train.device": task["device"]})
     return make_config(*layers)
 
 
@@ -239,10 +242,12 @@ def run_one(task: dict[str, Any]) -> dict[str, Any] | None:
     set_threads(task["threads"] or 0)
     config = task_config(task)
     stage = "-refit" if task["stage"] == "refit" else ""
+    # one name in the ledger for the run wherever it trains; its folder also names the device
+    key = f"{task['name']}{stage}-s{task['seed']}-{experiment(config).digest()}"
     run_dir = Path(task["runs"]) / f"{task['name']}{stage}-s{task['seed']}-{config.digest()}"
     line = EpochLine(f"{task['name']}{stage} s{task['seed']}")
     done = train_task({
-        "key": run_dir.name, "config": config, "run_dir": str(run_dir),
+        "key": key, "config": config, "run_dir": str(run_dir),
         "data_root": task["data_root"], "threads": task["threads"], "callbacks": [line],
         "ledger": task["ledger"], "kept_only": task.get("kept_only", False),
     })  # fmt: skip
@@ -269,6 +274,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few minutes instead of hours")
     p.add_argument("--seeds", type=int, help=f"seeds per model (default {SEEDS}; 1 with --quick)")
     p.add_argument("--models", help=f"comma-separated subset of: {', '.join(MODELS)}")
+    p.add_argument(
+        "--device",
+        help="where every run trains: cpu (default), cuda, cuda:N or auto; a run kept in the "
+             "ledger counts whichever device trained it",
+    )  # fmt: skip
     p.add_argument(
         "--ledger",
         help="the folder that keeps every finished run's results, committed with the table, "
@@ -298,13 +308,15 @@ def reproduce(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds}: expected an integer >= 1")
     check_common(args)
+    if args.device:
+        check_device(args.device, "--device")
     out = Path(args.out or ("runs/larnn-har-quick" if args.quick else "results"))
     runs = Path(args.runs or ("runs/larnn-har-quick" if args.quick else "runs/larnn-har"))
     fill_data_root(args)
     seeds = args.seeds or (1 if args.quick else SEEDS)
     ledger = str(Path(args.ledger) if args.ledger else out / f"{STEM}-runs")
     common = {"quick": args.quick, "data_root": args.data_root, "runs": str(runs),
-              "threads": args.threads, "ledger": ledger}  # fmt: skip
+              "threads": args.threads, "ledger": ledger, "device": args.device}  # fmt: skip
 
     def seeds_of(name: str, stage: str, kept_only: bool = False) -> list[dict[str, Any]]:
         epochs = args.epochs or (QUICK_EPOCHS[name] if args.quick else None)

@@ -9,21 +9,35 @@ finished run leaves one small file in the ledger, committed beside the recipe's 
                             versions and date of the command that trained it}
 
 A later command, on this machine or another, takes a run from the ledger instead of training
-it again when the entry's config is exactly the run's config (read back through the same TOML
-reader as a run folder's config.toml), so the checkpoints never need to travel. The ledger keeps
-no weights: a run taken from it cannot be evaluated again, only reported.
+it again when the entry's config is the run's config (read back through the same TOML reader as
+a run folder's config.toml) but for how it was executed (`EXECUTION`: the device, the threads,
+TensorBoard, how often checkpoints are written), so the checkpoints never need to travel and a
+run trained on a GPU counts for a table trained on CPUs (its provenance names the machine).
+The ledger keeps no weights: a run taken from it cannot be evaluated again, only reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import RunConfig, config_from_toml
+from nnzoo.config import RunConfig, TrainConfig, config_from_toml
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import read_json, write_atomic
 from nnzoo.utils.environment import provenance
+
+# How a run was executed, not what it is: two configs that differ only here are one experiment.
+EXECUTION = ("device", "threads", "tensorboard", "checkpoint_every")
+
+
+def experiment(config: RunConfig) -> RunConfig:
+    """``config`` with its `EXECUTION` fields at their defaults: what the ledger matches, and
+    whose digest names a run in it (the digest of a CPU run's own config)."""
+    default = TrainConfig()
+    execution = {k: getattr(default, k) for k in EXECUTION}
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **execution))
 
 
 class LedgerError(NnzooError):
@@ -38,8 +52,9 @@ class Ledger:
         return self.folder / f"{key}.json"
 
     def get(self, key: str, config: RunConfig) -> dict[str, Any] | None:
-        """The entry of ``key`` when it holds a run of exactly ``config``; None when there is
-        none or it is a run of another config (which the next `put` replaces)."""
+        """The entry of ``key`` when it holds a run of ``config`` (`experiment`: however it was
+        executed); None when there is none or it is a run of another config (which the next
+        `put` replaces)."""
         path = self.path(key)
         if not path.exists():
             return None
@@ -52,7 +67,7 @@ class Ledger:
             kept = config_from_toml(entry["config"], source=str(path))
         except ConfigError as e:
             raise LedgerError(f"{e}; {hint}") from None
-        return entry if kept == config else None
+        return entry if experiment(kept) == experiment(config) else None
 
     def put(
         self, key: str, config: RunConfig, results: dict[str, Any], history: list[dict[str, Any]]

@@ -190,6 +190,7 @@ def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
     for key in ("test_accuracy", "refit_test_accuracy", "val_accuracy", "selected_epochs"):
         assert lstm[key] == first[0][key]
     assert not [p for p in runs.iterdir() if p.name.startswith("lstm")]  # not trained again
+    assert all(Path(r).parent == out / "larnn-har-runs" for r in lstm["runs"])  # the entries
     assert len(lstm["trained_by"]) == 1 and lstm["trained_by"][0]["runs"] == 4
     assert "--models lstm" in lstm["trained_by"][0]["command"]
     assert "--models gru" in document["models"][1]["trained_by"][0]["command"]

@@ -54,7 +54,7 @@ from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, make_config
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
-from nnzoo.runs.ledger import experiment
+from nnzoo.runs.ledger import Ledger, experiment
 from nnzoo.runs.pool import map_tasks
 from nnzoo.utils.environment import provenance
 
@@ -260,7 +260,8 @@ def run_one(task: dict[str, Any]) -> dict[str, Any] | None:
         "task": task,
         "config": config.to_dict(),
         "cell": config.model.label,
-        "run_dir": str(run_dir),
+        # the run folder; for a run taken from the ledger on a machine without it, the entry
+        "run_dir": str(run_dir if run_dir.is_dir() else Ledger(task["ledger"]).path(key)),
         "result": result,
         "provenance": done.get("provenance") or provenance(),
         "splits_info": result["data_info"],

@@ -503,6 +503,9 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
     full = {k: f"{v:.2f}" for k, v in full_run().items()} if quick else {}
     best = picked_on_validation(rows, None)
     refit = any("refit_test_accuracy_mean" in r for r in rows)
+    # the machines that trained the runs (records before the ledger: the command's)
+    machines = sorted({t["machine"] for r in rows for t in r.get("trained_by", [])})
+    machines = machines or [env["machine"]]
 
     def pm(r, key="test_accuracy"):
         if f"{key}_mean" not in r:
@@ -591,7 +594,7 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
                 else ""
             ),
         ),
-        ("Budget", budget_text(rows, env["machine"])),
+        ("Budget", budget_text(rows, "; ".join(machines))),
     ]
     lacking = document.get("incomplete", [])
     if lacking:

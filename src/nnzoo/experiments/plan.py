@@ -66,8 +66,8 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     folder, `nnzoo.runs.ledger`: a run kept there with this config is taken from it, not
     trained, and a run trained here is kept there) and ``kept_only`` (train nothing: a run
     neither finished in its folder nor kept in the ledger is None).
-    Returns {"key", "run_dir", "results", "history", "resumed"}, and "provenance" (of the
-    command that trained it) for a run taken from the ledger.
+    Returns {"key", "run_dir", "results", "history", "resumed", "provenance"} (the command,
+    machine and date that trained the run; None for a folder older than provenance.json).
     """
     from nnzoo.engine.callbacks import EvaluateSplit
     from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
@@ -104,8 +104,9 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
         print(f"{task['key']}: {summary_line(done)} ({time.perf_counter() - started:.0f} s)")
     out["results"] = done
     out["history"] = RunDir(run_dir).read_history(ReportError)  # [] if none logged
+    out["provenance"] = RunDir(run_dir).read_provenance(ReportError)  # None before it existed
     if ledger and ledger.get(task["key"], config) is None:  # trained here, or before the ledger
-        ledger.put(task["key"], config, done, out["history"])
+        ledger.put(task["key"], config, done, out["history"], out["provenance"])
     return out
 
 

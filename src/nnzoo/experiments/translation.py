@@ -138,6 +138,7 @@ def reproduce(args: argparse.Namespace) -> int:
     rows = {}
     for key, d in zip(keys, done):
         r, history = d["results"], d["history"]
+        trained = d["provenance"] or provenance()  # its provenance.json; an older folder: ours
         test = r["test"]
         rows[key] = {
             "title": RUNS[key][0],
@@ -156,7 +157,7 @@ def reproduce(args: argparse.Namespace) -> int:
             "worst": test.get("worst", []),
             "data": r["data_info"],
             "stop_reason": r["stop_reason"],
-            **{k: v for k, v in provenance().items() if k in ("command", "machine", "date")},
+            **{k: trained[k] for k in ("command", "machine", "date")},
         }  # fmt: skip
         print(f"{key}: {r['test']['bleu_signature']}")
     record = {"recipe": NAME, **provenance(), "quick": bool(args.quick), "runs": rows}
@@ -255,7 +256,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
             f"after {PATIENCE} epochs without a better validation loss."
         )
     headers = ["run", "direction", "parameters", "test BLEU", "test chrF", "val loss",
-               "epoch selected / run", "training (min)", "stopped by", "recorded"]  # fmt: skip
+               "epoch selected / run", "training (min)", "stopped by", "trained"]  # fmt: skip
     body = [
         [r["title"], r["direction"], f"{r['params']:,}", f"{r['bleu']:.1f}", f"{r['chrf']:.1f}",
          f"{r['val_loss']:.3f}", f"{r['selected_epoch']} / {r['epochs_run']}",

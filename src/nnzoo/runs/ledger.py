@@ -70,10 +70,16 @@ class Ledger:
         return entry if experiment(kept) == experiment(config) else None
 
     def put(
-        self, key: str, config: RunConfig, results: dict[str, Any], history: list[dict[str, Any]]
+        self,
+        key: str,
+        config: RunConfig,
+        results: dict[str, Any],
+        history: list[dict[str, Any]],
+        trained: dict[str, Any] | None = None,
     ) -> Path:
-        """Keep a finished run (one line of JSON: an entry is written once, never edited)."""
+        """Keep a finished run (one line of JSON: an entry is written once, never edited);
+        ``trained``: the run's provenance.json, else this command's."""
         entry = {"config": config.to_toml(), "results": results, "history": history,
-                 "provenance": provenance()}  # fmt: skip
+                 "provenance": trained or provenance()}  # fmt: skip
         self.folder.mkdir(parents=True, exist_ok=True)
         return write_atomic(self.path(key), json.dumps(entry, separators=(",", ":")) + "\n")

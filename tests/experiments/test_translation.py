@@ -103,3 +103,18 @@ def test_rows_of_a_record_older_than_the_budget_keep_their_own_command(
     assert runs["en-es-attention"]["date"] == "2026-01-01 00:00 UTC"
     report = (tmp_path / "out" / "translation.md").read_text()
     assert "not recorded" in report and "(older)" in report
+
+
+def test_the_targets_go_to_the_es_en_run_best_on_validation():
+    from nnzoo.experiments.translation import targets
+
+    def row(title, direction, val_loss, bleu):
+        return {"title": title, "direction": direction, "val_loss": val_loss, "bleu": bleu,
+                "train_seconds": 600.0}  # fmt: skip
+
+    rows = {"a": row("A", "es-en", 1.2, 20.0), "b": row("B", "es-en", 1.5, 45.0),
+            "c": row("C", "en-es", 0.9, 60.0)}  # fmt: skip
+    bleu, time = targets(rows)
+    assert bleu["value"].startswith("20.0 (A") and not bleu["met"]  # not B, best on test
+    assert time["met"] and "(A)" in time["value"]
+    assert targets({"c": rows["c"]}) == []

@@ -25,7 +25,7 @@ sacrebleu's signature is printed). Nothing is chosen on the test part.
 Tutorials on this corpus publish no BLEU (the KerasHub one reports ROUGE-1 0.58 on 30
 sentences); strong multilingual models reach BLEU 57-62 on Tatoeba. Target: es->en BLEU >= 35
 on test sentences of up to 10 words, from a model trained on this machine's CPU in under 2
-hours.
+hours; the es->en run it applies to is the one with the lowest validation loss.
 
 Every run also stops before an epoch that would end past ``TIME_LIMIT`` minutes of training
 (`nnzoo.engine.callbacks.TimeLimit`): one budget for every model, so that the GRU and the
@@ -84,7 +84,7 @@ RUNS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "es-en-transformer": ("Transformer", "es-en", "transformer-seq2seq", dict(TRANSFORMER)),
     "en-es-transformer": ("Transformer", "en-es", "transformer-seq2seq", dict(TRANSFORMER)),
 }  # fmt: skip
-TARGET_RUN = "es-en-attention"
+TARGET_DIRECTION = "es-en"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -209,18 +209,22 @@ def earlier_rows(path: Path, record: dict[str, Any]) -> dict[str, dict[str, Any]
 
 
 def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    if TARGET_RUN not in rows:
+    """The targets, met or missed by the es->en run with the lowest validation loss (the runs
+    of one direction share the split and the target vocabulary, so their losses compare): the
+    model is chosen on validation, never on its test BLEU."""
+    pool = [r for r in rows.values() if r["direction"] == TARGET_DIRECTION]
+    if not pool:
         return []
-    row = rows[TARGET_RUN]
+    row = min(pool, key=lambda r: r["val_loss"])
     return [
         {
             "target": f"es->en test BLEU >= {TARGET_BLEU:g} (sentences of <= {MAX_WORDS} words)",
-            "value": f"{row['bleu']:.1f} ({row['title']})",
+            "value": f"{row['bleu']:.1f} ({row['title']}, the lowest validation loss)",
             "met": row["bleu"] >= TARGET_BLEU,
         },
         {
             "target": "trained on this CPU in under 2 hours",
-            "value": f"{row['train_seconds'] / 60:.0f} min",
+            "value": f"{row['train_seconds'] / 60:.0f} min ({row['title']})",
             "met": row["train_seconds"] < TARGET_SECONDS,
         },
     ]

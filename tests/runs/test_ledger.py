@@ -45,7 +45,8 @@ EMPTY = {"config": "", "results": {}, "history": [], "provenance": {}}
     [
         ('{"config": ', "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
-        ('{"config": "x", "results": {}}', "not a ledger entry"),
+        ('{"config": "x", "results": {}}', r"not a ledger entry \(no history, provenance\)"),
+        (json.dumps({**EMPTY, "config": 3}), "config is not TOML text"),
         (json.dumps({**EMPTY, "config": "[model\nhidden = "}), "not valid TOML"),
     ],
 )

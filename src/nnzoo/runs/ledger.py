@@ -62,7 +62,8 @@ class Ledger:
         entry = read_json(path, LedgerError, hint=hint, kind=dict)
         missing = [k for k in ("config", "results", "history", "provenance") if k not in entry]
         if missing or not isinstance(entry["config"], str):
-            raise LedgerError(f"{path}: not a ledger entry (no {', '.join(missing)}); {hint}")
+            what = f"no {', '.join(missing)}" if missing else "its config is not TOML text"
+            raise LedgerError(f"{path}: not a ledger entry ({what}); {hint}")
         try:
             kept = config_from_toml(entry["config"], source=str(path))
         except ConfigError as e:

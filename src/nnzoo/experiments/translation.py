@@ -253,7 +253,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     )
     if record.get("quick"):
         protocol += "\n\n**Quick run** (`--quick`): a tiny budget; no target is expected."
-    if not record.get("quick"):
+    else:
         protocol += (
             f" Budget: at most {TIME_LIMIT} minutes of training per run on one CPU core (no "
             f"epoch started that would end past it), at most {EPOCHS} epochs, early stopping "

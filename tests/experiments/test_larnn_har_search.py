@@ -1,6 +1,7 @@
 """`nnzoo reproduce larnn-har-search` on a tiny fake UCI HAR: two rounds, numbers from trials."""
 
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -11,17 +12,16 @@ from nnzoo.cli import main
 from nnzoo.experiments import larnn_har_search as recipe
 
 
-@pytest.fixture(scope="module")
-def searched(tmp_path_factory):
+def search_har(tmp, trials="2,2", threads=1, make_data=True):
+    """The recipe on a fake UCI HAR in ``tmp``, with a tiny space (the tests check the plumbing,
+    not the paper's ranges); the rounds are kept in ``tmp/out/larnn-har-search-rounds``."""
     import torch
 
-    tmp = tmp_path_factory.mktemp("search")
     patch = pytest.MonkeyPatch()
-    threads = torch.get_num_threads()
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
     # 7 training subjects, so that 5 can validate and 2 still train
     patch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
-    # a tiny space: the test checks the plumbing, not the paper's ranges
     tiny = {
         **recipe.space(),
         "model.hidden": {"int": [4, 6]},
@@ -31,24 +31,34 @@ def searched(tmp_path_factory):
     patch.setattr(recipe, "space", lambda: tiny)
     patch.setattr(recipe, "ATTENTION_SIZE", 4)
     try:
-        fake_har.make_har(tmp / "data" / "uci-har", xz=True)
-        argv = ["reproduce", "larnn-har-search", "--trials", "2,2", "--epochs", "1",
+        if make_data:
+            fake_har.make_har(tmp / "data" / "uci-har", xz=True)
+        argv = ["reproduce", "larnn-har-search", "--trials", trials, "--epochs", "1",
                 "--train-windows", "4", "--val-windows", "6", "--test-windows", "5",
-                "--threads", "1", "--data-root", str(tmp / "data"),
+                "--threads", str(threads), "--data-root", str(tmp / "data"),
                 "--out", str(tmp / "out"), "--runs", str(tmp / "runs")]  # fmt: skip
         assert main(argv) == 0
     finally:
         patch.undo()
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
     return tmp
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    return search_har(tmp_path_factory.mktemp("search"))
+
+
+def rounds(tmp):
+    return tmp / "out" / "larnn-har-search-rounds"
 
 
 def test_both_rounds_ran_and_round_two_was_focused(searched):
     for n in (1, 2):
-        summary = json.loads((searched / "runs" / f"round{n}" / "search.json").read_text())
+        summary = json.loads((rounds(searched) / f"round{n}" / "search.json").read_text())
         assert summary["states"] == {"complete": 2}
         assert summary["sampler"] == "hyperopt-compatible" and summary["pruner"] == "none"
-    focus = json.loads((searched / "runs" / "round2" / "focus.json").read_text())
+    focus = json.loads((rounds(searched) / "round2" / "focus.json").read_text())
     assert focus["space"]["model.cell_options.mode"] == {"fixed": focus["best"]["params"][
         "model.cell_options.mode"]}  # fmt: skip
 
@@ -108,3 +118,18 @@ def test_compare_concludes_only_with_enough_trials():
 def test_bad_trials_flag_is_one_line_error(capsys):
     assert main(["reproduce", "larnn-har-search", "--trials", "3"]) == 2
     assert "--trials=3" in capsys.readouterr().err
+
+
+def test_the_rounds_alone_let_another_machine_go_on(tmp_path):
+    """The committed round folders are the search: with the run folders gone (a new machine)
+    and other threads, the same command trains nothing again and writes the same results."""
+    search_har(tmp_path, trials="1,1")
+    before = json.loads((tmp_path / "out" / "larnn-har-search.json").read_text())
+    kept = sorted(p.name for p in rounds(tmp_path).rglob("*") if p.is_file())
+    assert "search.journal" in kept and not list(rounds(tmp_path).rglob("trials"))
+    shutil.rmtree(tmp_path / "runs")
+    search_har(tmp_path, trials="1,1", threads=2, make_data=False)
+    after = json.loads((tmp_path / "out" / "larnn-har-search.json").read_text())
+    assert not list((tmp_path / "runs").rglob("results.json"))  # no trial trained again
+    assert after["best_round2_test"] == before["best_round2_test"]
+    assert [r["trials"] for r in after["rounds"]] == [r["trials"] for r in before["rounds"]]

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -12,6 +13,7 @@ from optuna.trial import TrialState
 
 import nnzoo.runs.train
 from nnzoo.cli import main
+from nnzoo.errors import NnzooError
 from nnzoo.search.run import open_storage, sampler_seed
 from tests.search.test_run import SPACE, journal_study
 from tests.search.test_space import search_toml
@@ -92,6 +94,46 @@ def test_an_interrupted_search_resumes_with_new_points_reproducibly(tmp_path, ca
         assert retry.params == stopped.params  # the interrupted point runs again, once
         runs.append([t.params for t in done])
     assert runs[0] == runs[1]  # a restart is seeded: the same stop, the same points
+
+
+def test_a_search_goes_on_elsewhere_from_its_journal_alone(tmp_path, capsys):
+    """Another machine: only the study folder came along (no trial run folders), the trials
+    train with other threads in another scratch folder, and the budget grows."""
+    from nnzoo.config import read_toml
+    from nnzoo.search.run import run_search
+
+    out, cfg = tmp_path / "study", tmp_path / "cfg.toml"
+
+    def start(trials, threads, scratch):
+        cfg.write_text(search_toml(SPACE, trials=trials, sampler="tpe", seed=0))
+        run_search(read_toml(cfg), out=out, trials_dir=tmp_path / scratch,
+                   overrides=[f"train.threads={threads}"])  # fmt: skip
+
+    start(2, 1, "here")
+    first = [(t.number, t.params, t.value) for t in finished(out)]
+    assert not (out / "trials").exists() and len(list((tmp_path / "here").iterdir())) == 2
+    for t in journal_study(out).trials:  # what the results need without the run folder
+        results = json.loads((tmp_path / "here" / str(t.number) / "results.json").read_text())
+        assert t.user_attrs["selected_epoch"] == results["selected_epoch"]
+        assert t.user_attrs["test_accuracy"] == results["test"]["accuracy"]
+        metrics = (tmp_path / "here" / str(t.number) / "metrics.jsonl").read_text().splitlines()
+        curve = {r["epoch"]: r["val_accuracy"] for r in map(json.loads, metrics)}
+        assert t.intermediate_values == pytest.approx(curve)  # reported with no pruner too
+    # a study saved by an older nnzoo kept the threads in its signature: it resumes too
+    study = journal_study(out)
+    saved = study.user_attrs["nnzoo_search"]
+    saved["config"]["train"]["threads"] = 1
+    study.set_user_attr("nnzoo_search", saved)
+    shutil.rmtree(tmp_path / "here")  # the first machine's run folders are gone
+    start(3, 2, "there")
+    done = finished(out)
+    assert [(t.number, t.params, t.value) for t in done[:2]] == first  # not trained again
+    assert len(done) == 3 and (tmp_path / "there" / str(done[2].number)).is_dir()
+    assert main(["report", str(out)]) == 0, capsys.readouterr().err  # reported values suffice
+    # a different experiment (not only its execution) is still refused
+    cfg.write_text(search_toml(SPACE, trials=3, sampler="tpe", seed=0))
+    with pytest.raises(NnzooError, match="different search config"):
+        run_search(read_toml(cfg), out=out, overrides=["train.epochs=3"])
 
 
 @pytest.mark.parametrize("trials, startup", [(4, 2), (1, 1)])

@@ -5,6 +5,17 @@ Round 1 draws from the paper's diffuse space with a hyperopt-compatible TPE samp
 off); round 2 is focused on round 1 by ``--focus-from`` (`nnzoo.search.space.FOCUS_RULE`). Both
 rounds are ordinary ``nnzoo search`` folders (``round1/``, ``round2/``, each with its report).
 
+Across machines. The round folders live in ``--rounds`` (default
+``<out>/larnn-har-search-rounds/``): each keeps its study (Optuna's journal, search.json,
+focus.json) and its report, small enough to commit with the results, while the trials' run
+folders go to ``<runs>/roundN/trials/``. The same command on another machine (with other
+``--threads``) goes on with the journal: finished trials count, a trial a killed command left
+running is trained again, and ``--trials`` may grow a round. Each trial keeps its value, the
+epoch its validation picked and that epoch's test accuracy in the study, so the results are
+written whether or not its run folder is still there. Round 2 is focused on round 1 as it
+stands when round 2 starts: grow round 1 after that so that its best trials change, and round
+2's study no longer matches its space (one line, exit 2); move round 2's folder away to redo it.
+
 Cell. The trials train the LARNN as the paper wrote it (``larnn-paper``: its BN-ELU core, c_0
 in the window), and the space draws, as the paper's did, the residual or layer mode, the
 concatenated positional encoding on or off and BN(ELU) on the keys and values on or off
@@ -270,6 +281,7 @@ def trial_rows(search_dir: Path) -> list[dict[str, Any]]:
                 "params": t.params,
                 "run_dir": t.user_attrs.get("run_dir"),
                 "test_accuracy": t.user_attrs.get("test_accuracy"),
+                "selected_epoch": t.user_attrs.get("selected_epoch"),
             }
         )
     return sorted(rows, key=lambda r: -r["value"])
@@ -300,6 +312,7 @@ def command_text(args: argparse.Namespace) -> str:
         "data_root",
         "out",
         "runs",
+        "rounds",
     ):
         value = getattr(args, flag, None)
         if value:
@@ -317,6 +330,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--val-windows", type=int, help="larnn-har-search: validation windows")
     p.add_argument("--test-windows", type=int, help="larnn-har-search: test windows")
+    p.add_argument(
+        "--rounds",
+        help="larnn-har-search: the folder that keeps each round's study (journal, search.json, "
+        "report), committed with the results so that a later command, on any machine, goes on "
+        f"with the search (default: <out>/{NAME}-rounds); the trials' run folders go under --runs",
+    )  # fmt: skip
 
 
 def reproduce(args: argparse.Namespace) -> int:
@@ -344,17 +363,21 @@ def reproduce(args: argparse.Namespace) -> int:
     data_path = runs / "data" / "uci-har"
     configs = write_configs(runs, data_path, trials, epochs, threads)
     command = command_text(args)
+    studies = Path(getattr(args, "rounds", None) or out / f"{NAME}-rounds")
     rounds = []
     for n, (config, raw) in enumerate(configs, 1):
-        folder = runs / f"round{n}"
-        focus = str(runs / "round1") if n == 2 else None
+        folder = studies / f"round{n}"
+        focus = str(studies / "round1") if n == 2 else None
         sub = ["nnzoo", "search", str(config), "--out", str(folder)]
         sub += ["--focus-from", focus] if focus else []
-        run_search(raw, out=folder, focus_from=focus, command=" ".join(sub), source=str(config))
+        run_search(
+            raw, out=folder, focus_from=focus, command=" ".join(sub), source=str(config),
+            trials_dir=runs / f"round{n}" / "trials",
+        )  # fmt: skip
         write_search_report(folder)
         rounds.append({"round": n, "folder": str(folder), "config": str(config)})
     seconds = time.perf_counter() - started
-    write_results(runs, out, rounds, facts, trials, epochs, threads, command, seconds)
+    write_results(studies, out, rounds, facts, trials, epochs, threads, command, seconds)
     return 0
 
 
@@ -392,13 +415,17 @@ def write_results(
     best2 = round2["trials"][0] if round2["trials"] else None
     tested = None
     if best2 is not None:
-        results = RunDir(best2["run_dir"]).read_results(ConfigError)
+        # the study keeps both (a trial from an older nnzoo kept only the test accuracy there)
+        epoch, accuracy = best2["selected_epoch"], best2["test_accuracy"]
+        if epoch is None or accuracy is None:
+            results = RunDir(best2["run_dir"]).read_results(ConfigError)
+            epoch, accuracy = results["selected_epoch"], results["test"]["accuracy"]
         tested = {
             "trial": best2["number"],
             "run_dir": best2["run_dir"],
             "val_accuracy": best2["value"],
-            "selected_epoch": results["selected_epoch"],
-            "test_accuracy": results["test"]["accuracy"],
+            "selected_epoch": epoch,
+            "test_accuracy": accuracy,
         }
     budget = {
         "trials": list(trials),

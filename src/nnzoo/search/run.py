@@ -1,9 +1,10 @@
 """Run a search: an Optuna study whose every trial is an ordinary run folder.
 
-Trial ``n`` trains ``<out>/trials/<n>`` with ``train_run`` (so ``nnzoo evaluate`` and ``nnzoo
-report`` work on it); its value is the best validation value of the objective (which is also the
-monitor that picks the trial's best epoch). The trial's run folder and test accuracy are stored
-as user attributes; the test split never drives anything.
+Trial ``n`` trains ``<out>/trials/<n>`` (or ``<trials_dir>/<n>``) with ``train_run`` (so
+``nnzoo evaluate`` and ``nnzoo report`` work on it); its value is the best validation value of
+the objective (which is also the monitor that picks the trial's best epoch). The trial's run
+folder, the epoch its validation picked and that epoch's test accuracy are stored as user
+attributes; the test split never drives anything.
 
 Storage. By default the study lives in Optuna's journal file ``<out>/search.journal``: a search
 killed at any moment resumes with the same command. On restart, trials a dead process left
@@ -12,7 +13,12 @@ finished`` trials run, and finished trials' run folders are left as they are. A 
 the sampler from the search's seed and the number of trials already in the study
 (`sampler_seed`), so it draws new points rather than its first ones again; a fresh search is
 seeded with the search's seed as it is. A journal whose last record a kill cut short is
-repaired, and a lock its dead owner left is cleared (`nnzoo.search.journal`). ``--storage URL``
+repaired, and a lock its dead owner left is cleared (`nnzoo.search.journal`). What must match
+for a study to be resumed (`signature`) leaves out how its trials are executed (the ledger's
+`nnzoo.runs.ledger.EXECUTION` fields: threads, device, ...), so a search can be resumed on
+another machine: keep its folder (the journal and search.json; the trials can go elsewhere with
+``trials_dir``), and a trial whose run folder is gone is reported from the values it reported to
+Optuna. ``--storage URL``
 (``sqlite:///...``, ``postgresql://...``) shares a study between processes: ``--create`` creates
 it once, then any number of ``--worker`` processes run trials until the study holds ``trials``
 finished or running trials (checked before and again just after each trial is drawn, so two
@@ -221,28 +227,30 @@ def train_with_torchrun(config, run_dir: Path, data_root, processes: int) -> dic
     return RunDir(run_dir).read_results(ConfigError)
 
 
-def run_trial(trial, base, search, out: Path, data_root) -> float:
+def run_trial(trial, base, search, trials_dir: Path, data_root) -> float:
     from nnzoo.runs.train import train_run
 
     values = {d.key: d.suggest(trial) for d in search.space}
     config = trial_config(base, search, values)
-    run_dir = SearchDir(out).trial(trial.number).path
+    run_dir = trials_dir / str(trial.number)
     trial.set_user_attr("run_dir", str(run_dir))
-    pruning = TrialPruning(trial, search.objective) if search.pruner != "none" else None
+    # every epoch's value goes to the study, which prunes only with a pruner (NopPruner never
+    # does): the study alone then holds each trial's curve, wherever its run folder is
+    pruning = TrialPruning(trial, search.objective)
     if search.processes > 1:
         results = train_with_torchrun(config, run_dir, data_root, search.processes)
     else:
         results = train_run(
-            config, run_dir, data_root=data_root, progress=False,
-            extra_callbacks=[pruning] if pruning else [],
+            config, run_dir, data_root=data_root, progress=False, extra_callbacks=[pruning],
         )  # fmt: skip
     trial.set_user_attr("test_accuracy", results["test"]["accuracy"])
-    if pruning is not None and pruning.pruned_at is not None:
+    trial.set_user_attr("selected_epoch", results["selected_epoch"])
+    if pruning.pruned_at is not None:
         raise optuna().TrialPruned(f"pruned at epoch {pruning.pruned_at}")
     return float(results["selected_val"][search.objective])
 
 
-def run_trials(study, base, search: SearchConfig, out: Path, data_root) -> int:
+def run_trials(study, base, search: SearchConfig, trials_dir: Path, data_root) -> int:
     """Draw and train trials until the study's budget is used up; returns how many ran here."""
     from optuna.trial import TrialState
 
@@ -256,7 +264,7 @@ def run_trials(study, base, search: SearchConfig, out: Path, data_root) -> int:
             study.tell(trial, state=TrialState.FAIL)
             break
         try:
-            value = run_trial(trial, base, search, out, data_root)
+            value = run_trial(trial, base, search, trials_dir, data_root)
         except o.TrialPruned as e:
             study.tell(trial, state=TrialState.PRUNED)
             print(f"trial {trial.number}: {e} | {describe(trial.params)}", flush=True)
@@ -322,14 +330,29 @@ def load_focus(source: str, study_name: str | None, k: int):
 
 
 def signature(base_config, search: SearchConfig) -> dict[str, Any]:
-    """What must match for a study to be resumed by this command."""
+    """What must match for a study to be resumed by this command: not how its trials are
+    executed (`nnzoo.runs.ledger.experiment`), so that another machine can go on with it."""
+    from nnzoo.runs.ledger import experiment
+
     return {
         "objective": search.objective,
         "sampler": search.sampler,
         "pruner": search.pruner,
         "space": search.space_dict(),
-        "config": base_config.to_dict(),
+        "config": experiment(base_config).to_dict(),
     }
+
+
+def comparable(saved: Any) -> Any:
+    """A study's saved `signature` as this version writes it: a study started before the
+    execution fields were left out kept them in its config, and may still be resumed."""
+    from nnzoo.runs.ledger import experiment
+
+    try:
+        config = config_from_dict(saved["config"], source="the study's config")
+        return {**saved, "config": json.loads(json.dumps(experiment(config).to_dict()))}
+    except (NnzooError, KeyError, TypeError):
+        return saved  # not a signature this version can read: it cannot match
 
 
 def summary(study, search: SearchConfig, storage: str, command: str) -> dict[str, Any]:
@@ -378,6 +401,7 @@ def run_search(
     overrides: list[str] | None = None,
     command: str = "",
     source: str = "search config",
+    trials_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Check everything, then run (or create, or join) the study; returns search.json's dict.
 
@@ -391,6 +415,8 @@ def run_search(
         overrides: ``SECTION.KEY=VALUE`` texts (``--set``) applied to the run config.
         command: the command line, for search.json.
         source: what error messages call the config (``nnzoo search`` passes the file).
+        trials_dir: where the trials' run folders go (default ``<out>/trials``), e.g. a scratch
+            folder while ``out``, which keeps the study, is committed.
     """
     raw = config.to_dict() if isinstance(config, RunConfig) else copy.deepcopy(config)
     table = search
@@ -462,7 +488,7 @@ def run_search(
     saved = study.user_attrs.get("nnzoo_search")
     if saved is None and not study.trials:
         study.set_user_attr("nnzoo_search", sig)
-    elif saved != sig:
+    elif comparable(saved) != sig:
         raise ConfigError(
             f"study {name!r} in {where} was made by a different search config; "
             "pass another --out (or [search] name)"
@@ -477,7 +503,7 @@ def run_search(
             study.enqueue_trial(focus["enqueued"])
         write_atomic(folder.focus, json.dumps(focus, indent=2) + "\n")
 
-    run_trials(study, raw, search, out, data_root)
+    run_trials(study, raw, search, Path(trials_dir) if trials_dir else folder.trials, data_root)
     result = summary(study, search, storage or folder.journal.name, command)
     result["sampler_seed"] = sampler_seed(seed, before)  # this start's (see sampler_seed)
     summary_path = write_atomic(folder.settings, json.dumps(result, indent=2) + "\n")

@@ -169,9 +169,9 @@ def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
     out, runs = tmp_path / "out", tmp_path / "runs"
 
     def reproduce(models, *more):
-        argv = ["reproduce", "larnn-har", "--models", models, "--seeds", "2", "--epochs", "2",
-                "--jobs", "1", "--data-root", str(tmp_path / "data"), "--out", str(out),
-                "--runs", str(runs), *more]  # fmt: skip
+        argv = ["reproduce", "larnn-har", *(["--models", models] if models else []), "--seeds",
+                "2", "--epochs", "2", "--jobs", "1", "--data-root", str(tmp_path / "data"),
+                "--out", str(out), "--runs", str(runs), *more]  # fmt: skip
         monkeypatch.setattr(sys, "argv", ["nnzoo", *argv])  # the command the runs record
         code = main(argv)
         return code, capsys.readouterr()
@@ -199,6 +199,21 @@ def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
     md = (out / "larnn-har.md").read_text()
     assert "## Not complete yet" in md and "## Runs trained by" in md
     assert "--models lstm" in md and "--models gru" in md
+
+    # between sittings: the table from the ledger alone, nothing trained
+    shutil.rmtree(runs)
+    (out / "larnn-har.json").unlink()
+    assert reproduce(None, "--table-only")[0] == 0
+    again = json.loads((out / "larnn-har.json").read_text())
+    assert not runs.exists() and len(again["models"]) == 2
+    numbers = ("test_accuracy", "refit_test_accuracy", "val_accuracy", "selected_epochs", "params")
+    for now, before in zip(again["models"], document["models"], strict=True):
+        assert {k: now[k] for k in numbers} == {k: before[k] for k in numbers}
+        assert all(Path(r).parent == out / "larnn-har-runs" for r in now["runs"])
+    code, captured = reproduce("gru", "--table-only")
+    assert code == 2 and "drop --models" in captured.err
+    code, captured = reproduce(None, "--table-only", "--ledger", str(tmp_path / "empty"))
+    assert code == 2 and "holds no finished run" in captured.err
 
     # a damaged entry: one line, exit 2, the table left as it was
     entry = next((out / "larnn-har-runs").glob("lstm-s0-*.json"))

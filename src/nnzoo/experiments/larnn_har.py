@@ -28,7 +28,8 @@ finished run is kept in a ledger (`nnzoo.runs.ledger`, ``<out>/larnn-har-runs/``
 ``--ledger`` says otherwise) committed with the table, and a later command, on any machine, takes
 the runs it holds under the same config instead of training them again. The table holds every
 row the ledger has runs for; what it still lacks (rows, seeds, refits) is listed in the record
-(``incomplete``) and the report, whose targets are provisional until then.
+(``incomplete``) and the report, whose targets are provisional until then. ``--table-only``
+trains nothing and writes the table from what the ledger holds (between sittings).
 
 ``--quick`` (the README's first command) trains every model on the real splits, whole, for a
 few epochs each and one seed, without the refit, runs side by side (a few minutes on 2 cores),
@@ -290,6 +291,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--no-refit", action="store_true",
         help="skip the refit protocol (retraining on all 21 training subjects); --quick skips it",
     )  # fmt: skip
+    p.add_argument(
+        "--table-only", action="store_true",
+        help="train nothing: write the table from the runs the ledger (or finished run folders) "
+             "already hold, e.g. between sittings of a table trained a few rows at a time",
+    )  # fmt: skip
 
 
 # rough seconds per epoch on one CPU core, to start the slowest runs first
@@ -330,8 +336,12 @@ def reproduce(args: argparse.Namespace) -> int:
     # The models asked for, trained or picked up, the slowest runs first so that parallel
     # workers finish together; then the other rows as far as the ledger holds them (runs
     # trained by earlier commands, maybe on other machines).
-    tasks = [t for name in names for t in seeds_of(name, "val")]
-    kept = [t for name in MODELS if name not in names for t in seeds_of(name, "val", True)]
+    table_only = getattr(args, "table_only", False)
+    if table_only and args.models:
+        raise ConfigError("--table-only takes every row the ledger holds; drop --models")
+    tasks = [] if table_only else [t for name in names for t in seeds_of(name, "val")]
+    kept = [t for name in MODELS if name not in names or table_only
+            for t in seeds_of(name, "val", True)]  # fmt: skip
     val = {
         (d["task"]["name"], d["task"]["seed"]): d
         for d in [*map_tasks(run_one, sorted(tasks, key=cost), args.jobs), *map(run_one, kept)]
@@ -354,6 +364,11 @@ def reproduce(args: argparse.Namespace) -> int:
         if found:
             refits = [refit[name, s] for s in found if (name, s) in refit]
             rows.append(row(name, [val[name, s] for s in found], refits, args.quick))
+    if not val:
+        raise ConfigError(
+            f"--table-only: {ledger} holds no finished run of this recipe's configs; train some "
+            "rows first (--models)"
+        )
     first = next(iter(val.values()))
     write_results(rows, first["splits_info"], first["class_names"], out, quick=args.quick,
                   ledger=ledger, refit=not args.no_refit)  # fmt: skip

@@ -212,6 +212,23 @@ def test_time_limit_ends_fit_and_is_a_train_option(tmp_path):
         tiny_config(time_limit=-1.0)
 
 
+def test_a_run_two_rules_stop_at_once_names_both(tmp_path):
+    from nnzoo.engine.callbacks.base import Callback
+    from nnzoo.runs.train import train_run
+
+    class Enough(Callback):
+        def on_epoch_end(self, loop, logs):
+            loop.stop("enough: asked to stop")
+            loop.stop("enough: asked to stop")  # said twice, kept once
+
+    config = tiny_config(epochs=5, time_limit=1e-5)  # the time limit stops after epoch 1 too
+    results = train_run(config, tmp_path / "run", splits=synthetic_splits(32), progress=False,
+                        extra_callbacks=[Enough()])  # fmt: skip
+    assert results["epochs_run"] == 1
+    reasons = results["stop_reason"].split("; ")
+    assert len(reasons) == 2 and {r.split(":")[0] for r in reasons} == {"time limit", "enough"}
+
+
 # -- GradientClipping ------------------------------------------------------------------------------
 def model_with_grads(scale):
     torch.manual_seed(0)

@@ -123,7 +123,11 @@ class Loop:
         return self.run_config.train
 
     def stop(self, reason: str) -> None:
-        self.stop_reason = reason
+        """End training after this epoch (or batch). Every reason given is kept, in the order
+        given (``"early stopping: ...; time limit: ..."``), so that a run two rules stopped at
+        once names both, the first callback's first."""
+        if reason not in self.stop_reason.split("; "):
+            self.stop_reason = f"{self.stop_reason}; {reason}" if self.stop_reason else reason
 
     def call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:

@@ -230,6 +230,11 @@ def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def stopped_by(reason: str) -> str:
+    """The rules that stopped a run, without their details: "early stopping; time limit"."""
+    return "; ".join(part.split(":")[0] for part in reason.split("; "))
+
+
 def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     rows = record["runs"]
     first = next(iter(rows.values()), None)
@@ -264,7 +269,7 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
     body = [
         [r["title"], r["direction"], f"{r['params']:,}", f"{r['bleu']:.1f}", f"{r['chrf']:.1f}",
          f"{r['val_loss']:.3f}", f"{r['selected_epoch']} / {r['epochs_run']}",
-         f"{r['train_seconds'] / 60:.1f}", r.get("stop_reason", "not recorded").split(":")[0],
+         f"{r['train_seconds'] / 60:.1f}", stopped_by(r.get("stop_reason", "not recorded")),
          r.get("date", record["date"])]
         for r in rows.values()
     ]  # fmt: skip

@@ -7,7 +7,13 @@ import pytest
 from nnzoo.engine.callbacks import Convergence
 from nnzoo.experiments import plan
 from nnzoo.experiments.options import add_common_arguments, add_training_arguments
-from nnzoo.experiments.sections import overlay_section, run_folder, runs_section
+from nnzoo.experiments.sections import (
+    overlay_section,
+    run_folder,
+    runs_section,
+    trained_by,
+    trained_by_section,
+)
 
 
 def finished(task, val):
@@ -63,3 +69,19 @@ def test_a_moved_study_still_links_its_runs(tmp_path):
     assert run_folder(tmp_path, rows[0]["run"]).path == tmp_path / "runs" / "lr0.1"
     _, body = runs_section(tmp_path, rows, lambda r: f"lr {r['lr']:g}")
     assert body == "**lr 0.1** (`runs/lr0.1`)\n\n![lr0.1](runs/lr0.1/plots/curves.png)"
+
+
+def test_the_commands_that_trained_rows_merge_into_the_tables():
+    a = {"command": "nnzoo reproduce x --models a", "machine": "m1"}
+    b = {"command": "nnzoo reproduce x --models b", "machine": "m2"}
+    runs = [{**b, "date": "2026-02-03"}, {**a, "date": "2026-01-02"}, {**a, "date": "2026-01-05"}]
+    rows = [trained_by(runs[:2]), trained_by(runs[2:])]  # two rows, each trained_by its runs
+    merged = trained_by(t for row in rows for t in row)
+    assert merged == [
+        {**a, "first": "2026-01-02", "last": "2026-01-05", "runs": 2},
+        {**b, "first": "2026-02-03", "last": "2026-02-03", "runs": 1},
+    ]
+    assert trained_by_section(merged[:1], {**a, "date": "2026-01-06"}) is None  # one command
+    heading, body = trained_by_section(merged, {**a, "date": "2026-01-06"})
+    assert heading == "Runs trained by" and body.index("--models a") < body.index("--models b")
+    assert "|    2 | 2026-01-02 | 2026-01-05 |" in body and "m2" in body

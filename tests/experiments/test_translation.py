@@ -103,6 +103,8 @@ def test_rows_of_a_record_older_than_the_budget_keep_their_own_command(
     assert runs["en-es-attention"]["date"] == "2026-01-01 00:00 UTC"
     report = (tmp_path / "out" / "translation.md").read_text()
     assert "not recorded" in report and "(older)" in report
+    by = report.split("## Runs trained by")[1]  # one line per command, the older first
+    assert by.index("(older)") < by.index("--models es-en-plain")
 
 
 def test_the_targets_go_to_the_es_en_run_best_on_validation():

@@ -53,6 +53,7 @@ from nnzoo.engine.runtime import check_device, set_threads
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, make_config
+from nnzoo.experiments.sections import trained_by, trained_by_section
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
 from nnzoo.runs.ledger import Ledger, experiment
@@ -408,7 +409,7 @@ def row(name: str, mine: list[dict], refits: list[dict], quick: bool) -> dict[st
         "published_source": spec["source"],
         "config": config,
         "runs": [d["run_dir"] for d in mine],
-        "trained_by": trained_by([*mine, *refits]),
+        "trained_by": trained_by(d["provenance"] for d in [*mine, *refits]),
         "last_seed_confusion": results[-1]["test"]["confusion"],
     }
     if refits:
@@ -426,17 +427,6 @@ def row(name: str, mine: list[dict], refits: list[dict], quick: bool) -> dict[st
                                         for r in refit_results) / 3600,
         })  # fmt: skip
     return out
-
-
-def trained_by(done: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The commands that trained these runs: command and machine, with the dates of their
-    first and last run (a table trained a few runs at a time has several)."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for d in done:
-        p = d["provenance"]
-        groups.setdefault((p["command"], p["machine"]), []).append(p["date"])
-    return [{"command": c, "machine": m, "first": min(ds), "last": max(ds), "runs": len(ds)}
-            for (c, m), ds in sorted(groups.items(), key=lambda kv: min(kv[1]))]  # fmt: skip
 
 
 def completeness(rows: list[dict[str, Any]], refit: bool) -> list[str]:
@@ -639,20 +629,8 @@ def write_report_from(out: Path, document: dict[str, Any]) -> Path:
             + f"\n\n![confusion matrix]({stem}-confusion.png)",
         ))  # fmt: skip
     sections.append(("Provenance", table([[k, v] for k, v in env.items()], ["", ""])))
-    commands: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        for t in r.get("trained_by", []):
-            seen = commands.setdefault((t["command"], t["machine"]), {**t, "runs": 0})
-            seen["first"] = min(seen["first"], t["first"])
-            seen["last"] = max(seen["last"], t["last"])
-            seen["runs"] += t["runs"]
-    if set(commands) - {(env["command"], env["machine"])}:  # rows trained by earlier commands
-        sections.append((
-            "Runs trained by",
-            table([[t["command"], t["machine"], t["runs"], t["first"], t["last"]]
-                   for t in sorted(commands.values(), key=lambda t: t["first"])],
-                  ["command", "machine", "runs", "first", "last"]),
-        ))  # fmt: skip
+    by = trained_by_section(trained_by(t for r in rows for t in r.get("trained_by", [])), env)
+    sections += [by] if by else []  # rows trained by earlier commands
     return write_report(out / f"{stem}.md", "LARNN paper's UCI HAR table, reproduced", sections)
 
 

@@ -7,7 +7,7 @@ published report.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,34 @@ def recipe_provenance(record: dict[str, Any], **more: str) -> tuple[str, str]:
     (those it holds), then ``more`` rows."""
     env = {k: record[k] for k in PROVENANCE if k in record} | more
     return "Provenance", table([[k, v] for k, v in env.items()], ["", ""])
+
+
+def trained_by(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The commands that trained ``runs``, oldest first: each command and machine once, with
+    the dates of its first and last run and how many it trained (a table trained a few runs at
+    a time has several). ``runs`` are provenances (``command``, ``machine``, ``date``) or what
+    this returned (``first``, ``last``, ``runs``), so that rows' lists merge into a table's."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in runs:
+        first, last = r.get("first", r.get("date", "")), r.get("last", r.get("date", ""))
+        seen = merged.setdefault((r["command"], r["machine"]), {
+            "command": r["command"], "machine": r["machine"], "first": first, "last": last,
+            "runs": 0})  # fmt: skip
+        seen["first"], seen["last"] = min(seen["first"], first), max(seen["last"], last)
+        seen["runs"] += r.get("runs", 1)
+    return sorted(merged.values(), key=lambda t: t["first"])
+
+
+def trained_by_section(
+    groups: list[dict[str, Any]], record: dict[str, Any]
+) -> tuple[str, str] | None:
+    """ "Runs trained by": the `trained_by` groups, when any is not the command and machine of
+    ``record`` (the one that wrote the table); else None (the Provenance says it all)."""
+    here = (record["command"], record["machine"])
+    if all((t["command"], t["machine"]) == here for t in groups):
+        return None
+    rows = [[t["command"], t["machine"], t["runs"], t["first"], t["last"]] for t in groups]
+    return "Runs trained by", table(rows, ["command", "machine", "runs", "first", "last"])
 
 
 def plot_overlays(histories: dict[str, list], study_dir: Path, title: str) -> None:

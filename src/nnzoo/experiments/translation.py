@@ -52,7 +52,7 @@ from nnzoo.config import DataConfig, ModelConfig, RunConfig, TaskConfig, TrainCo
 from nnzoo.errors import ConfigError
 from nnzoo.experiments import Experiment, register
 from nnzoo.experiments.options import check_common, fill_data_root, parse_list
-from nnzoo.experiments.sections import recipe_provenance
+from nnzoo.experiments.sections import recipe_provenance, trained_by, trained_by_section
 from nnzoo.io import write_atomic
 from nnzoo.report.markdown import table, write_report
 from nnzoo.utils.environment import provenance
@@ -291,13 +291,10 @@ def write_report_from(out: Path, record: dict[str, Any]) -> Path:
                 "worst by sentence chrF)",
                 table(examples, ["source", "reference", "translation", "chrF"]),
             ))  # fmt: skip
-    # rows recorded by several commands (each row's date says which), maybe on several machines
-    more = {}
-    for key in ("command", "machine"):
-        values = sorted({r.get(key, record[key]) for r in rows.values()})
-        if len(values) > 1:
-            more[key] = "; ".join(values)
-    sections.append(recipe_provenance(record, **more))
+    sections.append(recipe_provenance(record))
+    made = [{k: r.get(k, record[k]) for k in ("command", "machine", "date")} for r in rows.values()]
+    by = trained_by_section(trained_by(made), record)
+    sections += [by] if by else []  # rows trained by several commands, maybe on several machines
     return write_report(out / f"{STEM}.md", "Translation: English and Spanish on Tatoeba",
                         sections)  # fmt: skip
 

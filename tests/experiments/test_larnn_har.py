@@ -224,3 +224,54 @@ def test_a_table_trained_a_few_runs_at_a_time_keeps_its_runs_in_the_ledger(
     err = captured.err.strip()
     assert len(err.splitlines()) == 1 and entry.name in err and "delete it" in err
     assert (out / "larnn-har.json").read_text() == written
+
+
+def test_a_run_longer_than_a_sitting_is_parked_and_resumed_on_another_machine(
+    tmp_path, monkeypatch, one_thread, capsys
+):
+    """Killed after epoch 2 of 4, parked with --park, its run folder lost: the next command
+    resumes it from epoch 2, and it ends as the same run trained without a stop."""
+    import shutil
+
+    import nnzoo.runs.train
+    from nnzoo.engine.callbacks.base import Callback
+
+    monkeypatch.setitem(fake_har.SUBJECTS, "train", [1, 3, 5, 6, 7, 8, 9])
+    fake_har.make_har(tmp_path / "data" / "uci-har", xz=True)
+
+    def reproduce(name, *more):
+        argv = ["reproduce", "larnn-har", "--models", "lstm", "--seeds", "1", "--epochs", "4",
+                "--no-refit", "--jobs", "1", "--threads", "1", "--data-root",
+                str(tmp_path / "data"), "--out", str(tmp_path / name / "out"), "--runs",
+                str(tmp_path / name / "runs"), *more]  # fmt: skip
+        code = main(argv)
+        return code, capsys.readouterr()
+
+    assert reproduce("whole")[0] == 0  # the reference: the same run without a stop
+    whole = json.loads((tmp_path / "whole" / "out" / "larnn-har.json").read_text())["models"]
+
+    class Kill(Callback):  # the machine goes away after epoch 2
+        def on_epoch_end(self, loop, logs):
+            if loop.epoch == 2:
+                raise KeyboardInterrupt
+
+    build = nnzoo.runs.train.build_callbacks
+    with monkeypatch.context() as patch:
+        patch.setattr(nnzoo.runs.train, "build_callbacks",
+                      lambda *a, **k: [*build(*a, **k), Kill()])  # fmt: skip
+        assert reproduce("parts")[0] == 130
+    out, runs = tmp_path / "parts" / "out", tmp_path / "parts" / "runs"
+    code, captured = reproduce("parts", "--park")
+    assert code == 0 and "epoch 2 parked" in captured.out
+    (parked,) = (out / "larnn-har-runs" / "unfinished").iterdir()
+    assert (parked / "checkpoints" / "last.pt").is_file() and not (out / "larnn-har.json").exists()
+    shutil.rmtree(runs)  # another machine
+
+    code, captured = reproduce("parts")
+    assert code == 0 and "resuming from epoch 2" in captured.out
+    parts = json.loads((out / "larnn-har.json").read_text())["models"]
+    for key in ("val_accuracy", "test_accuracy", "selected_epochs", "final_epoch_test_accuracy"):
+        assert parts[0][key] == pytest.approx(whole[0][key])
+    (entry,) = (out / "larnn-har-runs").glob("lstm-s0-*.json")
+    assert [r["epoch"] for r in json.loads(entry.read_text())["history"]] == [1, 2, 3, 4]
+    assert not parked.exists()  # kept in the ledger now: the parked copy is gone

@@ -1,6 +1,7 @@
 """The ledger keeps a finished run's results and history under its config, and gives them
 back only for exactly that config."""
 
+import contextlib
 import json
 
 import pytest
@@ -57,3 +58,45 @@ def test_a_damaged_entry_fails_in_one_line_naming_it(tmp_path, content, match):
         ledger.get("run", config())
     assert "run.json" in str(e.value) and "delete it" in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def trained(tmp_path, name, epochs, seed=0, killed_in=None):
+    """A real run folder of a tiny GRU; ``killed_in``: killed at the end of that epoch, before
+    its checkpoint (unfinished: its last checkpoint is the epoch before)."""
+    from nnzoo.engine.callbacks.base import Callback
+    from nnzoo.runs.train import train_run
+    from tests.engine.test_fit import synthetic_splits, tiny_config
+
+    class Kill(Callback):
+        def on_epoch_end(self, loop, logs):
+            if loop.epoch == killed_in:
+                raise KeyboardInterrupt
+
+    cfg = tiny_config(epochs=epochs, seed=seed)
+    with pytest.raises(KeyboardInterrupt) if killed_in else contextlib.nullcontext():
+        train_run(cfg, tmp_path / name, splits=synthetic_splits(32), progress=False,
+                  extra_callbacks=[Kill()])  # fmt: skip
+    return cfg, tmp_path / name
+
+
+def test_a_parked_run_goes_back_only_where_it_is_further_on_and_the_same_run(tmp_path):
+    ledger = Ledger(tmp_path / "ledger")
+    cfg, run = trained(tmp_path, "a", epochs=4, killed_in=3)
+    assert ledger.park("a", run) == 2
+    parked = ledger.parked("a").path
+    assert sorted(p.name for p in parked.rglob("*") if p.is_file()) == [
+        "best.pt", "config.toml", "last.pt", "metrics.csv", "metrics.jsonl"]  # fmt: skip
+    assert ledger.unpark("a", cfg, tmp_path / "empty") == 2  # a new machine: resume there
+    assert (tmp_path / "empty" / "checkpoints" / "last.pt").read_bytes() == (
+        run / "checkpoints" / "last.pt").read_bytes()  # fmt: skip
+    other, _ = trained(tmp_path, "b", epochs=4, seed=1, killed_in=2)
+    assert ledger.unpark("a", other, tmp_path / "c") is None  # another run: start over
+    _, further = trained(tmp_path, "d", epochs=4, killed_in=4)
+    assert ledger.unpark("a", cfg, further) is None  # this machine got further: keep its own
+    _, finished = trained(tmp_path, "e", epochs=1)
+    assert ledger.park("e", finished) is None  # a finished run goes to the ledger, not here
+    (parked / "checkpoints" / "last.pt").write_bytes(b"cut")
+    with pytest.raises(LedgerError, match="parked run that cannot be read.*delete"):
+        ledger.unpark("a", cfg, tmp_path / "f")
+    ledger.unpark_done("a")
+    assert not parked.exists() and ledger.unpark("a", cfg, tmp_path / "g") is None

@@ -29,7 +29,10 @@ finished run is kept in a ledger (`nnzoo.runs.ledger`, ``<out>/larnn-har-runs/``
 the runs it holds under the same config instead of training them again. The table holds every
 row the ledger has runs for; what it still lacks (rows, seeds, refits) is listed in the record
 (``incomplete``) and the report, whose targets are provisional until then. ``--table-only``
-trains nothing and writes the table from what the ledger holds (between sittings).
+trains nothing and writes the table from what the ledger holds (between sittings). A run longer
+than a sitting (a LARNN at the paper's size on one core) is parked: ``--park`` copies every
+unfinished run's checkpoints into the ledger (`Ledger.park`), and the next command resumes it
+from its last epoch on whatever machine it runs.
 
 ``--quick`` (the README's first command) trains every model on the real splits, whole, for a
 few epochs each and one seed, without the refit, runs side by side (a few minutes on 2 cores),
@@ -293,6 +296,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="skip the refit protocol (retraining on all 21 training subjects); --quick skips it",
     )  # fmt: skip
     p.add_argument(
+        "--park", action="store_true",
+        help="train nothing: copy every unfinished run of --runs (its last and best checkpoints "
+             "and metrics) into <ledger>/unfinished/, to commit with the ledger, so that a "
+             "later command on another machine resumes it from its last epoch",
+    )  # fmt: skip
+    p.add_argument(
         "--table-only", action="store_true",
         help="train nothing: write the table from the runs the ledger (or finished run folders) "
              "already hold, e.g. between sittings of a table trained a few rows at a time",
@@ -337,6 +346,8 @@ def reproduce(args: argparse.Namespace) -> int:
     # The models asked for, trained or picked up, the slowest runs first so that parallel
     # workers finish together; then the other rows as far as the ledger holds them (runs
     # trained by earlier commands, maybe on other machines).
+    if getattr(args, "park", False):
+        return park(runs, Ledger(ledger))
     table_only = getattr(args, "table_only", False)
     if table_only and args.models:
         raise ConfigError("--table-only takes every row the ledger holds; drop --models")
@@ -373,6 +384,25 @@ def reproduce(args: argparse.Namespace) -> int:
     first = next(iter(val.values()))
     write_results(rows, first["splits_info"], first["class_names"], out, quick=args.quick,
                   ledger=ledger, refit=not args.no_refit)  # fmt: skip
+    return 0
+
+
+def park(runs: Path, ledger: Ledger) -> int:
+    """``--park``: every unfinished run folder of ``runs`` (named ``<model>[-refit]-s<seed>-
+    <digest>``), parked in the ledger under its key (the digest of its config without the
+    execution fields, as `run_one` names it)."""
+    from nnzoo.runs.rundir import RunDir
+
+    found = 0
+    for folder in sorted(p for p in runs.glob("*-s*-*") if p.is_dir()) if runs.is_dir() else []:
+        run = RunDir(folder)
+        if run.results.exists() or not run.checkpoint("last").is_file():
+            continue
+        key = f"{folder.name.rsplit('-', 1)[0]}-{experiment(run.read_config()).digest()}"
+        epoch = ledger.park(key, folder)
+        print(f"{folder.name}: epoch {epoch} parked in {ledger.parked(key)}")
+        found += 1
+    print(f"parked {found} unfinished run(s) of {runs}" if found else f"{runs}: no unfinished run")
     return 0
 
 

@@ -372,7 +372,7 @@ def reproduce(args: argparse.Namespace) -> int:
         sub += ["--focus-from", focus] if focus else []
         run_search(
             raw, out=folder, focus_from=focus, command=" ".join(sub), source=str(config),
-            trials_dir=runs / f"round{n}" / "trials",
+            trials_dir=SearchDir(runs / f"round{n}").trials,
         )  # fmt: skip
         write_search_report(folder)
         rounds.append({"round": n, "folder": str(folder), "config": str(config)})

@@ -64,8 +64,9 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     ``callbacks`` (more callbacks for the run, e.g. a stopping rule; picklable, one set per
     task), ``progress`` (the epoch bar: None on a terminal, False off) and ``ledger`` (a
     folder, `nnzoo.runs.ledger`: a run kept there with this config is taken from it, not
-    trained, and a run trained here is kept there) and ``kept_only`` (train nothing: a run
-    neither finished in its folder nor kept in the ledger is None).
+    trained, and a run trained here is kept there; a run parked there unfinished, `Ledger.park`,
+    resumes from its last epoch) and ``kept_only`` (train nothing: a run neither finished in
+    its folder nor kept in the ledger is None).
     Returns {"key", "run_dir", "results", "history", "resumed", "provenance"} (the command,
     machine and date that trained the run; None for a folder older than provenance.json).
     """
@@ -81,12 +82,15 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     done = RunDir(run_dir).finished(config)
     out = {"key": task["key"], "run_dir": str(run_dir), "resumed": done is not None}
     if done is None and ledger and (kept := ledger.get(task["key"], config)) is not None:
+        ledger.unpark_done(task["key"])  # a copy parked before the run was kept elsewhere
         where, date = ledger.path(task["key"]), kept["provenance"].get("date", "")
         print(f"{task['key']}: {summary_line(kept['results'])} (kept in {where}, trained {date})")
         return {**out, "resumed": True, "results": kept["results"], "history": kept["history"],
                 "provenance": kept["provenance"]}  # fmt: skip
     if done is None and task.get("kept_only"):
         return None
+    if done is None and ledger and (epoch := ledger.unpark(task["key"], config, run_dir)):
+        print(f"{task['key']}: resuming from epoch {epoch}, parked in {ledger.parked(task['key'])}")
     if done is None:
         splits = cached_splits(config, task.get("data_root"))
         extra = []
@@ -107,6 +111,8 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     out["provenance"] = RunDir(run_dir).read_provenance(ReportError)  # None before it existed
     if ledger and ledger.get(task["key"], config) is None:  # trained here, or before the ledger
         ledger.put(task["key"], config, done, out["history"], out["provenance"])
+    if ledger:
+        ledger.unpark_done(task["key"])
     return out
 
 

@@ -14,19 +14,31 @@ a run folder's config.toml) but for how it was executed (`EXECUTION`: the device
 TensorBoard, how often checkpoints are written), so the checkpoints never need to travel and a
 run trained on a GPU counts for a table trained on CPUs (its provenance names the machine).
 The ledger keeps no weights: a run taken from it cannot be evaluated again, only reported.
+
+A run that takes longer than one machine is kept (a LARNN at the paper's size: hours on one
+core) is parked instead, unfinished: `park` copies what resuming it needs (config.toml, the
+metrics, ``checkpoints/last.pt`` and ``best.pt``) to ``<ledger>/unfinished/<key>/``, to be
+committed with the ledger; a later command on another machine puts it back into the run's
+folder (`unpark`) and resumes it from its last epoch. The parked copy goes once the run is
+kept. A parked run resumes only under the very config that trained it (threads and device
+included: its checkpoints record them); otherwise it is trained again from the start.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from nnzoo.config import RunConfig, TrainConfig, config_from_toml
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import read_json, write_atomic
+from nnzoo.runs.rundir import RunDir
 from nnzoo.utils.environment import provenance
+
+UNFINISHED = "unfinished"  # the parked runs' folder in a ledger
 
 # How a run was executed, not what it is: two configs that differ only here are one experiment.
 EXECUTION = ("device", "threads", "tensorboard", "checkpoint_every")
@@ -84,3 +96,67 @@ class Ledger:
                  "provenance": trained or provenance()}  # fmt: skip
         self.folder.mkdir(parents=True, exist_ok=True)
         return write_atomic(self.path(key), json.dumps(entry, separators=(",", ":")) + "\n")
+
+    # -- unfinished runs ----------------------------------------------------------------------
+    def parked(self, key: str) -> RunDir:
+        """Where the unfinished run ``key`` is parked: ``unfinished/<key>/``."""
+        return RunDir(self.folder / UNFINISHED / key)
+
+    def park(self, key: str, run_dir: str | Path) -> int | None:
+        """Keep the unfinished run in ``run_dir`` (what resuming it needs,
+        `RunDir.resume_files`) as ``key``, replacing an older copy; returns the epoch it has
+        reached, None (nothing parked) for a finished run or one without a checkpoint yet."""
+        from nnzoo.engine.checkpoint import load_checkpoint
+
+        run = RunDir(run_dir)
+        last = run.checkpoint("last")
+        if run.results.exists() or not last.is_file():
+            return None
+        epoch = load_checkpoint(last)["epoch"]  # a checkpoint that does not load is an error
+        target = self.parked(key).path
+        staging = target.with_name(f".{key}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        for source, copy in zip(run.resume_files(), RunDir(staging).resume_files(), strict=True):
+            if source.is_file():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, copy)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return epoch
+
+    def unpark(self, key: str, config: RunConfig, run_dir: str | Path) -> int | None:
+        """Put the parked run ``key`` back into ``run_dir`` to resume it, when it is a run of
+        exactly ``config`` and further on than what ``run_dir`` holds; returns its epoch, else
+        None (nothing to resume from there)."""
+        from nnzoo.engine.checkpoint import load_checkpoint
+
+        parked = self.parked(key)
+        if not parked.checkpoint("last").is_file():
+            return None
+        hint = f"delete {parked.path} to train that run from the start"
+        try:
+            same = parked.read_config() == config
+            epoch = load_checkpoint(parked.checkpoint("last"))["epoch"]
+        except NnzooError as e:
+            raise LedgerError(
+                f"{parked.path}: a parked run that cannot be read ({e}); {hint}"
+            ) from None
+        if not same:
+            return None
+        here = RunDir(run_dir)
+        if here.checkpoint("last").is_file():
+            try:
+                if load_checkpoint(here.checkpoint("last"))["epoch"] >= epoch:
+                    return None  # this machine got further
+            except NnzooError:
+                pass  # a damaged local checkpoint: the parked one replaces it
+        for source, copy in zip(parked.resume_files(), here.resume_files(), strict=True):
+            copy.unlink(missing_ok=True)
+            if source.is_file():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, copy)
+        return epoch
+
+    def unpark_done(self, key: str) -> None:
+        """Remove the parked copy of ``key`` (its run is kept now)."""
+        shutil.rmtree(self.parked(key).path, ignore_errors=True)

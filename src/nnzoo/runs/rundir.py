@@ -124,6 +124,12 @@ class RunDir(Folder):
         """checkpoints/<which>.pt (``best`` or ``last``)."""
         return self.checkpoints / f"{which}.pt"
 
+    def resume_files(self) -> list[Path]:
+        """What resuming the run needs of its folder (the rest is written when it ends):
+        config.toml, the metrics and the last and best checkpoints."""
+        return [self.config, self.metrics, self.metrics_csv, self.checkpoint("last"),
+                self.checkpoint("best")]  # fmt: skip
+
     # -- writing ------------------------------------------------------------------------------
     def prepare(self, config: RunConfig, fresh: bool = False) -> Prepared:
         """Create the folder, or check that it holds this config (``fresh`` clears it first),

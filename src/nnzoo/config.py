@@ -614,6 +614,19 @@ def load_config(
     return config_from_dict(raw, source=str(path) if path else "config")
 
 
+# How a run is executed, not what it is: two configs that differ only here are one experiment
+# (a run kept in the ledger, `nnzoo.runs.ledger`, or a search resumed on another machine).
+EXECUTION = ("device", "threads", "tensorboard", "checkpoint_every")
+
+
+def experiment(config: RunConfig) -> RunConfig:
+    """``config`` with its `EXECUTION` fields at their defaults: what the ledger matches, and
+    whose digest names a run in it (the digest of a CPU run's own config)."""
+    default = TrainConfig()
+    execution = {k: getattr(default, k) for k in EXECUTION}
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **execution))
+
+
 def config_with(config: RunConfig, values: Values) -> RunConfig:
     """``config`` with the typed ``values`` set: ``config_with(c, {"train.lr": 0.006})``."""
     return config_from_dict(apply_values(config.to_dict(), values))

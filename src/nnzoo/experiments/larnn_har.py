@@ -50,6 +50,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from nnzoo.config import experiment
 from nnzoo.engine.callbacks import EpochLine
 from nnzoo.engine.callbacks.nan_guard import NonFiniteLossError
 from nnzoo.engine.runtime import check_device, set_threads
@@ -59,7 +60,7 @@ from nnzoo.experiments.options import check_common, fill_data_root, make_config
 from nnzoo.experiments.sections import trained_by, trained_by_section
 from nnzoo.report.markdown import confusion_table, table, write_atomic, write_report
 from nnzoo.report.plots import plot_confusion
-from nnzoo.runs.ledger import Ledger, experiment
+from nnzoo.runs.ledger import Ledger
 from nnzoo.runs.pool import map_tasks
 from nnzoo.utils.environment import provenance
 

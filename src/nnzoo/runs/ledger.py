@@ -8,12 +8,13 @@ finished run leaves one small file in the ledger, committed beside the recipe's 
                             "history": its metrics.jsonl rows, "provenance": command, machine,
                             versions and date of the command that trained it}
 
-A later command, on this machine or another, takes a run from the ledger instead of training
-it again when the entry's config is the run's config (read back through the same TOML reader as
-a run folder's config.toml) but for how it was executed (`EXECUTION`: the device, the threads,
-TensorBoard, how often checkpoints are written), so the checkpoints never need to travel and a
-run trained on a GPU counts for a table trained on CPUs (its provenance names the machine).
-The ledger keeps no weights: a run taken from it cannot be evaluated again, only reported.
+A later command, on this machine or another, takes a run from the ledger instead of training it
+again when the entry's config is the run's config (read back through the same TOML reader as a
+run folder's config.toml) but for how it was executed (`nnzoo.config.EXECUTION`: the device, the
+threads, TensorBoard, how often checkpoints are written), so a finished run's checkpoints need
+not travel and a run trained on a GPU counts for a table trained on CPUs (its provenance names
+the machine). It keeps no weights of a finished run: a run taken from it cannot be evaluated
+again, only reported.
 
 A run that takes longer than one machine is kept (a LARNN at the paper's size: hours on one
 core) is parked instead, unfinished: `park` copies what resuming it needs (config.toml, the
@@ -26,30 +27,18 @@ included: its checkpoints record them); otherwise it is trained again from the s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import RunConfig, TrainConfig, config_from_toml
+from nnzoo.config import RunConfig, config_from_toml, experiment
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.io import read_json, write_atomic
 from nnzoo.runs.rundir import RunDir
 from nnzoo.utils.environment import provenance
 
 UNFINISHED = "unfinished"  # the parked runs' folder in a ledger
-
-# How a run was executed, not what it is: two configs that differ only here are one experiment.
-EXECUTION = ("device", "threads", "tensorboard", "checkpoint_every")
-
-
-def experiment(config: RunConfig) -> RunConfig:
-    """``config`` with its `EXECUTION` fields at their defaults: what the ledger matches, and
-    whose digest names a run in it (the digest of a CPU run's own config)."""
-    default = TrainConfig()
-    execution = {k: getattr(default, k) for k in EXECUTION}
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, **execution))
 
 
 class LedgerError(NnzooError):

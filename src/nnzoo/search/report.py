@@ -16,9 +16,10 @@ The report reads only what the search folder holds, and creates nothing but its 
 storage search.json names must be the journal or an SQLite file inside the folder (opened
 read-only; a missing one is an error) or a ``postgresql://`` study (a shared search's
 ``--storage``; no tables are created); any other URL, a file outside, or a link out of the folder
-is refused with one line. A trial whose run folder lies outside (another worker's ``--out``) is
-not read: it is drawn from the values it reported to Optuna, and the report says so. A journal
-whose last record was cut is repaired first (`nnzoo.search.journal`).
+is refused with one line. A trial whose run folder lies outside (another worker's ``--out``, or
+``run_search``'s ``trials_dir``) is not read: it is drawn from the values it reported to Optuna
+(every trial reports each epoch's), and the report says so. A journal whose last record was cut
+is repaired first (`nnzoo.search.journal`).
 """
 
 from __future__ import annotations
@@ -599,8 +600,8 @@ def write_search_report(search_dir: str | os.PathLike, study: Any = None) -> Pat
         numbers = ", ".join(str(n) for n in outside)
         note = (
             f"trial{'s' if len(outside) > 1 else ''} {numbers}: run folder outside {search.path} "
-            "(another worker's --out, or a link), not read; drawn from the values reported to "
-            "Optuna"
+            "(another worker's --out, a trials folder of its own, or a link), not read; drawn "
+            "from the values reported to Optuna"
         )
         print(f"nnzoo: warning: {note}", file=sys.stderr, flush=True)
         body += f"\n\nNot read: {note}."

@@ -14,17 +14,16 @@ the sampler from the search's seed and the number of trials already in the study
 (`sampler_seed`), so it draws new points rather than its first ones again; a fresh search is
 seeded with the search's seed as it is. A journal whose last record a kill cut short is
 repaired, and a lock its dead owner left is cleared (`nnzoo.search.journal`). What must match
-for a study to be resumed (`signature`) leaves out how its trials are executed (the ledger's
-`nnzoo.runs.ledger.EXECUTION` fields: threads, device, ...), so a search can be resumed on
-another machine: keep its folder (the journal and search.json; the trials can go elsewhere with
-``trials_dir``), and a trial whose run folder is gone is reported from the values it reported to
-Optuna. ``--storage URL``
-(``sqlite:///...``, ``postgresql://...``) shares a study between processes: ``--create`` creates
-it once, then any number of ``--worker`` processes run trials until the study holds ``trials``
-finished or running trials (checked before and again just after each trial is drawn, so two
-workers never overshoot; a trial drawn past the budget is marked FAIL with a ``skipped`` note).
-Finished means COMPLETE, PRUNED, or FAIL with an ``error`` note (a run that diverged; it would
-fail again).
+for a study to be resumed (`signature`) leaves out how its trials are executed
+(`nnzoo.config.EXECUTION`: threads, device, ...), so a search can be resumed on another machine:
+keep its folder (the journal and search.json; the trials can go elsewhere with ``trials_dir``),
+and a trial whose run folder is gone is reported from the values it reported to Optuna.
+``--storage URL`` (``sqlite:///...``, ``postgresql://...``) shares a study between processes:
+``--create`` creates it once, then any number of ``--worker`` processes run trials until the
+study holds ``trials`` finished or running trials (checked before and again just after each
+trial is drawn, so two workers never overshoot; a trial drawn past the budget is marked FAIL
+with a ``skipped`` note). Finished means COMPLETE, PRUNED, or FAIL with an ``error`` note (a run
+that diverged; it would fail again).
 
 Focus (``--focus-from ROUND1_DIR`` or ``--focus-from URL --focus-study NAME``): round 2's space is
 derived from round 1 by `nnzoo.search.space.FOCUS_RULE`, written with the rule to
@@ -47,7 +46,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from nnzoo.config import RunConfig, apply_overrides, config_from_dict
+from nnzoo.config import RunConfig, apply_overrides, config_from_dict, experiment
 from nnzoo.errors import ConfigError, NnzooError
 from nnzoo.report.markdown import write_atomic
 from nnzoo.runs.rundir import RunDir, SearchDir
@@ -331,9 +330,7 @@ def load_focus(source: str, study_name: str | None, k: int):
 
 def signature(base_config, search: SearchConfig) -> dict[str, Any]:
     """What must match for a study to be resumed by this command: not how its trials are
-    executed (`nnzoo.runs.ledger.experiment`), so that another machine can go on with it."""
-    from nnzoo.runs.ledger import experiment
-
+    executed (`nnzoo.config.experiment`), so that another machine can go on with it."""
     return {
         "objective": search.objective,
         "sampler": search.sampler,
@@ -346,8 +343,6 @@ def signature(base_config, search: SearchConfig) -> dict[str, Any]:
 def comparable(saved: Any) -> Any:
     """A study's saved `signature` as this version writes it: a study started before the
     execution fields were left out kept them in its config, and may still be resumed."""
-    from nnzoo.runs.ledger import experiment
-
     try:
         config = config_from_dict(saved["config"], source="the study's config")
         return {**saved, "config": json.loads(json.dumps(experiment(config).to_dict()))}

@@ -401,7 +401,7 @@ def park(runs: Path, ledger: Ledger) -> int:
             continue
         key = f"{folder.name.rsplit('-', 1)[0]}-{experiment(run.read_config()).digest()}"
         epoch = ledger.park(key, folder)
-        print(f"{folder.name}: epoch {epoch} parked in {ledger.parked(key)}")
+        print(f"{folder.name}: epoch {epoch} parked in {ledger.parked(key).path}")
         found += 1
     print(f"parked {found} unfinished run(s) of {runs}" if found else f"{runs}: no unfinished run")
     return 0

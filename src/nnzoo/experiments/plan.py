@@ -90,7 +90,8 @@ def train_task(task: dict[str, Any]) -> dict[str, Any] | None:
     if done is None and task.get("kept_only"):
         return None
     if done is None and ledger and (epoch := ledger.unpark(task["key"], config, run_dir)):
-        print(f"{task['key']}: resuming from epoch {epoch}, parked in {ledger.parked(task['key'])}")
+        where = ledger.parked(task["key"]).path
+        print(f"{task['key']}: resuming from epoch {epoch}, parked in {where}")
     if done is None:
         splits = cached_splits(config, task.get("data_root"))
         extra = []

@@ -397,7 +397,7 @@ def park(runs: Path, ledger: Ledger) -> int:
     found = 0
     for folder in sorted(p for p in runs.glob("*-s*-*") if p.is_dir()) if runs.is_dir() else []:
         run = RunDir(folder)
-        if run.results.exists() or not run.checkpoint("last").is_file():
+        if not run.unfinished:
             continue
         key = f"{folder.name.rsplit('-', 1)[0]}-{experiment(run.read_config()).digest()}"
         epoch = ledger.park(key, folder)

@@ -98,17 +98,13 @@ class Ledger:
         from nnzoo.engine.checkpoint import load_checkpoint
 
         run = RunDir(run_dir)
-        last = run.checkpoint("last")
-        if run.results.exists() or not last.is_file():
+        if not run.unfinished:
             return None
-        epoch = load_checkpoint(last)["epoch"]  # a checkpoint that does not load is an error
+        epoch = load_checkpoint(run.checkpoint("last"))["epoch"]  # one that does not load: error
         target = self.parked(key).path
         staging = target.with_name(f".{key}.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        for source, copy in zip(run.resume_files(), RunDir(staging).resume_files(), strict=True):
-            if source.is_file():
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, copy)
+        copy_resume_files(run, RunDir(staging))
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         return epoch
@@ -139,13 +135,19 @@ class Ledger:
                     return None  # this machine got further
             except NnzooError:
                 pass  # a damaged local checkpoint: the parked one replaces it
-        for source, copy in zip(parked.resume_files(), here.resume_files(), strict=True):
-            copy.unlink(missing_ok=True)
-            if source.is_file():
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, copy)
+        copy_resume_files(parked, here)
         return epoch
 
     def unpark_done(self, key: str) -> None:
         """Remove the parked copy of ``key`` (its run is kept now)."""
         shutil.rmtree(self.parked(key).path, ignore_errors=True)
+
+
+def copy_resume_files(source: RunDir, target: RunDir) -> None:
+    """``source``'s `RunDir.resume_files` over ``target``'s; one ``source`` lacks (no best
+    checkpoint yet) is removed from ``target`` too."""
+    for a, b in zip(source.resume_files(), target.resume_files(), strict=True):
+        b.unlink(missing_ok=True)
+        if a.is_file():
+            b.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(a, b)

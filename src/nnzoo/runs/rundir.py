@@ -124,6 +124,11 @@ class RunDir(Folder):
         """checkpoints/<which>.pt (``best`` or ``last``)."""
         return self.checkpoints / f"{which}.pt"
 
+    @property
+    def unfinished(self) -> bool:
+        """Whether the run has a last checkpoint but no results yet (it can be resumed)."""
+        return self.checkpoint("last").is_file() and not self.results.exists()
+
     def resume_files(self) -> list[Path]:
         """What resuming the run needs of its folder (the rest is written when it ends):
         config.toml, the metrics and the last and best checkpoints."""

@@ -267,3 +267,76 @@ def test_a_training_pass_leaves_the_loops_population_statistics(lengths):
     for (name, a), b in zip(fast.named_buffers(), loop.buffers()):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0, msg=name)
     assert any(not torch.equal(a, b) for a, b in zip(fast.buffers(), cell.buffers()))
+
+
+PAPER = {"num_heads": 2, "core": "bn-elu", "kv_norm": "elu-batch", "initial_window": "c0",
+         "query_activation": "elu"}  # fmt: skip
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize(
+    "options",
+    [PAPER, {"num_heads": 4, "core": "bn-elu", "mode": "layer", "kv_norm": "batch",
+             "bias": False, "max_length": 3}],
+    ids=ids,
+)  # fmt: skip
+def test_gradcheck_of_the_written_out_batch_norms(options, training):
+    """Finite differences in float64 through the scan's own batch norms (full lengths, every
+    sequence at the same step): the "bn-elu" core and the key/value BN."""
+    torch.manual_seed(0)
+    cell = nnzoo.create_cell("larnn", 2, 4, window=3, **options).double().train(training)
+    if not training:  # population statistics that are not the initial ones
+        with torch.no_grad():
+            unroll(cell.train(), torch.randn(8, 5, 2, dtype=torch.float64))
+        cell.eval()
+    B, T = 3, 5
+    x = torch.randn(B, T, 2, dtype=torch.float64, requires_grad=True)
+    state = random_state(cell, B, torch.float64, [0, 2, 3])._replace(step=torch.full((B,), 2))
+    floats = [f.detach().requires_grad_() for f in state if f.is_floating_point()]
+    names = [n for n, _ in cell.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in cell.parameters()]
+    fast = FastPath(cell)
+
+    def fn(x, *tensors):
+        st = type(state)(*tensors[:5], state.count, state.step)
+        weights = {f"cell.{n}": p for n, p in zip(names, tensors[5:])}
+        out, final = functional_call(fast, weights, (x, st, None))
+        return (out, *final[:5])
+
+    assert torch.autograd.gradcheck(fn, (x, *floats, *params), fast_mode=True)
+
+
+def test_full_length_batches_take_the_written_out_batch_norms(monkeypatch):
+    """Four BNs per step (three in the core, one over keys and values together) run in the
+    scan itself for full-length batches; a batch with shorter sequences runs the cell's
+    modules instead (both checked against the loop above)."""
+    import nnzoo.layers.larnn_scan as scan
+
+    cell = make(PAPER).train()
+    calls = []
+    real = scan.batch_norm_step
+    monkeypatch.setattr(scan, "batch_norm_step", lambda *a: calls.append(1) or real(*a))
+    x = torch.randn(4, 6, I)
+    unroll(cell, x)
+    assert len(calls) == 4 * 6  # BN_z, BN_c, BN_h and one for [k; v], at each of 6 steps
+    calls.clear()
+    unroll(cell, x, lengths=torch.tensor([6, 2, 6, 6]))
+    assert calls == []
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_a_second_chunk_continues_the_written_out_batch_norms(training):
+    """A chunk that starts at step 4 uses the statistics of steps 4, 5, ... (clamped to
+    max_length), as the loop does; after a chunk of mixed lengths the rows are at different
+    steps and the modules run instead."""
+    options = {**PAPER, "max_length": 6}
+    cell = make(options, dtype=torch.float64).train(training)
+    x = torch.randn(5, 9, I, dtype=torch.float64)
+    for lengths in (None, torch.tensor([4, 2, 4, 1, 3])):
+        with torch.no_grad():
+            _, state = unroll(cell, x[:, :4], lengths=lengths, collect=[])
+        stats = {k: v.clone() for k, v in cell.state_dict().items()}
+        fast = run(cell, x[:, 4:], state, None, fast=True)
+        cell.load_state_dict(stats)
+        loop = run(cell, x[:, 4:], state, None, fast=False)
+        assert_same(fast, loop, tol=1e-12)

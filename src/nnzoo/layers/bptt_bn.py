@@ -46,17 +46,18 @@ class Norms(NamedTuple):
     elu: bool  # phi is ELU (else tanh)
 
 
-def _batch_norm(x, weight, bias, mean, var, norms: Norms, out, save_mean, save_invstd):
-    """``torch.native_batch_norm`` of x (n, F) into ``out`` (and, in training, the batch
-    statistics into ``save_mean``, ``save_invstd`` (F,)); a single training row gets the loop's
-    answer (``TimeBatchNorm``: variance 0, the population variance moved towards 0)."""
+def batch_norm_step(x, weight, bias, mean, var, norms: Norms, out, save_mean, save_invstd):
+    """``torch.native_batch_norm`` of x (n, F), or (1, F, n) for features-major data, into
+    ``out`` (and, in training, the batch statistics into ``save_mean``, ``save_invstd`` (F,));
+    a single training row (n, F) = (1, F) gets the loop's answer (``TimeBatchNorm``: variance
+    0, the population variance moved towards 0)."""
     training, momentum, eps = norms.training, norms.momentum, norms.eps
     if not training:
         empty = x.new_empty(0)
         return torch.native_batch_norm(
             x, weight, bias, mean, var, False, momentum, eps, out=(out, empty, empty)
         )[0]
-    if x.shape[0] > 1:
+    if x.numel() > x.shape[1]:  # more than one row per feature
         return torch.native_batch_norm(
             x, weight, bias, mean, var, True, momentum, eps, out=(out, save_mean, save_invstd)
         )[0]
@@ -70,7 +71,7 @@ def _batch_norm(x, weight, bias, mean, var, norms: Norms, out, save_mean, save_i
     return out
 
 
-def _batch_norm_backward(dy, x, weight, mean, var, save_mean, save_invstd, norms, sums):
+def batch_norm_step_backward(dy, x, weight, mean, var, save_mean, save_invstd, norms, sums):
     """dx of ``native_batch_norm_backward``; dweight and dbias into ``sums`` (F,) each."""
     if norms.training:
         grads = _NORM_BACKWARD(dy, x, weight, mean, var, save_mean, save_invstd, True,
@@ -84,7 +85,7 @@ def _batch_norm_backward(dy, x, weight, mean, var, save_mean, save_invstd, norms
     return grads[0]
 
 
-def _doubled(v: Tensor | None, H: int, block: int) -> Tensor | None:
+def doubled_block(v: Tensor | None, H: int, block: int) -> Tensor | None:
     """v (kH,) with block ``block`` doubled: the gate fed to tanh(z) = 2 sigmoid(2z) - 1."""
     if v is None:
         return None
@@ -101,7 +102,7 @@ def _bn_lstm_forward(xp, h0, c0, U, weights, norms: Norms, schedule: Schedule, s
     (mean_x, var_x), (mean_h, var_h), (mean_c, var_c) = norms.running
     H = h0.shape[1]
     N, T, split, last = schedule.rows, schedule.steps, schedule.split, mean_x.shape[0] - 1
-    gamma_x2, gamma_h2, b2 = (_doubled(v, H, 2) for v in (gamma_x, gamma_h, b))
+    gamma_x2, gamma_h2, b2 = (doubled_block(v, H, 2) for v in (gamma_x, gamma_h, b))
     if norms.elu:
         gamma_c2, beta_c2 = gamma_c, beta_c
     else:  # the normalised cell state doubled, for tanh
@@ -126,15 +127,15 @@ def _bn_lstm_forward(xp, h0, c0, U, weights, norms: Norms, schedule: Schedule, s
         minus_one, two = constants[n]
         a_x_n, c_hat_n = scratch[n]
         row = min(norms.first + t, last)
-        _batch_norm(X[t], gamma_x2, None, mean_x[row], var_x[row], norms, a_x_n, MX[t], IX[t])
+        batch_norm_step(X[t], gamma_x2, None, mean_x[row], var_x[row], norms, a_x_n, MX[t], IX[t])
         y = linear_add(h, U)  # U h_{t-1} (n, 4H)
         if save:
             hidden.append(y)
-        _batch_norm(y, gamma_h2, b2, mean_h[row], var_h[row], norms, G4[t], MY[t], IY[t])
+        batch_norm_step(y, gamma_h2, b2, mean_h[row], var_h[row], norms, G4[t], MY[t], IY[t])
         G4[t].add_(a_x_n).sigmoid_()  # i, f, sigmoid(2 z_g), o
         g = torch.addcmul(minus_one, G_g[t], two, out=G_g[t])  # tanh(z_g)
         c = torch.mul(G_f[t], c, out=C[t]).addcmul_(G_i[t], g)  # c_t
-        _batch_norm(c, gamma_c2, beta_c2, mean_c[row], var_c[row], norms, c_hat_n, MC[t], IC[t])
+        batch_norm_step(c, gamma_c2, beta_c2, mean_c[row], var_c[row], norms, c_hat_n, MC[t], IC[t])
         if norms.elu:
             phi = PHI[t].copy_(F.elu(c_hat_n))
         else:
@@ -206,7 +207,7 @@ class BNLSTMScan(torch.autograd.Function):
                 d_chat_n.mul_(torch.where(phi > 0, one_n, phi + 1))  # elu' = 1, or elu + 1
             else:
                 d_chat_n.mul_(torch.addcmul(one_n, phi, phi, value=-1))  # tanh' = 1 - phi^2
-            d_c = _batch_norm_backward(d_chat_n, C[t], gamma_c, mean_c[row], var_c[row], MC[t],
+            d_c = batch_norm_step_backward(d_chat_n, C[t], gamma_c, mean_c[row], var_c[row], MC[t],
                                        IC[t], norms, (DGC[t], DBC[t]))  # fmt: skip
             dc_n.add_(d_c)  # dL/dc_t
             torch.mul(dc_n, g, out=dz_i)
@@ -214,9 +215,9 @@ class BNLSTMScan(torch.autograd.Function):
             torch.mul(dc_n, A_i[t], out=dz_g)
             dz_ifg.mul_(D_ifg)
             dc_n.mul_(A_f[t])  # dL/dc_{t-1}
-            dY[t] = _batch_norm_backward(dz4, Y[t], gamma_h, mean_h[row], var_h[row], MY[t],
+            dY[t] = batch_norm_step_backward(dz4, Y[t], gamma_h, mean_h[row], var_h[row], MY[t],
                                          IY[t], norms, (DGH[t], DB[t]))  # fmt: skip
-            dXP[t] = _batch_norm_backward(dz4, X[t], gamma_x, mean_x[row], var_x[row], MX[t],
+            dXP[t] = batch_norm_step_backward(dz4, X[t], gamma_x, mean_x[row], var_x[row], MX[t],
                                           IX[t], norms, (DGX[t], None))  # fmt: skip
             d_next = schedule.output_gradient(dh, dO, t)
             linear_add(dY[t], U_t, d_next, out=dh_n)  # dL/dh_{t-1}

@@ -48,6 +48,15 @@ from a small graph per step, built in the forward and differentiated in the back
 "bn-elu" core (``spec.core``: per-step BN on the gates, c_t and h_t) is run the same way: from
 the gate pre-activations (attention added) and c_{t-1} to h_t and c_t, while the attention, the
 projections and the window stay hand-written.
+
+Batch norms written out (``spec.bn_core``, ``spec.kv_bn``): where every sequence runs all T
+steps from the same step (and, in training, there are at least two), the "bn-elu" core and
+nu's batch norms are instead ``nnzoo.layers.bptt_bn.batch_norm_step`` calls on the (1, F, B)
+view of a step's (F, B) slice (BN's length axis is the batch: the same statistics), which move
+the population statistics in place as ``TimeBatchNorm`` does, and their backward one
+``native_batch_norm_backward`` each. Keys and values share one call over their 2D features
+(BN is per feature). The tanh of g rides on doubled g rows of the gate BN's scale and shift,
+as in ``bptt_bn``. No graph is built per step: about 1.3 times faster at the paper's size.
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from nnzoo.layers.bptt_bn import Norms, batch_norm_step, batch_norm_step_backward, doubled_block
 
 
 class LARNNSpec(NamedTuple):
@@ -76,6 +87,18 @@ class LARNNSpec(NamedTuple):
     # the "bn-elu" core: (u (B, 4H) gate pre-activations with the attention in, c_{t-1} (B, H),
     # step t, mask) -> (h_t, c_t); None: the LSTM core written out below
     core: Callable[[Tensor, Tensor, int, Tensor | None], tuple[Tensor, Tensor]] | None = None
+    # the "bn-elu" core written out instead of ``core`` (full lengths, every sequence at the
+    # same step, more than one in training): the running statistics of its BNs on z, c_t and
+    # h_t, in that order; their weights are the last entries of ``norm_params``:
+    # gamma_z, gamma_c, beta_c, gamma_h, beta_h and, with ``core_bias``, the gate bias b
+    bn_core: Norms | None = None
+    core_bias: bool = False
+    # nu with batch statistics written out instead of ``normalise`` (full lengths, more than
+    # one sequence in training): the running statistics of [keys; values] (2D,) (one BN over
+    # both: it is per feature), their weights the first two entries of ``norm_params``:
+    # gamma, beta (2D,); ELU before the BN ("elu-batch") or after it ("batch")
+    kv_bn: Norms | None = None
+    kv_elu_first: bool = True
 
 
 def time_major(x: Tensor) -> Tensor:
@@ -140,14 +163,22 @@ def larnn_scan(
         if spec.normalise is not None:
             normalise = spec.normalise
             spec = spec._replace(normalise=lambda kv, mask: normalise(kv[:, kv_hm], mask)[:, kv_wm])
+        if spec.kv_bn is not None:  # its weights and statistics in the same order
+            norm_params = (norm_params[0][kv_wm], norm_params[1][kv_wm], *norm_params[2:])
+            mean, var = spec.kv_bn.running[0]
+            running = (mean[kv_wm], var[kv_wm])
+            spec = spec._replace(kv_bn=spec.kv_bn._replace(running=(running,)))
     args = (xp, h0, c0, window0, keys0, values0, count0, lengths)
     args += (weight_hq, weight_ag, weight_kv, bias_kv, pos_kv)
     if torch.is_grad_enabled():
         out, h, c, window, keys, values = LARNNScan.apply(spec, *args, *norm_params)
     else:
-        out, h, c, window, keys, values = _forward(spec, *args, save=None)
+        out, h, c, window, keys, values = _forward(spec, *args, norm_params, save=None)
     if permute:
         keys, values = keys[..., to_hm], values[..., to_hm]
+        if spec.kv_bn is not None and spec.kv_bn.training:  # the statistics moved
+            mean.copy_(running[0][kv_hm])
+            var.copy_(running[1][kv_hm])
     return out, h, c, window, keys, values
 
 
@@ -203,6 +234,7 @@ def _forward(
     weight_kv: Tensor,
     bias_kv: Tensor | None,
     pos_kv: Tensor | None,
+    norm_params: tuple[Tensor, ...],
     save: dict | None,
 ):
     """The forward loop; with ``save`` a dict, it also keeps what the backward reads."""
@@ -254,6 +286,24 @@ def _forward(
     )
     act_steps, tc_steps = gates.unbind(0), tanh_c.unbind(0)
     g_steps = gates[:, 2 * H : 3 * H].unbind(0)
+    kv_bn = spec.kv_bn
+    if kv_bn is not None:  # nu's BN input, each step's batch means and 1/std
+        kv_in, kv_stats = new(steps, 2 * D, B), new(2, T if saving else 1, 2 * D)
+        gamma_kv, beta_kv = norm_params[:2]
+        (mean_kv, var_kv), kv_out = kv_bn.running[0], new(1, 2 * D, B)
+    bn = spec.bn_core
+    if bn is not None:  # the "bn-elu" core written out; tanh_c holds elu(c_t)
+        core_in = new(steps, G, B)  # BN_z's input: z with the attention in
+        c_in, h_in = new(steps, H, B), new(steps, H, B)  # BN_c's and BN_h's
+        stats = new(2, T if saving else 1, G + 2 * H)  # each step's batch means and 1/std
+        MZ, MC, MH = (list(m) for m in stats[0].split([G, H, H], 1))
+        IZ, IC, IH = (list(m) for m in stats[1].split([G, H, H], 1))
+        gamma_z, gamma_c, beta_c, gamma_h, beta_h, *bias = norm_params[-5 - spec.core_bias :]
+        if spec.tanh_g:  # tanh(z_g) = 2 sigmoid(2 z_g) - 1: the g rows of BN_z doubled
+            gamma_z = doubled_block(gamma_z, H, 2)
+            bias = [doubled_block(bias[0], H, 2)] if bias else bias
+        (mean_z, var_z), (mean_c, var_c), (mean_h, var_h) = bn.running
+        last_row = mean_z.shape[0] - 1
     h, c = h0.t(), c0.t()  # (H, B)
     for t in range(T):
         r = t if saving else 0
@@ -279,7 +329,26 @@ def _forward(
             a = _weighted_sum(window_v, w, out=a_steps[r]).view(D, B)
 
         z_g, act = z[2 * H : 3 * H], act_steps[r]
-        if spec.core is not None:  # the cell's own core, as a small graph per step
+        if bn is not None:
+            z_g.addmm_(weight_ag, a)
+            row = min(bn.first + t, last_row)
+            u = core_in[r].copy_(z[:G])[None]  # (1, 4H, B): the batch is BN's length axis
+            batch_norm_step(u, gamma_z, bias[0] if bias else None, mean_z[row], var_z[row],
+                            bn, act[None], MZ[r], IZ[r])  # fmt: skip
+            if spec.tanh_g:
+                act.sigmoid_()
+                g_steps[r].mul_(2).sub_(1)  # tanh
+            else:
+                act[: 2 * H].sigmoid_()
+                act[3 * H :].sigmoid_()
+            i, f, g, o = act.chunk(4)
+            c_pre = torch.addcmul(f * c, i, g, out=c_in[r])[None]
+            c = batch_norm_step(c_pre, gamma_c, beta_c, mean_c[row], var_c[row], bn,
+                                c_steps[t][None], MC[r], IC[r])[0]  # fmt: skip
+            h_pre = torch.mul(o, tc_steps[r].copy_(F.elu(c)), out=h_in[r])[None]
+            h = batch_norm_step(h_pre, gamma_h, beta_h, mean_h[row], var_h[row], bn,
+                                h_steps[t][None], MH[r], IH[r])[0]  # fmt: skip
+        elif spec.core is not None:  # the cell's own core, as a small graph per step
             z_g.addmm_(weight_ag, a)
             mask = None if running is None else running[t, :, None]  # (B, 1)
             u, c_prev = z[:G].t(), c.t()  # (B, 4H), (B, H)
@@ -308,7 +377,17 @@ def _forward(
             tc = _tanh_(torch.mul(c, 2, out=tc_steps[r]))
             h = torch.mul(o, tc, out=h_steps[t])
 
-        if spec.normalise is None:
+        if kv_bn is not None:
+            pre = torch.mm(weight_kv, c)  # (2D, B)
+            if bias_kv is not None:
+                pre += bias_kv[:, None]
+            x_in = kv_in[r].copy_(F.elu(pre) if spec.kv_elu_first else pre)[None]
+            y = batch_norm_step(x_in, gamma_kv, beta_kv, mean_kv, var_kv, kv_bn, kv_out,
+                                kv_stats[0, r], kv_stats[1, r])[0]  # fmt: skip
+            y = y if spec.kv_elu_first else F.elu(y)
+            k_steps[t].copy_(y[:D])
+            v_steps[t].copy_(y[D:])
+        elif spec.normalise is None:
             torch.mm(weight_k, c, out=k_steps[t])
             if bias_v is None:
                 torch.mm(weight_v, c, out=v_steps[t])
@@ -348,6 +427,10 @@ def _forward(
             graphs=graphs, core_graphs=core_graphs, keys=keys, values=values, cs=cs,
             running=running, last=last, slots=slots, empty_until=empty_until, uniform=uniform,
         )  # fmt: skip
+        if bn is not None:
+            save.update(core_in=core_in, c_in=c_in, h_in=h_in, stats=stats)
+        if kv_bn is not None:
+            save.update(kv_in=kv_in, kv_stats=kv_stats)
     return (out, *final)
 
 
@@ -360,7 +443,7 @@ class LARNNScan(torch.autograd.Function):
         save: dict = {}
         outputs = _forward(
             spec, xp, h0, c0, window0, keys0, values0, count0, lengths,
-            weight_hq, weight_ag, weight_kv, bias_kv, pos_kv, save=save,
+            weight_hq, weight_ag, weight_kv, bias_kv, pos_kv, tuple(norm_params), save=save,
         )  # fmt: skip
         ctx.spec, ctx.saved, ctx.norm_params = spec, save, norm_params
         ctx.has_bias = bias_kv is not None
@@ -408,21 +491,41 @@ class LARNNScan(torch.autograd.Function):
         d_window_v_steps = _windows(d_values_all.view(T + K, d, N, B), T, K)
 
         # local derivatives of every step at once (the "bn-elu" core has its graphs instead)
-        core_graphs = saved["core_graphs"]
+        core_graphs, bn = saved["core_graphs"], spec.bn_core
         d_act, d_tanh_c = gates, tanh_c
-        if spec.core is None:
+        if spec.core is None or bn is not None:
             d_act = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s)
             g_all = gates[:, 2 * H : 3 * H]
             if spec.tanh_g:
                 torch.mul(g_all, g_all, out=d_act[:, 2 * H : 3 * H]).neg_().add_(1)  # 1 - g^2
             else:
                 d_act[:, 2 * H : 3 * H] = 1.0
+        if bn is not None:  # tanh_c holds elu(c_t): elu' = 1, or elu + 1
+            d_tanh_c = torch.where(tanh_c > 0, 1.0, tanh_c + 1)
+            core_in, c_in, h_in = saved["core_in"], saved["c_in"], saved["h_in"]
+            MZ, MC, MH = (list(m) for m in saved["stats"][0].split([G, H, H], 1))
+            IZ, IC, IH = (list(m) for m in saved["stats"][1].split([G, H, H], 1))
+            n_core = 5 + spec.core_bias
+            gamma_z, gamma_c, _, gamma_h, _, *_ = ctx.norm_params[-n_core:]
+            (mean_z, var_z), (mean_c, var_c), (mean_h, var_h) = bn.running
+            last_row = mean_z.shape[0] - 1
+            # per step: d gamma_z, d b (4H); d gamma_c, d beta_c, d gamma_h, d beta_h (H)
+            d_core_g, d_core_h = hs.new_zeros(2, T, G), hs.new_zeros(4, T, H)
+            DGZ, DB = (list(x) for x in d_core_g)
+            DGC, DBC, DGH, DBH = (list(x) for x in d_core_h)
+        elif spec.core is None:
             d_tanh_c = tanh_c.square().neg_().add_(1)
         # d z_q from d q: psi'(z_q) / sqrt(d), from the saved q = psi(z_q) / sqrt(d)
         d_query = None
         if spec.query_elu:
             d_query = torch.where(queries > 0, scale, queries + scale)  # (T, D, B)
         d_pre = None if spec.normalise is None else hs.new_empty(T, 2 * D, B)
+        kv_bn = spec.kv_bn
+        if kv_bn is not None:
+            kv_in, kv_stats = saved["kv_in"], saved["kv_stats"]
+            gamma_kv = ctx.norm_params[0]
+            mean_kv, var_kv = kv_bn.running[0]
+            d_gamma_kv, d_beta_kv = hs.new_zeros(2, T, 2 * D)
         d_norm_params = [None] * len(ctx.norm_params)
         pos_k = pos_v = d_pos = None
         if pos_kv is not None:
@@ -446,7 +549,21 @@ class LARNNScan(torch.autograd.Function):
             if t >= first_d_cs:
                 dc = dc + dc_steps[t]
             # slot K + t is complete: its key and value -> c_t
-            if spec.normalise is None:
+            if kv_bn is not None:
+                d_y = torch.cat([dk_steps[t], dv_steps[t]])  # (2D, B)
+                if not spec.kv_elu_first:  # the keys and values are elu(BN(pre))
+                    y = torch.cat([keys[K + t], values[K + t]])
+                    d_y.mul_(torch.where(y > 0, 1.0, y + 1))
+                d_in = batch_norm_step_backward(
+                    d_y[None], kv_in[t][None], gamma_kv, mean_kv, var_kv, kv_stats[0, t],
+                    kv_stats[1, t], kv_bn, (d_gamma_kv[t], d_beta_kv[t]),
+                )[0]  # fmt: skip
+                if spec.kv_elu_first:  # kv_in holds elu(pre): elu' = 1, or elu + 1
+                    x_in = kv_in[t]
+                    d_in.mul_(torch.where(x_in > 0, 1.0, x_in + 1))
+                d_pre[t] = d_in
+                dc = torch.addmm(dc, weight_kv.t(), d_in)
+            elif spec.normalise is None:
                 dc = torch.addmm(dc, weight_k_t, dk_steps[t])
                 dc.addmm_(weight_v_t, dv_steps[t])
             else:
@@ -467,7 +584,29 @@ class LARNNScan(torch.autograd.Function):
                 dc = torch.addmm(dc, weight_kv.t(), d_pre[t])
 
             dz = dz_steps[t]  # (4H + D, B)
-            if spec.core is not None:
+            if bn is not None:
+                row = min(bn.first + t, last_row)
+                i, f, g, o = act_steps[t].chunk(4)
+                d_h_in = batch_norm_step_backward(
+                    dh[None], h_in[t][None], gamma_h, mean_h[row], var_h[row], MH[t], IH[t],
+                    bn, (DGH[t], DBH[t]),
+                )[0]  # fmt: skip
+                torch.mul(d_h_in, tc_steps[t], out=dz[3 * H : G])  # d o
+                dc = torch.addcmul(dc, d_h_in, o * d_tc_steps[t])  # dL/dc_t
+                d_c_in = batch_norm_step_backward(
+                    dc[None], c_in[t][None], gamma_c, mean_c[row], var_c[row], MC[t], IC[t],
+                    bn, (DGC[t], DBC[t]),
+                )[0]  # fmt: skip
+                torch.mul(d_c_in, g, out=dz[:H])
+                torch.mul(d_c_in, c_prev_steps[t], out=dz[H : 2 * H])
+                torch.mul(d_c_in, i, out=dz[2 * H : 3 * H])
+                dz[:G] *= d_act_steps[t]
+                dc = d_c_in * f  # d c_{t-1}
+                dz[:G] = batch_norm_step_backward(
+                    dz[None, :G], core_in[t][None], gamma_z, mean_z[row], var_z[row], MZ[t],
+                    IZ[t], bn, (DGZ[t], DB[t] if spec.core_bias else None),
+                )[0]  # fmt: skip
+            elif spec.core is not None:
                 leaf_u, leaf_c, h_new, c_new = core_graphs[t]
                 grads = torch.autograd.grad(
                     (h_new, c_new), (leaf_u, leaf_c, *ctx.norm_params), (dh.t(), dc.t()),
@@ -537,6 +676,12 @@ class LARNNScan(torch.autograd.Function):
             d_bias_kv = d_pre.sum((0, 2))
         if d_pos is not None:
             d_pos = d_pos.transpose(0, 1).reshape(K, 2 * D)
+        if kv_bn is not None:
+            d_norm_params[:2] = d_gamma_kv.sum(0), d_beta_kv.sum(0)
+        if bn is not None:  # the core's weights: the last entries of norm_params
+            d_gz, d_b = d_core_g.sum(1)
+            d_core = [d_gz, *d_core_h.sum(1)] + ([d_b] if spec.core_bias else [])
+            d_norm_params[-n_core:] = d_core
         d_window0 = d_cs[:K].flip(0).permute(2, 0, 1)  # (B, K, H), most recent first
         d_keys0 = d_keys_all[:K].flip(0).permute(2, 0, 1)
         d_values0 = d_values_all[:K].flip(0).permute(2, 0, 1)

@@ -309,9 +309,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-# rough seconds per epoch on one CPU core, to start the slowest runs first
-COST = {"larnn-paper": 85, "larnn": 45, "bn-lstm": 13, "deep-conv-lstm": 10, "bi-res-lstm": 6,
-        "cnn1d": 5, "gru": 4, "peephole-lstm": 4, "lstm": 3, "lstm-har": 2}  # fmt: skip
+# rough seconds per epoch on one CPU core (two runs side by side on a 2-core Xeon, torch
+# 2.13; larnn-paper, bn-lstm and deep-conv-lstm estimated), to start the slowest runs first
+COST = {"larnn-paper": 95, "larnn": 70, "bn-lstm": 13, "cnn1d": 11, "deep-conv-lstm": 10,
+        "bi-res-lstm": 6, "lstm-har": 5, "peephole-lstm": 4, "gru": 3.5, "lstm": 3}  # fmt: skip
 
 
 def configured_epochs(name: str) -> int:

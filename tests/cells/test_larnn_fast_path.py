@@ -177,13 +177,17 @@ def test_gradcheck(options, training):
     """Finite differences in float64 through the fast path: inputs, state and every weight."""
     torch.manual_seed(0)
     cell = nnzoo.create_cell("larnn", 2, 4, window=3, **options).double().train(training)
-    B, T = 3, 5
-    x = torch.randn(B, T, 2, dtype=torch.float64, requires_grad=True)
-    state = random_state(cell, B, torch.float64, [0, 2, 3])
+    state = random_state(cell, 3, torch.float64, [0, 2, 3])
+    assert gradcheck_fast_path(cell, state, torch.tensor([5, 1, 3]))
+
+
+def gradcheck_fast_path(cell, state, lengths, T=5):
+    """``gradcheck`` of the fast path's outputs and final state w.r.t. inputs (B, T, 2), the
+    state's tensors and every parameter."""
+    x = torch.randn(state.h.shape[0], T, 2, dtype=torch.float64, requires_grad=True)
     floats = [f.detach().requires_grad_() for f in state if f.is_floating_point()]
     names = [n for n, _ in cell.named_parameters()]
     params = [p.detach().clone().requires_grad_() for p in cell.parameters()]
-    lengths = torch.tensor([5, 1, 3])
     fast = FastPath(cell)
 
     def fn(x, *tensors):
@@ -192,7 +196,7 @@ def test_gradcheck(options, training):
         out, final = functional_call(fast, weights, (x, st, lengths))
         return (out, *final[:5])
 
-    assert torch.autograd.gradcheck(fn, (x, *floats, *params), fast_mode=True)
+    return torch.autograd.gradcheck(fn, (x, *floats, *params), fast_mode=True)
 
 
 def test_unroll_takes_the_fast_path_for_full_length_batches():
@@ -289,21 +293,8 @@ def test_gradcheck_of_the_written_out_batch_norms(options, training):
         with torch.no_grad():
             unroll(cell.train(), torch.randn(8, 5, 2, dtype=torch.float64))
         cell.eval()
-    B, T = 3, 5
-    x = torch.randn(B, T, 2, dtype=torch.float64, requires_grad=True)
-    state = random_state(cell, B, torch.float64, [0, 2, 3])._replace(step=torch.full((B,), 2))
-    floats = [f.detach().requires_grad_() for f in state if f.is_floating_point()]
-    names = [n for n, _ in cell.named_parameters()]
-    params = [p.detach().clone().requires_grad_() for p in cell.parameters()]
-    fast = FastPath(cell)
-
-    def fn(x, *tensors):
-        st = type(state)(*tensors[:5], state.count, state.step)
-        weights = {f"cell.{n}": p for n, p in zip(names, tensors[5:])}
-        out, final = functional_call(fast, weights, (x, st, None))
-        return (out, *final[:5])
-
-    assert torch.autograd.gradcheck(fn, (x, *floats, *params), fast_mode=True)
+    state = random_state(cell, 3, torch.float64, [0, 2, 3])._replace(step=torch.full((3,), 2))
+    assert gradcheck_fast_path(cell, state, None)
 
 
 def test_full_length_batches_take_the_written_out_batch_norms(monkeypatch):

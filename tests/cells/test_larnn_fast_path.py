@@ -281,19 +281,21 @@ PAPER = {"num_heads": 2, "core": "bn-elu", "kv_norm": "elu-batch", "initial_wind
 @pytest.mark.parametrize(
     "options",
     [PAPER, {"num_heads": 4, "core": "bn-elu", "mode": "layer", "kv_norm": "batch",
-             "bias": False, "max_length": 3}],
+             "bias": False, "max_length": 3}, {**PAPER, "positional_encoding": "concat"},
+     {"num_heads": 4, "positional_encoding": "concat", "kv_norm": "batch", "mode": "layer"}],
     ids=ids,
 )  # fmt: skip
 def test_gradcheck_of_the_written_out_batch_norms(options, training):
     """Finite differences in float64 through the scan's own batch norms (full lengths, every
-    sequence at the same step): the "bn-elu" core and the key/value BN."""
+    sequence at the same step): the "bn-elu" core and the key/value BN, once per entry or,
+    with the "concat" encoding, over each step's window."""
     torch.manual_seed(0)
     cell = nnzoo.create_cell("larnn", 2, 4, window=3, **options).double().train(training)
     if not training:  # population statistics that are not the initial ones
         with torch.no_grad():
             unroll(cell.train(), torch.randn(8, 5, 2, dtype=torch.float64))
         cell.eval()
-    state = random_state(cell, 3, torch.float64, [0, 2, 3])._replace(step=torch.full((3,), 2))
+    state = random_state(cell, 3, torch.float64, [2, 2, 2])._replace(step=torch.full((3,), 2))
     assert gradcheck_fast_path(cell, state, None)
 
 
@@ -331,3 +333,44 @@ def test_a_second_chunk_continues_the_written_out_batch_norms(training):
         cell.load_state_dict(stats)
         loop = run(cell, x[:, 4:], state, None, fast=False)
         assert_same(fast, loop, tol=1e-12)
+
+
+CONCAT = [
+    {"num_heads": 2, "positional_encoding": "concat"},
+    {"num_heads": 2, "positional_encoding": "concat", "kv_norm": "elu-batch",
+     "initial_window": "c0"},
+    {"num_heads": 4, "positional_encoding": "concat", "kv_norm": "batch", "mode": "layer",
+     "bias": False},
+    {**PAPER, "positional_encoding": "concat"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("count", [[0] * 5, [2] * 5, [3] * 5], ids=["fresh", "part", "full"])
+@pytest.mark.parametrize("options", CONCAT, ids=ids)
+def test_concat_fast_path_equals_the_loop(options, count, training):
+    """The concatenated encoding: nu over each step's window, its BN statistics over the window's
+    entries and the batch, the population statistics moved at every step as in the loop."""
+    cell = make(options, window=3, dtype=torch.float64).train(training)
+    B, T = 5, 8
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    state = random_state(cell, B, torch.float64, count)
+    stats = {k: v.clone() for k, v in cell.state_dict().items()}
+    fast = run(cell, x, state, None, fast=True)
+    after_fast = {k: v.clone() for k, v in cell.state_dict().items()}
+    cell.load_state_dict(stats)
+    loop = run(cell, x, state, None, fast=False)
+    assert_same(fast, loop, tol=1e-12)
+    for key, value in cell.state_dict().items():
+        torch.testing.assert_close(after_fast[key], value, atol=1e-12, rtol=0, msg=key)
+
+
+def test_concat_with_batch_statistics_over_uneven_windows_takes_the_loop():
+    """Windows of different counts (or sequences of different lengths) would need nu's
+    statistics masked per entry: the fast path declines and ``unroll`` runs the loop."""
+    cell = make(CONCAT[1]).train()
+    xp = cell.input_projection(torch.randn(3, 5, I))
+    state = random_state(cell, 3, torch.float32, [0, 2, 3])
+    assert cell.scan_sequence(xp, state) is None
+    assert cell.scan_sequence(xp, cell.init_state(3), torch.tensor([5, 2, 5])) is None
+    assert cell.scan_sequence(xp, cell.init_state(3)) is not None

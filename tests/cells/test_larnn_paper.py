@@ -205,11 +205,13 @@ def test_equals_the_paper_equations_variable_lengths_in_training(case):
 
 
 def test_which_options_take_the_fast_path():
-    """The "concat" encoding and attention into all gates run the loop; the rest, the paper's
-    cell included, the fast path (tests/cells/test_larnn_fast_path.py proves it equal)."""
+    """The "concat" encoding with LayerNorm on the keys and values, and attention into all
+    gates, run the loop; the rest, the paper's cell and "concat" with batch statistics
+    included, the fast path (tests/cells/test_larnn_fast_path.py proves it equal)."""
     fast = [{}, {"kv_norm": "elu-batch", "initial_window": "c0", "positional_encoding": "add"},
-            {"core": "bn-elu"}]  # fmt: skip
-    loop = [{"positional_encoding": "concat"}, {"attention_gates": "all"}]
+            {"core": "bn-elu"}, {"positional_encoding": "concat"},
+            {"positional_encoding": "concat", "kv_norm": "elu-batch"}]  # fmt: skip
+    loop = [{"positional_encoding": "concat", "kv_norm": "layer"}, {"attention_gates": "all"}]
     for options in fast:
         assert nnzoo.create_cell("larnn", I, H, **{**SMALL, **options}).has_fast_path
     for options in loop:

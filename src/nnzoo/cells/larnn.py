@@ -82,9 +82,15 @@ T + K slots (step t attends to a view of it; no window is concatenated, and the 
 cell states, which no step reads, is not carried but gathered once for the final state), the
 batch innermost, and a hand-written backward that saves O(T (H + D + K N)) numbers per
 sequence instead of the graph's O(T K D). The tests check it against the loop of ``recur``.
-It covers both cores, every ``kv_norm``, no or the "add" encoding, either first window (c_0
-enters it before the scan) and attention into g; the "concat" encoding and attention into all
-gates run the loop of ``recur``. The batch norms (the "bn-elu" core's three, and the key/value
+It covers both cores, every ``kv_norm``, every encoding, either first window (c_0 enters it
+before the scan) and attention into g. Attention into all gates, and the "concat" encoding with
+LayerNorm on the keys and values, run the loop of ``recur``; so does "concat" with batch
+statistics where the windows hold different counts (a batch of mixed lengths, or a state left
+by one), whose statistics need a mask per entry. With "concat" and batch statistics nu runs
+over each step's window in the scan (one batch norm over its entries and the batch, recomputed
+in the backward from the step's statistics): at B = 32, window 60, H = 68, 3 layers, 2.3 times
+faster than the loop and 0.4 instead of 2.5 GB (the loop's graph keeps O(T K D) per layer; at
+B = 256 it outgrows 24 GB). The batch norms (the "bn-elu" core's three, and the key/value
 BN of ``"batch"`` and ``"elu-batch"``) are written out in the scan, one fused batch-norm call
 and its backward each, where every sequence runs the whole chunk from the same step and, in
 training, there is more than one sequence; otherwise (variable lengths, rows at different
@@ -252,7 +258,9 @@ class LARNNCell(CellBase):
     @property
     def has_fast_path(self) -> bool:
         """Whether ``nnzoo.layers.larnn_scan`` computes this cell's options."""
-        return self.positional_encoding != "concat" and self.attention_gates == "g"
+        if self.positional_encoding == "concat" and self.kv_norm == "layer":
+            return False
+        return self.attention_gates == "g"
 
     def init_state(self, batch, device=None, dtype=None) -> LARNNState:
         H, K, D = self.hidden_size, self.window, self.attention_size
@@ -405,7 +413,8 @@ class LARNNCell(CellBase):
 
     def sequence_recur(self, xp: Tensor, state: LARNNState, lengths: Tensor | None = None):
         """The fast path (``scan_sequence``), for full and variable lengths; None (the loop of
-        ``recur``) for the options it does not cover (`has_fast_path`)."""
+        ``recur``) for the options it does not cover (`has_fast_path`) and the cases
+        ``scan_sequence`` declines."""
         if not self.has_fast_path:
             return None
         return self.scan_sequence(xp, state, lengths)
@@ -414,7 +423,8 @@ class LARNNCell(CellBase):
         """``recur`` over a whole sequence xp (B, T, 4H + D) by ``nnzoo.layers.larnn_scan``,
         for the options of `has_fast_path`, variable lengths (as the scan's masked loop),
         training and evaluation, with or without a graph. Returns (outputs (B, T, H), final
-        state)."""
+        state), or None where "concat" with batch statistics meets windows of different counts
+        or sequences of different lengths (the loop masks those statistics per entry)."""
         T = xp.shape[1]
         if T == 0:
             return None
@@ -438,6 +448,9 @@ class LARNNCell(CellBase):
                 bns = (self.bn_z, self.bn_c, self.bn_h)
                 running = tuple((bn.running_mean, bn.running_var) for bn in bns)
                 bn_core = self._norms(running, int(step[0]))
+        per_step = self.positional_encoding == "concat" and self.kv_norm is not None
+        if per_step and not (by_hand and not bool((count != count[0]).any())):
+            return None  # nu over windows of different counts: the loop masks its statistics
         if by_hand and self.kv_norm in ("batch", "elu-batch"):
             k, v = self.norm_k, self.norm_v
             running = ((torch.cat([k.running_mean[0], v.running_mean[0]]),
@@ -448,7 +461,7 @@ class LARNNCell(CellBase):
             tanh_g=self.mode == "residual", query_elu=self.query_activation == "elu",
             normalise=None if self.kv_norm is None else self._normalise_kv, core=core,
             bn_core=bn_core, core_bias=self.bias_ih is not None, kv_bn=kv_bn,
-            kv_elu_first=self.kv_norm == "elu-batch",
+            kv_elu_first=self.kv_norm == "elu-batch", kv_per_step=per_step,
         )  # fmt: skip
         weight_hq = torch.cat([self.weight_hh, self.weight_qh])  # (4H + D, H)
         bias_kv = None

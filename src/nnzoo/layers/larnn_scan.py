@@ -57,6 +57,12 @@ the population statistics in place as ``TimeBatchNorm`` does, and their backward
 ``native_batch_norm_backward`` each. Keys and values share one call over their 2D features
 (BN is per feature). The tanh of g rides on doubled g rows of the gate BN's scale and shift,
 as in ``bptt_bn``. No graph is built per step: about 1.3 times faster at the paper's size.
+
+The "concat" encoding (``spec.kv_per_step``): a key depends on its position in the window, so
+the slots hold the linear projections W_kv c + b and nu runs over each step's window view plus
+the positional term, one batch norm over its K' entries and the batch per step (the published
+statistics), for keys and for values. The backward recomputes nu from the step's saved means
+and 1/std instead of saving the normalised windows: O(T D) saved, not O(T K D).
 """
 
 from __future__ import annotations
@@ -99,6 +105,10 @@ class LARNNSpec(NamedTuple):
     # gamma, beta (2D,); ELU before the BN ("elu-batch") or after it ("batch")
     kv_bn: Norms | None = None
     kv_elu_first: bool = True
+    # with ``kv_bn``: nu runs over each step's window (the "concat" encoding: a key depends on
+    # its position), statistics over its entries and the batch, and the slots hold the linear
+    # projections; every sequence's window must hold the same count (no entry is masked)
+    kv_per_step: bool = False
 
 
 def time_major(x: Tensor) -> Tensor:
@@ -219,6 +229,48 @@ def _windows(slots: Tensor, T: int, K: int) -> tuple[Tensor, ...]:
     return slots.as_strided((T, K, *slots.shape[1:]), (stride[0], *stride)).unbind(0)
 
 
+def _window_nu(x: Tensor, weights: tuple[Tensor, ...], stats: Tensor, norms: Norms,
+               elu_first: bool) -> Tensor:  # fmt: skip
+    """nu over a step's window x (K', d, N, B): BN(ELU(x)) or ELU(BN(x)), with the statistics
+    of its K' entries and the batch (a (K', D, B) batch norm). ``weights``: gamma, beta and the
+    running mean and variance (D,); ``stats`` (2, D): the step's batch means and 1/std, written
+    in training."""
+    x = x.reshape(x.shape[0], -1, x.shape[-1])  # (K', D, B)
+    x_in = F.elu(x) if elu_first else x
+    y = batch_norm_step(x_in, *weights, norms, torch.empty_like(x_in), stats[0], stats[1])
+    return y if elu_first else F.elu(y)
+
+
+def _window_nu_again(x: Tensor, weights: tuple[Tensor, ...], stats: Tensor, norms: Norms,
+                     elu_first: bool) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """`_window_nu` recomputed in the backward from the step's statistics: BN's input and
+    output and nu(x), each (K', D, B)."""
+    gamma, beta, mean, var = weights
+    x = x.reshape(x.shape[0], -1, x.shape[-1])
+    x_in = F.elu(x) if elu_first else x
+    if norms.training:
+        mean, inv = stats[0], stats[1]
+    else:
+        inv = (var + norms.eps).rsqrt()
+    y = (x_in - mean[:, None]) * (inv * gamma)[:, None] + beta[:, None]
+    return x_in, y, y if elu_first else F.elu(y)
+
+
+def _window_nu_backward(d_out: Tensor, again: tuple[Tensor, Tensor, Tensor],
+                        weights: tuple[Tensor, ...], stats: Tensor, norms: Norms,
+                        elu_first: bool, sums: tuple[Tensor, Tensor]) -> Tensor:  # fmt: skip
+    """d x from d nu(x) (K', D, B); d gamma and d beta into ``sums``."""
+    x_in, y, out = again
+    gamma, _, mean, var = weights
+    if not elu_first:  # out = elu(y): elu' = 1, or elu + 1
+        d_out = d_out * torch.where(y > 0, 1.0, out + 1)
+    d_in = batch_norm_step_backward(d_out, x_in, gamma, mean, var, stats[0], stats[1], norms,
+                                    sums)  # fmt: skip
+    if elu_first:  # x_in = elu(x)
+        d_in = d_in * torch.where(x_in > 0, 1.0, x_in + 1)
+    return d_in
+
+
 def _forward(
     spec: LARNNSpec,
     xp: Tensor,
@@ -287,10 +339,16 @@ def _forward(
     act_steps, tc_steps = gates.unbind(0), tanh_c.unbind(0)
     g_steps = gates[:, 2 * H : 3 * H].unbind(0)
     kv_bn = spec.kv_bn
+    per_step, elu_first = kv_bn is not None and spec.kv_per_step, spec.kv_elu_first
     if kv_bn is not None:  # nu's BN input, each step's batch means and 1/std
-        kv_in, kv_stats = new(steps, 2 * D, B), new(2, T if saving else 1, 2 * D)
+        kv_in = None if per_step else new(steps, 2 * D, B)
+        kv_stats = new(2, T if saving else 1, 2 * D)
         gamma_kv, beta_kv = norm_params[:2]
         (mean_kv, var_kv), kv_out = kv_bn.running[0], new(1, 2 * D, B)
+        kv_k, kv_v = (tuple(w[part] for w in (gamma_kv, beta_kv, mean_kv, var_kv))
+                      for part in (slice(None, D), slice(D, None)))  # fmt: skip
+    # a key bias in the slots only where nu runs over the window (elsewhere there is none)
+    bias_k = bias_kv[:D, None] if per_step and bias_kv is not None else None
     bn = spec.bn_core
     if bn is not None:  # the "bn-elu" core written out; tanh_c holds elu(c_t)
         core_in = new(steps, G, B)  # BN_z's input: z with the attention in
@@ -319,6 +377,10 @@ def _forward(
                 window_k, window_v = window_k[skip:], window_v[skip:]
             if pos_k is not None:
                 window_k, window_v = window_k + pos_k[skip:], window_v + pos_v[skip:]
+            if per_step:  # nu over the window, as the "concat" encoding needs
+                shape, kv_step = window_k.shape, kv_stats[:, r]
+                window_k = _window_nu(window_k, kv_k, kv_step[:, :D], kv_bn, elu_first).view(shape)
+                window_v = _window_nu(window_v, kv_v, kv_step[:, D:], kv_bn, elu_first).view(shape)
             s = _head_dot(window_k, q)  # (K - skip, 1, N, B)
             if not uniform and t < empty_until:
                 valid = t + slot >= first_valid  # (K, 1, 1, B)
@@ -377,7 +439,7 @@ def _forward(
             tc = _tanh_(torch.mul(c, 2, out=tc_steps[r]))
             h = torch.mul(o, tc, out=h_steps[t])
 
-        if kv_bn is not None:
+        if kv_bn is not None and not per_step:
             pre = torch.mm(weight_kv, c)  # (2D, B)
             if bias_kv is not None:
                 pre += bias_kv[:, None]
@@ -387,8 +449,11 @@ def _forward(
             y = y if spec.kv_elu_first else F.elu(y)
             k_steps[t].copy_(y[:D])
             v_steps[t].copy_(y[D:])
-        elif spec.normalise is None:
-            torch.mm(weight_k, c, out=k_steps[t])
+        elif spec.normalise is None or per_step:
+            if bias_k is None:
+                torch.mm(weight_k, c, out=k_steps[t])
+            else:
+                torch.addmm(bias_k, weight_k, c, out=k_steps[t])
             if bias_v is None:
                 torch.mm(weight_v, c, out=v_steps[t])
             else:
@@ -519,13 +584,17 @@ class LARNNScan(torch.autograd.Function):
         d_query = None
         if spec.query_elu:
             d_query = torch.where(queries > 0, scale, queries + scale)  # (T, D, B)
-        d_pre = None if spec.normalise is None else hs.new_empty(T, 2 * D, B)
+        d_pre = None if spec.normalise is None or spec.kv_per_step else hs.new_empty(T, 2 * D, B)
         kv_bn = spec.kv_bn
+        per_step, elu_first = kv_bn is not None and spec.kv_per_step, spec.kv_elu_first
+        linear_slots = spec.normalise is None or per_step  # the slots hold W_kv c + b
         if kv_bn is not None:
             kv_in, kv_stats = saved["kv_in"], saved["kv_stats"]
-            gamma_kv = ctx.norm_params[0]
+            gamma_kv, beta_kv = ctx.norm_params[:2]
             mean_kv, var_kv = kv_bn.running[0]
             d_gamma_kv, d_beta_kv = hs.new_zeros(2, T, 2 * D)
+            kv_k, kv_v = (tuple(w[part] for w in (gamma_kv, beta_kv, mean_kv, var_kv))
+                          for part in (slice(None, D), slice(D, None)))  # fmt: skip
         d_norm_params = [None] * len(ctx.norm_params)
         pos_k = pos_v = d_pos = None
         if pos_kv is not None:
@@ -549,7 +618,7 @@ class LARNNScan(torch.autograd.Function):
             if t >= first_d_cs:
                 dc = dc + dc_steps[t]
             # slot K + t is complete: its key and value -> c_t
-            if kv_bn is not None:
+            if kv_bn is not None and not per_step:
                 d_y = torch.cat([dk_steps[t], dv_steps[t]])  # (2D, B)
                 if not spec.kv_elu_first:  # the keys and values are elu(BN(pre))
                     y = torch.cat([keys[K + t], values[K + t]])
@@ -563,7 +632,7 @@ class LARNNScan(torch.autograd.Function):
                     d_in.mul_(torch.where(x_in > 0, 1.0, x_in + 1))
                 d_pre[t] = d_in
                 dc = torch.addmm(dc, weight_kv.t(), d_in)
-            elif spec.normalise is None:
+            elif linear_slots:
                 dc = torch.addmm(dc, weight_k_t, dk_steps[t])
                 dc.addmm_(weight_v_t, dv_steps[t])
             else:
@@ -643,6 +712,11 @@ class LARNNScan(torch.autograd.Function):
                 d_window_k, d_window_v = d_window_k[skip:], d_window_v[skip:]
             if pos_k is not None:
                 window_k, window_v = window_k + pos_k[skip:], window_v + pos_v[skip:]
+            if per_step:  # nu over the window again, from the step's statistics
+                shape, kv_step = window_k.shape, kv_stats[:, t]
+                k_again = _window_nu_again(window_k, kv_k, kv_step[:, :D], kv_bn, elu_first)
+                v_again = _window_nu_again(window_v, kv_v, kv_step[:, D:], kv_bn, elu_first)
+                window_k, window_v = k_again[2].view(shape), v_again[2].view(shape)
             dw = _head_dot(window_v, da)  # (K - skip, 1, N, B)
             wdw = w * dw
             ds = torch.addcmul(wdw, w, wdw.sum(0), value=-1)  # softmax backward
@@ -652,6 +726,14 @@ class LARNNScan(torch.autograd.Function):
                 d_window_v.addcmul_(w, da)
             else:
                 gk, gv = ds * q, w * da  # (K - skip, d, N, B)
+                if per_step:  # through nu
+                    sums_k = (d_gamma_kv[t, :D], d_beta_kv[t, :D])
+                    sums_v = (d_gamma_kv[t, D:], d_beta_kv[t, D:])
+                    gk = _window_nu_backward(gk.view(k_again[0].shape), k_again, kv_k,
+                                             kv_step[:, :D], kv_bn, elu_first, sums_k)  # fmt: skip
+                    gv = _window_nu_backward(gv.view(v_again[0].shape), v_again, kv_v,
+                                             kv_step[:, D:], kv_bn, elu_first, sums_v)  # fmt: skip
+                    gk, gv = gk.view(shape), gv.view(shape)
                 d_window_k.add_(gk)
                 d_window_v.add_(gv)
                 d_pos[0, skip:] += gk.sum(-1).view(K - skip, D)
@@ -667,7 +749,7 @@ class LARNNScan(torch.autograd.Function):
         d_weight_hq = contract(d_xp[1:], hs[:-1]) + d_xp[0] @ h0
         d_weight_ag = contract(d_xp[:, 2 * H : 3 * H], attended)
         c_all = cs[K:]  # (T, H, B)
-        if spec.normalise is None:
+        if linear_slots:
             d_k, d_v = d_keys_all[K:], d_values_all[K:]  # (T, D, B)
             d_weight_kv = torch.cat([contract(d_k, c_all), contract(d_v, c_all)])
             d_bias_kv = torch.cat([d_k.sum((0, 2)), d_v.sum((0, 2))])

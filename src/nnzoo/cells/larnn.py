@@ -423,10 +423,11 @@ class LARNNCell(CellBase):
         """``recur`` over a whole sequence xp (B, T, 4H + D) by ``nnzoo.layers.larnn_scan``,
         for the options of `has_fast_path`, variable lengths (as the scan's masked loop),
         training and evaluation, with or without a graph. Returns (outputs (B, T, H), final
-        state), or None where "concat" with batch statistics meets windows of different counts
-        or sequences of different lengths (the loop masks those statistics per entry)."""
+        state), or None for the options it does not cover and where "concat" with batch
+        statistics meets windows of different counts or sequences of different lengths (the
+        loop masks those statistics per entry)."""
         T = xp.shape[1]
-        if T == 0:
+        if T == 0 or not self.has_fast_path:
             return None
         if self.initial_window == "c0":  # c_0 enters the windows at their first step, here
             state = self._with_c0(state, None if lengths is None else (lengths > 0)[:, None])

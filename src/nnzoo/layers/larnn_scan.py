@@ -229,6 +229,12 @@ def _windows(slots: Tensor, T: int, K: int) -> tuple[Tensor, ...]:
     return slots.as_strided((T, K, *slots.shape[1:]), (stride[0], *stride)).unbind(0)
 
 
+def _kv_paths(spec: LARNNSpec) -> tuple[bool, bool]:
+    """(nu runs over each step's window, the slots hold the linear projections W_kv c + b)."""
+    per_step = spec.kv_bn is not None and spec.kv_per_step
+    return per_step, spec.normalise is None or per_step
+
+
 def _window_nu(x: Tensor, weights: tuple[Tensor, ...], stats: Tensor, norms: Norms,
                elu_first: bool) -> Tensor:  # fmt: skip
     """nu over a step's window x (K', d, N, B): BN(ELU(x)) or ELU(BN(x)), with the statistics
@@ -339,12 +345,12 @@ def _forward(
     act_steps, tc_steps = gates.unbind(0), tanh_c.unbind(0)
     g_steps = gates[:, 2 * H : 3 * H].unbind(0)
     kv_bn = spec.kv_bn
-    per_step, elu_first = kv_bn is not None and spec.kv_per_step, spec.kv_elu_first
-    if kv_bn is not None:  # nu's BN input, each step's batch means and 1/std
-        kv_in = None if per_step else new(steps, 2 * D, B)
+    (per_step, linear_slots), elu_first = _kv_paths(spec), spec.kv_elu_first
+    if kv_bn is not None:  # nu's BN input and output (once per entry), its batch means, 1/std
+        kv_in, kv_out = (None, None) if per_step else (new(steps, 2 * D, B), new(1, 2 * D, B))
         kv_stats = new(2, T if saving else 1, 2 * D)
         gamma_kv, beta_kv = norm_params[:2]
-        (mean_kv, var_kv), kv_out = kv_bn.running[0], new(1, 2 * D, B)
+        mean_kv, var_kv = kv_bn.running[0]
         kv_k, kv_v = (tuple(w[part] for w in (gamma_kv, beta_kv, mean_kv, var_kv))
                       for part in (slice(None, D), slice(D, None)))  # fmt: skip
     # a key bias in the slots only where nu runs over the window (elsewhere there is none)
@@ -449,7 +455,7 @@ def _forward(
             y = y if spec.kv_elu_first else F.elu(y)
             k_steps[t].copy_(y[:D])
             v_steps[t].copy_(y[D:])
-        elif spec.normalise is None or per_step:
+        elif linear_slots:
             if bias_k is None:
                 torch.mm(weight_k, c, out=k_steps[t])
             else:
@@ -584,10 +590,9 @@ class LARNNScan(torch.autograd.Function):
         d_query = None
         if spec.query_elu:
             d_query = torch.where(queries > 0, scale, queries + scale)  # (T, D, B)
-        d_pre = None if spec.normalise is None or spec.kv_per_step else hs.new_empty(T, 2 * D, B)
         kv_bn = spec.kv_bn
-        per_step, elu_first = kv_bn is not None and spec.kv_per_step, spec.kv_elu_first
-        linear_slots = spec.normalise is None or per_step  # the slots hold W_kv c + b
+        (per_step, linear_slots), elu_first = _kv_paths(spec), spec.kv_elu_first
+        d_pre = None if linear_slots else hs.new_empty(T, 2 * D, B)
         if kv_bn is not None:
             kv_in, kv_stats = saved["kv_in"], saved["kv_stats"]
             gamma_kv, beta_kv = ctx.norm_params[:2]

@@ -2,12 +2,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from nnzoo.config import ModelConfig, RunConfig, TrainConfig
 from nnzoo.data.base import DataSplits, SequenceSet
+from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.fit import fit, make_optimizer
 from nnzoo.errors import ConfigError
 from nnzoo.models import create_model
@@ -170,3 +172,34 @@ def test_sgd_step_applies_l2_weight_decay():
 def test_make_optimizer_rejects_bad_settings(options, named):
     with pytest.raises(ConfigError, match=named):
         make_optimizer(torch.nn.Linear(3, 2), TrainConfig(**options))
+
+
+def subnormal_times_one() -> float:
+    """float32's subnormal 1e-39 (built by NumPy) times 1 in torch: 0 when flushing."""
+    x = torch.from_numpy(np.array([1e-39], dtype=np.float32))
+    assert np.float32(1e-39) < np.finfo(np.float32).tiny  # subnormal indeed
+    return float(x * 1.0)
+
+
+class RecordsDenormals(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_batch_end(self, loop, loss):
+        self.seen.append(subnormal_times_one())
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_fit_flushes_subnormals_while_training_and_restores_the_mode(before):
+    splits = synthetic_splits()
+    config = tiny_config(epochs=2)
+    record = RecordsDenormals()
+    torch.set_flush_denormal(before)
+    try:
+        assert (subnormal_times_one() == 0.0) is before
+        fit(new_model(config), splits.train, splits.val, config, callbacks=[record])
+        assert (subnormal_times_one() == 0.0) is before  # the caller's mode again
+    finally:
+        torch.set_flush_denormal(False)
+    assert len(record.seen) == 2 * math.ceil(N / 16)
+    assert record.seen == [0.0] * len(record.seen)

@@ -33,7 +33,7 @@ from torch import nn
 from nnzoo.config import RunConfig, TrainConfig
 from nnzoo.engine.callbacks import Callback
 from nnzoo.engine.checkpoint import REDO, CheckpointError, load_checkpoint, load_weights
-from nnzoo.engine.runtime import Runtime
+from nnzoo.engine.runtime import Runtime, flushing_denormals
 from nnzoo.errors import ConfigError
 from nnzoo.tasks import create_task
 from nnzoo.tasks.base import Step, Task, Totals
@@ -198,45 +198,45 @@ def fit(
     if resume_from is not None and Path(resume_from).exists():
         resume(loop, Path(resume_from))
     loop.call("on_train_begin")
+    with flushing_denormals(device):  # see nnzoo.engine.runtime: subnormals are slow on CPUs
+        while loop.epoch < config.epochs and not loop.stop_reason:
+            loop.epoch += 1
+            started = time.perf_counter()
+            seed = epoch_seed(config.seed, loop.epoch)
+            torch.manual_seed(seed + runtime.rank * 1_000_000_007)  # dropout masks, per rank
+            order = torch.Generator().manual_seed(seed)  # batch order, the same on every rank
+            loop.call("on_epoch_begin")
 
-    while loop.epoch < config.epochs and not loop.stop_reason:
-        loop.epoch += 1
-        started = time.perf_counter()
-        seed = epoch_seed(config.seed, loop.epoch)
-        torch.manual_seed(seed + runtime.rank * 1_000_000_007)  # dropout masks, per rank
-        order = torch.Generator().manual_seed(seed)  # batch order, the same on every rank
-        loop.call("on_epoch_begin")
+            model.train()
+            totals = Totals()
+            for batch in task.batches(train, config.batch_size, order, shard=shard):
+                with runtime.autocast():
+                    step = task.step(stepped, runtime.move(batch))
+                local = float(step.loss.detach())
+                # this rank's share of the global batch, and the global batch's mean loss
+                weight, value = runtime.global_mean(local, step.size)
+                optimizer.zero_grad(set_to_none=True)
+                runtime.backward(step.loss if weight == 1.0 else step.loss * weight)
+                runtime.unscale(optimizer)
+                loop.call("on_before_optimizer_step")
+                runtime.optimizer_step(optimizer)
+                loop.step += 1
+                loop.last_step = step
+                loop.call("on_batch_end", value)
+                totals.add(local, step)
+                if loop.stop_reason:  # a callback may end training within an epoch
+                    break
 
-        model.train()
-        totals = Totals()
-        for batch in task.batches(train, config.batch_size, order, shard=shard):
-            with runtime.autocast():
-                step = task.step(stepped, runtime.move(batch))
-            local = float(step.loss.detach())
-            # this rank's share of the global batch, and the global batch's mean loss
-            weight, value = runtime.global_mean(local, step.size)
-            optimizer.zero_grad(set_to_none=True)
-            runtime.backward(step.loss if weight == 1.0 else step.loss * weight)
-            runtime.unscale(optimizer)
-            loop.call("on_before_optimizer_step")
-            runtime.optimizer_step(optimizer)
-            loop.step += 1
-            loop.last_step = step
-            loop.call("on_batch_end", value)
-            totals.add(local, step)
-            if loop.stop_reason:  # a callback may end training within an epoch
-                break
-
-        totals = reduce_totals(totals, runtime)
-        runtime.sync_buffers(model)
-        logs: dict[str, Any] = {"epoch": loop.epoch, **task.epoch_logs(totals)}
-        if len(val):
-            metrics = task.evaluate(model, val, device=device)
-            logs.update({f"val_{k}": v for k, v in metrics.items()})
-        logs["lr"] = optimizer.param_groups[0]["lr"]
-        logs["seconds"] = time.perf_counter() - started
-        loop.history.append(logs)
-        loop.call("on_epoch_end", logs)
+            totals = reduce_totals(totals, runtime)
+            runtime.sync_buffers(model)
+            logs: dict[str, Any] = {"epoch": loop.epoch, **task.epoch_logs(totals)}
+            if len(val):
+                metrics = task.evaluate(model, val, device=device)
+                logs.update({f"val_{k}": v for k, v in metrics.items()})
+            logs["lr"] = optimizer.param_groups[0]["lr"]
+            logs["seconds"] = time.perf_counter() - started
+            loop.history.append(logs)
+            loop.call("on_epoch_end", logs)
 
     loop.call("on_train_end")
     return loop

@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     extra, config = trained.checkpoint["extra"], trained.checkpoint["run_config"]
     shape = extra["input_shape"]  # (T, features) of a sequence run, (C, H, W) of an image run
     torch.manual_seed(0)
-    fresh = create_model(config.model, extra["num_features"], extra["num_classes"],
-                         extra.get("input_shape"))  # fmt: skip
+    fresh = create_model(config.model, extra["num_features"], extra["num_classes"], shape)
     x = torch.randn(args.batch, *shape, generator=torch.Generator().manual_seed(0))
     models = {"trained": trained.model.train(), "fresh": fresh.train()}
     times: dict[str, list[float]] = {}

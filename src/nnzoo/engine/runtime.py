@@ -22,8 +22,9 @@ Denormals. On a CPU, `fit` trains with subnormal floats flushed to zero (`flushi
 x86 arithmetic on numbers below float32's smallest normal, 1.2e-38, is microcoded and can be a
 hundred times slower, and training drives some values there (a LARNN's sharp attention
 weights, the products of saturated gates). Measured on one thread, one training step of the
-table's ``larnn`` at B = 256 restored from epoch 79 of a seed: 27.8 s without, 7.1 s with
-(a fresh model: 6.9 s either way; ``benchmarks/denormals.py``). Only numbers of magnitude below
+table's ``larnn`` at B = 256 restored from epoch 79 of a seed: 33.6 s without, 6.9 s with (a
+fresh model: 9.1 and 8.2 s; ``python benchmarks/denormals.py <run>/checkpoints/last.pt --batch
+256 --repeats 1``, the machine loaded by two other runs). Only numbers of magnitude below
 1.2e-38 change (to zero), as TensorFlow does by default; the flag is per thread, so it covers
 the thread that calls `fit` (every op of a one-thread run), not OpenMP's worker threads.
 """

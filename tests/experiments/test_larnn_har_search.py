@@ -10,6 +10,7 @@ import pytest
 import tests.data.test_uci_har as fake_har
 from nnzoo.cli import main
 from nnzoo.experiments import larnn_har_search as recipe
+from nnzoo.utils.environment import machine_description
 
 
 def search_har(tmp, trials="2,2", threads=1, make_data=True):
@@ -71,6 +72,24 @@ def test_the_subset_keeps_the_validation_subjects_and_cuts_training(searched):
     assert budget["val_windows_available"] == 15
     assert budget["test_windows"] == 5 and budget["test_windows_available"] == 6
     assert budget["trials"] == [2, 2] and budget["epochs"] == 1 and budget["threads"] == 1
+
+
+def test_training_time_sums_the_trials_not_the_last_sitting(searched):
+    document = json.loads((searched / "out" / "larnn-har-search.json").read_text())
+    budget = document["budget"]
+    epochs = 0.0  # the trials' epochs, as their run folders timed them
+    for r in document["rounds"]:
+        for trial in r["trials"]:
+            history = (Path(trial["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+            epochs += sum(json.loads(line)["seconds"] for line in history)
+    # one sitting ran every trial here: they fit inside it, and each holds its epochs
+    assert epochs <= budget["trial_seconds"] <= budget["seconds"]
+    md = (searched / "out" / "larnn-har-search.md").read_text()
+    assert f"the complete trials took {budget['trial_seconds'] / 3600:.2f} h of training" in md
+    # every trial records where it trained, as the run folders' provenance names machines
+    here = machine_description()
+    assert all(t["machine"] == here for r in document["rounds"] for t in r["trials"])
+    assert f"trials trained on: {here}; torch threads: 1" in md
 
 
 def test_report_has_budget_findings_and_numbers_of_the_trials(searched):

@@ -63,6 +63,17 @@ def test_a_search_stopped_after_k_trials_and_restarted_draws_new_points(tmp_path
     assert json.loads((out / "search.json").read_text())["sampler_seed"] == sampler_seed(0, 3)
 
 
+def test_a_finished_search_run_again_changes_neither_journal_nor_seed(tmp_path, capsys):
+    out = tmp_path / "out"
+    search(tmp_path, out, capsys, trials=2)
+    search(tmp_path, out, capsys, trials=4)  # a restart that draws the last two
+    journal, settings = out / "search.journal", out / "search.json"
+    before = journal.read_bytes()
+    search(tmp_path, out, capsys, trials=4)  # the budget is used up: nothing to draw
+    assert journal.read_bytes() == before  # no refused create, no trial
+    assert json.loads(settings.read_text())["sampler_seed"] == sampler_seed(0, 2)
+
+
 class Interrupt:
     """train_run, with a Ctrl-C during its ``at``-th call."""
 

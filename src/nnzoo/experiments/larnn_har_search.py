@@ -282,6 +282,8 @@ def trial_rows(search_dir: Path) -> list[dict[str, Any]]:
                 "run_dir": t.user_attrs.get("run_dir"),
                 "test_accuracy": t.user_attrs.get("test_accuracy"),
                 "selected_epoch": t.user_attrs.get("selected_epoch"),
+                "seconds": t.duration.total_seconds() if t.duration is not None else None,
+                "machine": t.user_attrs.get("machine"),
             }
         )
     return sorted(rows, key=lambda r: -r["value"])
@@ -439,6 +441,9 @@ def write_results(
         "test_windows_available": facts["test_windows_available"],
         "threads": threads_used,
         "seconds": seconds,
+        # what the complete trials took, in whichever sittings ran them (a resumed search's
+        # own wall time covers only the trials it ran)
+        "trial_seconds": sum(t["seconds"] or 0.0 for r in rounds for t in r["trials"]),
     }
     record = {
         "title": "LARNN hyperparameter search on UCI HAR, two rounds",
@@ -481,7 +486,12 @@ def write_results(
         "difference of the means exceeds twice its standard error; anything else is marked "
         "inconclusive: this budget is too small to confirm or contradict the paper there."
     )
-    hours = seconds / 3600
+    hours, trial_hours = seconds / 3600, budget["trial_seconds"] / 3600
+    machines = sorted({t["machine"] for r in rounds for t in r["trials"] if t["machine"]})
+    unrecorded = sum(1 for r in rounds for t in r["trials"] if not t["machine"])
+    trained_on = "; ".join(machines) or "not recorded"
+    if machines and unrecorded:
+        trained_on += f" ({unrecorded} trial(s) from before nnzoo recorded the machine: unknown)"
     startup = [r["search"].get("n_startup_trials") for r in rounds]
     budget_text = (
         f"- trials: {trials[0]} in round 1 (diffuse space, hyperopt-compatible TPE, no pruning) "
@@ -493,8 +503,10 @@ def write_results(
         f"{facts['val_windows']} of the {facts['val_windows_available']} windows of the "
         f"held-out subjects {facts['val_subjects']}; test: {facts['test_windows']} of the "
         f"{facts['test_windows_available']} test windows (never used for selection)\n"
-        f"- machine: {env['machine']}; torch threads: {threads_used}; torch {env['torch']}\n"
-        f"- date: {env['date']}; wall time: {hours:.2f} h\n"
+        f"- trials trained on: {trained_on}; torch threads: {threads_used}; this report written "
+        f"on {env['machine']}, torch {env['torch']}\n"
+        f"- date: {env['date']}; the complete trials took {trial_hours:.2f} h of training "
+        f"(summed over every sitting that ran them); this command ran {hours:.2f} h\n"
         f"- command: `{command}`\n\n"
         "The paper searched with far more trials on the whole training set and trained each "
         "for many more epochs; these numbers are a small-budget rerun of its procedure, not of "

@@ -60,6 +60,7 @@ from nnzoo.search.space import (
     parse_search,
     trial_config,
 )
+from nnzoo.utils.environment import machine_description
 
 
 def optuna():
@@ -91,6 +92,14 @@ def sampler_seed(seed: int | None, before: int) -> int | None:
         return seed
     digest = hashlib.sha256(f"nnzoo-search:{seed}:{before}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def recorded_seed(folder: SearchDir, seed: int | None) -> int | None:
+    """The sampler seed an earlier start recorded in search.json (its seed if there is none)."""
+    try:
+        return json.loads(folder.settings.read_text())["sampler_seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return seed
 
 
 def make_sampler(search: SearchConfig, seed: int | None):
@@ -244,6 +253,7 @@ def run_trial(trial, base, search, trials_dir: Path, data_root) -> float:
         )  # fmt: skip
     trial.set_user_attr("test_accuracy", results["test"]["accuracy"])
     trial.set_user_attr("selected_epoch", results["selected_epoch"])
+    trial.set_user_attr("machine", machine_description(config.train.device))
     if pruning.pruned_at is not None:
         raise optuna().TrialPruned(f"pruned at epoch {pruning.pruned_at}")
     return float(results["selected_val"][search.objective])
@@ -475,11 +485,14 @@ def run_search(
                 f"no study {name!r} in {storage}; create it first with --create, then start "
                 "workers with --worker"
             ) from None
-    else:
-        study = o.create_study(
-            study_name=name, storage=store, direction=search.direction, sampler=sampler,
-            pruner=pruner, load_if_exists=True,
-        )  # fmt: skip
+    else:  # load first: create_study(load_if_exists=True) would log a refused create
+        try:
+            study = o.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+        except KeyError:
+            study = o.create_study(
+                study_name=name, storage=store, direction=search.direction, sampler=sampler,
+                pruner=pruner,
+            )  # fmt: skip
     saved = study.user_attrs.get("nnzoo_search")
     if saved is None and not study.trials:
         study.set_user_attr("nnzoo_search", sig)
@@ -498,9 +511,13 @@ def run_search(
             study.enqueue_trial(focus["enqueued"])
         write_atomic(folder.focus, json.dumps(focus, indent=2) + "\n")
 
-    run_trials(study, raw, search, Path(trials_dir) if trials_dir else folder.trials, data_root)
+    ran = run_trials(
+        study, raw, search, Path(trials_dir) if trials_dir else folder.trials, data_root
+    )
     result = summary(study, search, storage or folder.journal.name, command)
-    result["sampler_seed"] = sampler_seed(seed, before)  # this start's (see sampler_seed)
+    # the seed of the last start that drew trials (see sampler_seed): a start that finds the
+    # budget used up draws nothing and keeps the recorded one
+    result["sampler_seed"] = sampler_seed(seed, before) if ran else recorded_seed(folder, seed)
     summary_path = write_atomic(folder.settings, json.dumps(result, indent=2) + "\n")
     best = result["best"]
     if best is None:

@@ -33,7 +33,10 @@ TPE (``tpe``, ``hyperopt-compatible``) draws its first `startup_trials` at rando
 (10, hyperopt's 20), at most half the budget.
 
 ``<out>/search.json`` sums the search up when it ends (and after ``--create``); a journal is
-recorded by its name, relative to the search folder.
+recorded by its name, relative to the search folder, and the sampler seed is that of the last
+start that drew trials. A start that finds the budget used up writes nothing to the study (it
+loads it; Optuna's ``create_study(load_if_exists=True)`` would log a refused create each time).
+Each trial records the machine it trained on (user attribute ``machine``).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from typing import Any
 
 from nnzoo.config import RunConfig, apply_overrides, config_from_dict, experiment
 from nnzoo.errors import ConfigError, NnzooError
+from nnzoo.io import read_json
 from nnzoo.report.markdown import write_atomic
 from nnzoo.runs.rundir import RunDir, SearchDir
 from nnzoo.search.journal import open_journal
@@ -98,10 +99,11 @@ def sampler_seed(seed: int | None, before: int) -> int | None:
 
 
 def recorded_seed(folder: SearchDir, seed: int | None) -> int | None:
-    """The sampler seed an earlier start recorded in search.json (its seed if there is none)."""
+    """The sampler seed an earlier start recorded in search.json (its seed if there is none:
+    the summary is rewritten below, so an unreadable one is replaced, not refused)."""
     try:
-        return json.loads(folder.settings.read_text())["sampler_seed"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_json(folder.settings, ConfigError, kind=dict).get("sampler_seed", seed)
+    except ConfigError:
         return seed
 
 

@@ -7,6 +7,7 @@ fills mid-run. A full disk is simulated by files whose write raises ENOSPC, as t
 
 import errno
 import io
+import json
 import os
 import pathlib
 import signal
@@ -229,6 +230,65 @@ def test_a_corrupt_last_checkpoint_removes_nothing_of_the_existing_run(tmp_path)
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         train_run(config, tmp_path, splits=splits, progress=False, write_report=False)
     assert listing(tmp_path) == before
+
+
+# -- a run folder another process trains -------------------------------------------------------
+@pytest.mark.skipif(sys.platform == "win32", reason="folders are held with flock (POSIX)")
+def test_a_second_command_on_a_folder_being_trained_stops_with_one_line(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "nnzoo", *train_args(data, out, epochs=100000)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not (out / "checkpoints" / "last.pt").is_file():  # it is training
+            assert first.poll() is None, first.stderr.read().decode()
+            assert time.time() < deadline, "the first run did not start"
+            time.sleep(0.05)
+        assert (out / ".training.lock").read_text().strip() == str(first.pid)
+        err = one_line_error(capsys, train_args(data, out, epochs=100000))
+        assert err == (
+            f"nnzoo: error: {out} is being trained by process {first.pid}; wait for it to end, "
+            "or pass another --out (a new folder, or a run folder of the same config)"
+        )
+        # the second command wrote nothing: the first one's epochs go on, one line each
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        first.kill()
+        first.wait()
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    epochs = [json.loads(line)["epoch"] for line in lines]
+    assert epochs == list(range(1, len(epochs) + 1))
+    # a killed holder holds nothing: the folder trains again, and is let go when it ends
+    assert (out / ".training.lock").exists()
+    assert cli.main([*train_args(data, out, epochs=2), "--fresh"]) == 0
+    assert not (out / ".training.lock").exists()
+    assert json.loads((out / "results.json").read_text())["epochs_run"] == 2
+
+
+def test_hold_retries_when_its_holder_removes_the_lock_file_meanwhile(tmp_path, monkeypatch):
+    from nnzoo.runs import rundir
+
+    lock = tmp_path / ".training.lock"
+    real_flock = rundir.fcntl.flock
+    calls = []
+
+    def flock_after_release(fd, op):  # the holder released (and removed) the file we opened
+        if not calls:
+            lock.unlink()
+        calls.append(op)
+        return real_flock(fd, op)
+
+    lock.write_text("123\n")
+    monkeypatch.setattr(rundir.fcntl, "flock", flock_after_release)
+    held = rundir.hold(tmp_path, lock)
+    assert len(calls) == 2  # the removed file, then a new one
+    assert lock.read_text() == f"{os.getpid()}\n"
+    assert os.fstat(held.fileno()).st_ino == os.stat(lock).st_ino
+    rundir.release(lock, held)
+    assert held.closed and not lock.exists()
 
 
 # -- predict --output ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@
     report.md, .html   the run's report
     tensorboard/       event files, when asked for
     evaluation/        what ``nnzoo evaluate`` writes
+    .training.lock     while the run trains: the process id that holds the folder
 
 `StudyDir`, a study folder (``nnzoo study``)::
 
@@ -31,17 +32,25 @@ A comparison of runs (``nnzoo report RUN RUN``) is a plain `Folder`: plots/ and 
 A report links its plots relative to its folder (`Folder.link`), so the folder can move.
 Reads go through `nnzoo.io`'s checked readers; writes through its atomic writer.
 
-`RunDir.prepare` checks that the folder can be written before a run starts, removes the
-temporary files a killed run left there, and says what it created, so that a run that cannot
-start leaves no half-made folder behind (`RunDir.discard`).
+`RunDir.prepare` checks that the folder can be written before a run starts, holds it for this
+process (`hold`: a second process training the same folder is one line, not two writers
+interleaving its metrics and checkpoints), removes the temporary files a killed run left there,
+and says what it created, so that a run that cannot start leaves no half-made folder behind
+(`RunDir.discard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
+
+try:
+    import fcntl
+except ImportError:  # Windows: folders are not held (see `hold`)
+    fcntl = None  # type: ignore[assignment]
 
 from nnzoo.config import RunConfig, config_from_toml
 from nnzoo.errors import ConfigError, NnzooError
@@ -101,6 +110,51 @@ class Prepared(NamedTuple):
 
     new_folders: tuple[Path, ...]
     entries: frozenset[str] | None
+    held: IO[str] | None = None  # the open lock file (`hold`), released by `RunDir.release`
+
+
+def hold(path: Path, lock: Path) -> IO[str] | None:
+    """Hold the folder ``path`` for this process: an exclusive ``flock`` on its file ``lock``, the
+    file left open (and the lock held) until `release` or the process ends, so a killed process
+    holds nothing. A folder another process holds is a `ConfigError` naming its process id.
+    None where the system has no ``flock`` (Windows), or its file system refuses it (some
+    network file systems): the folder is then not held."""
+    if fcntl is None:
+        return None
+    while True:
+        f = open(lock, "a+")  # noqa: SIM115 -- kept open: the open file holds the lock
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip()
+            f.close()
+            by = f"process {pid}" if pid.isdigit() else "another process"
+            raise ConfigError(
+                f"{path} is being trained by {by}; wait for it to end, or {OUT_HINT}"
+            ) from None
+        except OSError:
+            f.close()
+            return None
+        try:
+            same = os.fstat(f.fileno()).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:  # its holder released (and removed) it meanwhile
+            same = False
+        if same:
+            f.truncate(0)
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            return f
+        f.close()  # locked a file its holder had just removed: try the new one
+
+
+def release(lock: Path, held: IO[str] | None) -> None:
+    """Let go of what `hold` took: remove the lock file, then close it."""
+    if held is None or held.closed:
+        return
+    with contextlib.suppress(OSError):
+        lock.unlink()
+    held.close()
 
 
 class RunDir(Folder):
@@ -114,6 +168,7 @@ class RunDir(Folder):
     checkpoints = Entry("checkpoints")
     tensorboard = Entry("tensorboard")
     evaluation = Entry("evaluation")
+    lock = Entry(".training.lock")  # held while the run trains (`hold`)
 
     @property
     def curves(self) -> Path:
@@ -137,29 +192,32 @@ class RunDir(Folder):
 
     # -- writing ------------------------------------------------------------------------------
     def prepare(self, config: RunConfig, fresh: bool = False) -> Prepared:
-        """Create the folder, or check that it holds this config (``fresh`` clears it first),
-        and write config.toml there (which proves the folder writable).
+        """Create the folder and hold it (`hold`), check that it holds this config (``fresh``
+        clears it first), and write config.toml there (which proves the folder writable).
 
         Stale temporary files of killed runs are removed. A `WriteError` (ending in what to do
-        about ``--out``) when the folder cannot be made or written; then nothing is left of
-        what this call created. Returns what it created, for `discard`.
+        about ``--out``) when the folder cannot be made or written, a `ConfigError` when another
+        process holds it or it holds another config; then nothing is left of what this call
+        created. Returns what it created and holds, for `release` or `discard`.
         """
         check_writable(self.path, folder=True, hint=OUT_HINT)
-        if fresh and self.path.exists():
-            for folder in (self.checkpoints, self.plots, self.tensorboard):
-                shutil.rmtree(folder, ignore_errors=True)
-            for file in (self.config, self.metrics, self.metrics_csv, self.results, self.report):
-                file.unlink(missing_ok=True)
-        if self.config.exists() and self.read_config() != config:
-            raise ConfigError(
-                f"{self.path} holds a run with a different config; pass another --out, "
-                "or --fresh to replace it"
-            )
         absolute = self.path.absolute()
         new_folders = tuple(p for p in (absolute, *absolute.parents) if not p.exists())
         made = Prepared(new_folders, frozenset(os.listdir(self.path)) if not new_folders else None)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
+            made = made._replace(held=hold(self.path, self.lock))
+            if fresh:
+                for folder in (self.checkpoints, self.plots, self.tensorboard):
+                    shutil.rmtree(folder, ignore_errors=True)
+                for file in (self.config, self.metrics, self.metrics_csv, self.results,
+                             self.report):  # fmt: skip
+                    file.unlink(missing_ok=True)
+            if self.config.exists() and self.read_config() != config:
+                raise ConfigError(
+                    f"{self.path} holds a run with a different config; pass another --out, "
+                    "or --fresh to replace it"
+                )
             clean_temporaries(self.path)
             self.write_config(config)
         except (OSError, NnzooError) as e:
@@ -171,9 +229,15 @@ class RunDir(Folder):
             raise write_error(error.path or self.path, error.reason, hint, error.no_space) from None
         return made
 
+    def release(self, made: Prepared | None) -> None:
+        """Let go of the folder `prepare` held (``made``), once the run has ended."""
+        if made is not None:
+            release(self.lock, made.held)
+
     def discard(self, made: Prepared) -> None:
         """Remove what `prepare` created (``made``): the folder and the folders above it it
-        had to make, or the entries new in a folder that was there before."""
+        had to make, or the entries new in a folder that was there before; and let it go."""
+        self.release(made)
         if made.new_folders:
             shutil.rmtree(made.new_folders[0], ignore_errors=True)
             for folder in made.new_folders[1:]:  # shared with other runs: only when empty

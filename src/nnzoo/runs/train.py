@@ -10,7 +10,9 @@ checkpoint the validation split picked (``best.pt``), and writes the folder::
 The folder is checked writable before the data is read; a run that cannot start (a bad
 learning rate, a checkpoint that does not load) removes what it created of the folder. A disk
 that fills mid-run stops the run with one line; ``checkpoints/last.pt`` keeps the last epoch
-that was saved whole, and the same command resumes from it.
+that was saved whole, and the same command resumes from it. The folder is held while the run
+trains (`nnzoo.runs.rundir.hold`): a second command on the same folder meanwhile stops with one
+line instead of interleaving its epochs with the first one's.
 
 Under torchrun (``torchrun --nproc-per-node N -m nnzoo train ...``) every process runs this with
 its rank (`nnzoo.engine.runtime.Runtime`): rank 0 alone prepares and writes the folder (config,
@@ -198,6 +200,8 @@ def train_run(
         if error is None:
             raise
         raise stopped(error, run, started.begun) from None
+    finally:
+        run.release(made)  # the folder is free for the next command (a resume)
 
 
 def check_model_takes(model: torch.nn.Module, task: Task, splits: DataSplits, device: str) -> None:

@@ -252,6 +252,9 @@ def test_a_second_command_on_a_folder_being_trained_stops_with_one_line(tmp_path
             f"nnzoo: error: {out} is being trained by process {first.pid}; wait for it to end, "
             "or pass another --out (a new folder, or a run folder of the same config)"
         )
+        # nor does --fresh clear it meanwhile
+        assert one_line_error(capsys, [*train_args(data, out, epochs=1), "--fresh"]) == err
+        assert (out / "checkpoints" / "last.pt").is_file() and (out / "metrics.jsonl").is_file()
         # the second command wrote nothing: the first one's epochs go on, one line each
         first.send_signal(signal.SIGKILL)
         first.wait()
